@@ -1,0 +1,354 @@
+#include "proxy/http/active_stream.h"
+
+#include <algorithm>
+
+#include "proxy/common/logger.h"
+#include "proxy/http/connection_manager.h"
+
+namespace podproxy::http {
+
+ActiveStream::ActiveStream(ConnectionManager& manager, ResponseEncoder& encoder)
+    : manager_(manager), encoder_(encoder) {
+  info_.start_time_ms = manager.connection().dispatcher().nowMs();
+  info_.downstream_remote_address = manager.connection().remoteAddress();
+}
+
+ActiveStream::~ActiveStream() { destroyFilters(); }
+
+event::Dispatcher& ActiveStream::dispatcher() { return manager_.connection().dispatcher(); }
+network::Connection& ActiveStream::connection() { return manager_.connection(); }
+
+void ActiveStream::addDecoderFilter(std::unique_ptr<StreamDecoderFilter> filter) {
+  filter->setDecoderFilterCallbacks(*this);
+  decoder_filters_.push_back(std::move(filter));
+}
+
+void ActiveStream::addEncoderFilter(std::unique_ptr<StreamEncoderFilter> filter) {
+  filter->setEncoderFilterCallbacks(*this);
+  // Responses run last-to-first: keep the vector in response order.
+  encoder_filters_.insert(encoder_filters_.begin(), std::move(filter));
+}
+
+void ActiveStream::prepareRequest(RequestHeaders& headers) {
+  const auto& options = manager_.context().config.options;
+  info_.protocol = headers.isHttp10() ? "HTTP/1.0" : "HTTP/1.1";
+  head_request_ = headers.method == "HEAD";
+  // We answer "100 Continue" ourselves and do not forward the expectation: the upstream sees
+  // a plain request whose body follows at once.
+  if (const std::string* expect = headers.headers.get("expect")) {
+    if (equalsIgnoreCase(*expect, "100-continue") && !headers.isHttp10()) {
+      encoder_.encode100Continue();
+    }
+    headers.headers.remove("expect");
+  }
+  if (options.use_remote_address) {
+    const std::string peer = info_.downstream_remote_address.ip();
+    if (auto xff = headers.headers.getJoined("x-forwarded-for")) {
+      headers.headers.set("x-forwarded-for", *xff + ", " + peer);
+    } else {
+      headers.headers.add("x-forwarded-for", peer);
+    }
+    headers.headers.set("x-forwarded-proto", headers.scheme.empty() ? "http" : headers.scheme);
+  }
+  if (const std::string* id = headers.headers.get("x-request-id"); id != nullptr && !id->empty()) {
+    info_.request_id = *id;
+  } else if (options.generate_request_id) {
+    info_.request_id = manager_.context().random.uuid4();
+    headers.headers.set("x-request-id", info_.request_id);
+  }
+}
+
+void ActiveStream::decodeHeaders(std::unique_ptr<RequestHeaders> headers, bool end_stream) {
+  request_headers_ = std::move(headers);
+  prepareRequest(*request_headers_);
+  request_complete_ = end_stream;
+  decode_headers_end_stream_ = end_stream;
+  runDecodeHeaders(0);
+}
+
+void ActiveStream::runDecodeHeaders(size_t from) {
+  for (size_t i = from; i < decoder_filters_.size(); ++i) {
+    const FilterHeadersStatus status =
+        decoder_filters_[i]->decodeHeaders(*request_headers_, decode_headers_end_stream_);
+    if (destroyed_ || local_reply_sent_) return;
+    if (status == FilterHeadersStatus::kStopIteration) {
+      decode_stopped_ = true;
+      decode_stopped_on_headers_ = true;
+      decode_stopped_at_ = i;
+      return;
+    }
+  }
+  decode_stopped_ = false;
+}
+
+void ActiveStream::decodeData(buffer::Buffer& data, bool end_stream) {
+  info_.bytes_received += data.length();
+  if (end_stream) request_complete_ = true;
+  if (destroyed_ || local_reply_sent_) {
+    data.clear();
+    return;
+  }
+  if (decode_stopped_) {
+    decode_buffered_.move(data);
+    decode_buffered_end_ = end_stream;
+    const uint32_t limit = manager_.context().config.options.max_request_body_buffer_bytes;
+    if (decode_buffered_.length() > limit) {
+      sendLocalReply(413, "request body too large", "request_body_buffer_overflow");
+      return;
+    }
+    // A filter stopped on data sees the body accumulate.
+    if (!decode_stopped_on_headers_) runDecodeData(decode_stopped_at_, decode_buffered_, end_stream);
+    return;
+  }
+  runDecodeData(0, data, end_stream);
+}
+
+void ActiveStream::runDecodeData(size_t from, buffer::Buffer& data, bool end_stream) {
+  for (size_t i = from; i < decoder_filters_.size(); ++i) {
+    const FilterDataStatus status = decoder_filters_[i]->decodeData(data, end_stream);
+    if (destroyed_ || local_reply_sent_) return;
+    if (status == FilterDataStatus::kStopIterationAndBuffer) {
+      if (&data != &decode_buffered_) decode_buffered_.move(data);
+      decode_buffered_end_ = end_stream;
+      decode_stopped_ = true;
+      decode_stopped_on_headers_ = false;
+      decode_stopped_at_ = i;
+      return;
+    }
+    if (status == FilterDataStatus::kStopIterationNoBuffer) return;
+  }
+  decode_stopped_ = false;
+}
+
+void ActiveStream::decodeTrailers(std::unique_ptr<TrailerMap> trailers) {
+  request_complete_ = true;
+  request_trailers_ = std::move(trailers);
+  if (decode_stopped_ || destroyed_ || local_reply_sent_) return;
+  runDecodeTrailers(0);
+}
+
+void ActiveStream::runDecodeTrailers(size_t from) {
+  for (size_t i = from; i < decoder_filters_.size(); ++i) {
+    if (decoder_filters_[i]->decodeTrailers(*request_trailers_) ==
+        FilterTrailersStatus::kStopIteration) {
+      return;
+    }
+    if (destroyed_ || local_reply_sent_) return;
+  }
+}
+
+void ActiveStream::continueDecoding() {
+  if (!decode_stopped_ || destroyed_) return;
+  decode_stopped_ = false;
+  const size_t resume = decode_stopped_at_ + 1;
+  if (decode_stopped_on_headers_) {
+    runDecodeHeaders(resume);
+    if (decode_stopped_ || destroyed_ || local_reply_sent_) return;
+    // Body held back while the headers were stopped: the whole chain has not seen it yet.
+    if (!decode_buffered_.empty() || decode_buffered_end_) {
+      runDecodeData(0, decode_buffered_, decode_buffered_end_);
+    }
+  } else {
+    runDecodeData(resume, decode_buffered_, decode_buffered_end_);
+  }
+  if (decode_stopped_ || destroyed_ || local_reply_sent_) return;
+  if (request_trailers_) runDecodeTrailers(0);
+}
+
+void ActiveStream::sendLocalReply(uint16_t status, std::string_view body,
+                                  std::string_view details, const HeaderMap* extra_headers) {
+  if (destroyed_) return;
+  if (response_headers_sent_) {
+    // Part of a response is out already: a new status line would corrupt it.
+    resetStream(details);
+    return;
+  }
+  local_reply_sent_ = true;
+  info_.details = std::string(details);
+  LOG_DEBUG("local reply", {"status", status}, {"details", details},
+            {"request_id", info_.request_id});
+  auto headers = std::make_unique<ResponseHeaders>();
+  headers->status = status;
+  if (extra_headers != nullptr) {
+    for (const auto& e : extra_headers->entries()) headers->headers.add(e.name, e.value);
+  }
+  std::string text(body);
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  headers->headers.set("content-type", "text/plain");
+  headers->headers.set("content-length", std::to_string(text.size()));
+  const std::string& server = manager_.context().config.options.server_name;
+  if (!server.empty()) headers->headers.set("server", server);
+  const bool no_body = text.empty() || head_request_;
+  encodeHeaders(std::move(headers), no_body);
+  if (!no_body && !destroyed_) {
+    buffer::Buffer data;
+    data.add(text);
+    encodeData(data, true);
+  }
+}
+
+void ActiveStream::recordResponseCode(uint16_t status) {
+  info_.response_code = status;
+  auto& stats = manager_.context().stats;
+  switch (status / 100) {
+    case 1: ++stats.downstream_rq_1xx; break;
+    case 2: ++stats.downstream_rq_2xx; break;
+    case 3: ++stats.downstream_rq_3xx; break;
+    case 4: ++stats.downstream_rq_4xx; break;
+    default: ++stats.downstream_rq_5xx; break;
+  }
+}
+
+void ActiveStream::encodeHeaders(std::unique_ptr<ResponseHeaders> headers, bool end_stream) {
+  if (destroyed_ || response_headers_sent_) return;
+  response_headers_sent_ = true;
+  response_headers_ = std::move(headers);
+  encode_headers_end_stream_ = end_stream;
+  runEncodeHeaders(0);
+}
+
+void ActiveStream::runEncodeHeaders(size_t from) {
+  for (size_t i = from; i < encoder_filters_.size(); ++i) {
+    if (encoder_filters_[i]->encodeHeaders(*response_headers_, encode_headers_end_stream_) ==
+        FilterHeadersStatus::kStopIteration) {
+      encode_stopped_ = true;
+      encode_stopped_on_headers_ = true;
+      encode_stopped_at_ = i;
+      return;
+    }
+    if (destroyed_) return;
+  }
+  encode_stopped_ = false;
+  recordResponseCode(response_headers_->status);
+  encoder_.encodeHeaders(*response_headers_, encode_headers_end_stream_);
+  if (encode_headers_end_stream_) finishResponse();
+}
+
+void ActiveStream::encodeData(buffer::Buffer& data, bool end_stream) {
+  if (destroyed_ || response_complete_) {
+    data.clear();
+    return;
+  }
+  if (encode_stopped_) {
+    encode_buffered_.move(data);
+    encode_buffered_end_ = end_stream;
+    if (!encode_stopped_on_headers_) runEncodeData(encode_stopped_at_, encode_buffered_, end_stream);
+    return;
+  }
+  runEncodeData(0, data, end_stream);
+}
+
+void ActiveStream::runEncodeData(size_t from, buffer::Buffer& data, bool end_stream) {
+  for (size_t i = from; i < encoder_filters_.size(); ++i) {
+    const FilterDataStatus status = encoder_filters_[i]->encodeData(data, end_stream);
+    if (destroyed_) return;
+    if (status == FilterDataStatus::kStopIterationAndBuffer) {
+      if (&data != &encode_buffered_) encode_buffered_.move(data);
+      encode_buffered_end_ = end_stream;
+      encode_stopped_ = true;
+      encode_stopped_on_headers_ = false;
+      encode_stopped_at_ = i;
+      return;
+    }
+    if (status == FilterDataStatus::kStopIterationNoBuffer) return;
+  }
+  encode_stopped_ = false;
+  info_.bytes_sent += data.length();
+  encoder_.encodeData(data, end_stream);
+  if (end_stream) finishResponse();
+}
+
+void ActiveStream::encodeTrailers(std::unique_ptr<TrailerMap> trailers) {
+  if (destroyed_ || response_complete_) return;
+  response_trailers_ = std::move(trailers);
+  if (encode_stopped_) return;
+  runEncodeTrailers(0);
+}
+
+void ActiveStream::runEncodeTrailers(size_t from) {
+  for (size_t i = from; i < encoder_filters_.size(); ++i) {
+    if (encoder_filters_[i]->encodeTrailers(*response_trailers_) ==
+        FilterTrailersStatus::kStopIteration) {
+      return;
+    }
+    if (destroyed_) return;
+  }
+  encoder_.encodeTrailers(*response_trailers_);
+  finishResponse();
+}
+
+void ActiveStream::continueEncoding() {
+  if (!encode_stopped_ || destroyed_) return;
+  encode_stopped_ = false;
+  const size_t resume = encode_stopped_at_ + 1;
+  if (encode_stopped_on_headers_) {
+    runEncodeHeaders(resume);
+    if (encode_stopped_ || destroyed_ || response_complete_) return;
+    if (!encode_buffered_.empty() || encode_buffered_end_) {
+      runEncodeData(0, encode_buffered_, encode_buffered_end_);
+    }
+  } else {
+    runEncodeData(resume, encode_buffered_, encode_buffered_end_);
+  }
+  if (encode_stopped_ || destroyed_ || response_complete_) return;
+  if (response_trailers_) runEncodeTrailers(0);
+}
+
+void ActiveStream::finishResponse() {
+  if (response_complete_) return;
+  response_complete_ = true;
+  manager_.onStreamComplete(*this);
+}
+
+void ActiveStream::resetStream(std::string_view details) {
+  if (destroyed_) return;
+  info_.details = std::string(details);
+  LOG_DEBUG("downstream stream reset", {"details", details}, {"request_id", info_.request_id});
+  manager_.onStreamReset(*this);
+}
+
+void ActiveStream::readDisableDownstream(bool disable) {
+  if (disable) {
+    ++downstream_read_disables_;
+  } else {
+    if (downstream_read_disables_ == 0) return;
+    --downstream_read_disables_;
+  }
+  manager_.connection().readDisable(disable);
+}
+
+void ActiveStream::addDownstreamWatermarkCallbacks(DownstreamWatermarkCallbacks& callbacks) {
+  watermark_callbacks_.push_back(&callbacks);
+}
+
+void ActiveStream::removeDownstreamWatermarkCallbacks(DownstreamWatermarkCallbacks& callbacks) {
+  std::erase(watermark_callbacks_, &callbacks);
+}
+
+void ActiveStream::onDownstreamAboveHighWatermark() {
+  for (auto* cb : std::vector(watermark_callbacks_)) cb->onAboveWriteBufferHighWatermark();
+}
+
+void ActiveStream::onDownstreamBelowLowWatermark() {
+  for (auto* cb : std::vector(watermark_callbacks_)) cb->onBelowWriteBufferLowWatermark();
+}
+
+void ActiveStream::onConnectionClosed() {
+  if (!response_complete_) info_.addResponseFlag(response_flags::kDownstreamConnectionTermination);
+  destroyFilters();
+}
+
+void ActiveStream::destroyFilters() {
+  if (destroyed_) return;
+  destroyed_ = true;
+  // Give back any read-disables this stream still holds on the connection.
+  while (downstream_read_disables_ > 0) {
+    --downstream_read_disables_;
+    manager_.connection().readDisable(false);
+  }
+  watermark_callbacks_.clear();
+  for (auto& f : decoder_filters_) f->onDestroy();
+  for (auto& f : encoder_filters_) f->onDestroy();
+}
+
+}  // namespace podproxy::http

@@ -1,0 +1,234 @@
+#include "proxy/http/connection_manager.h"
+
+#include "proxy/common/logger.h"
+#include "proxy/http/active_stream.h"
+#include "proxy/http/http1/server_codec.h"
+
+namespace podproxy::http {
+
+ConnectionManager::ConnectionManager(ConnectionManagerContext& context) : context_(context) {}
+
+ConnectionManager::~ConnectionManager() {
+  if (stream_) {
+    stream_->destroyFilters();
+    stream_.reset();
+    --context_.stats.downstream_rq_active;
+  }
+  if (connection_ != nullptr) --context_.stats.downstream_cx_active;
+}
+
+void ConnectionManager::initializeReadFilterCallbacks(network::ReadFilterCallbacks& callbacks) {
+  connection_ = &callbacks.connection();
+  connection_->addConnectionCallbacks(*this);
+  ++context_.stats.downstream_cx_total;
+  ++context_.stats.downstream_cx_active;
+}
+
+network::FilterStatus ConnectionManager::onNewConnection() {
+  const auto& options = context_.config.options;
+  http1::ServerCodecSettings settings;
+  settings.max_request_headers_bytes = options.max_request_headers_bytes;
+  settings.max_request_headers_count = options.max_request_headers_count;
+  codec_ = std::make_unique<http1::ServerCodec>(*this, *this, settings);
+  auto& dispatcher = connection_->dispatcher();
+  idle_timer_ = dispatcher.createTimer([this] { onIdleTimeout(); });
+  headers_timer_ = dispatcher.createTimer([this] { onRequestHeadersTimeout(); });
+  armIdleTimer();
+  return network::FilterStatus::kStopIteration;
+}
+
+void ConnectionManager::armIdleTimer() {
+  const auto timeout = context_.config.options.idle_timeout;
+  if (timeout.count() > 0 && idle_timer_) idle_timer_->enable(timeout);
+}
+
+network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool) {
+  if (closed_) {
+    data.clear();
+    return network::FilterStatus::kStopIteration;
+  }
+  if (!stream_ && !awaiting_headers_ && !data.empty()) {
+    // The first byte of a request starts the header read timeout (slowloris guard).
+    awaiting_headers_ = true;
+    idle_timer_->disable();
+    const auto timeout = context_.config.options.request_headers_timeout;
+    if (timeout.count() > 0) headers_timer_->enable(timeout);
+  }
+  dispatchInput(data);
+  return network::FilterStatus::kStopIteration;
+}
+
+void ConnectionManager::dispatchInput(buffer::Buffer& data) {
+  const CodecStatus status = codec_->dispatch(data);
+  if (!status) {
+    onCodecError(status.error());
+    return;
+  }
+  if (closed_) return;
+  // A complete request waits for its response; stop reading so pipelined input queues in the
+  // kernel, not in our memory. Reading resumes when the response is done.
+  if (codec_->waitingForResponse() && !reading_paused_) pauseReading(true);
+}
+
+void ConnectionManager::pauseReading(bool pause) {
+  if (reading_paused_ == pause) return;
+  reading_paused_ = pause;
+  connection_->readDisable(pause);
+}
+
+RequestDecoder& ConnectionManager::newStream(ResponseEncoder& encoder) {
+  headers_timer_->disable();
+  idle_timer_->disable();
+  awaiting_headers_ = false;
+  ++requests_;
+  ++context_.stats.downstream_rq_total;
+  ++context_.stats.downstream_rq_active;
+  const uint32_t max_requests = context_.config.options.max_requests_per_connection;
+  if (draining_ || (max_requests > 0 && requests_ >= max_requests)) {
+    codec_->setCloseAfterResponse();
+  }
+  stream_ = std::make_unique<ActiveStream>(*this, encoder);
+  context_.filter_factory.createFilterChain(*stream_);
+  return *stream_;
+}
+
+void ConnectionManager::write(buffer::Buffer& data, bool end_stream) {
+  connection_->write(data, end_stream);
+}
+
+void ConnectionManager::destroyStream(ActiveStream& stream) {
+  if (stream_.get() != &stream) return;
+  --context_.stats.downstream_rq_active;
+  stream_->destroyFilters();
+  connection_->dispatcher().deferredDelete(std::move(stream_));
+}
+
+void ConnectionManager::onStreamComplete(ActiveStream& stream) {
+  const bool request_was_complete = stream.requestComplete();
+  destroyStream(stream);
+  if (closed_) return;
+  if (!request_was_complete || !codec_->keepAlive() || draining_) {
+    // The response is out; nothing more will be read from this connection.
+    if (draining_) ++context_.stats.downstream_cx_drain_close;
+    closed_ = true;
+    connection_->close(network::CloseType::kFlushWrite);
+    return;
+  }
+  armIdleTimer();
+  // Resume reading: a pipelined request already buffered is re-dispatched by the connection.
+  pauseReading(false);
+}
+
+void ConnectionManager::onStreamReset(ActiveStream& stream) {
+  ++context_.stats.downstream_rq_tx_reset;
+  destroyStream(stream);
+  if (closed_) return;
+  closed_ = true;
+  connection_->close(network::CloseType::kAbortReset);
+}
+
+void ConnectionManager::onCodecError(const CodecError& error) {
+  ++context_.stats.downstream_cx_protocol_error;
+  LOG_DEBUG("downstream protocol error", {"status", error.status}, {"details", error.details},
+            {"peer", connection_->remoteAddress().toString()});
+  headers_timer_->disable();
+  if (stream_) {
+    stream_->streamInfo().addResponseFlag(response_flags::kDownstreamProtocolError);
+    if (stream_->responseStarted()) {
+      onStreamReset(*stream_);
+      return;
+    }
+    codec_->setCloseAfterResponse();
+    stream_->sendLocalReply(error.status, reasonPhrase(error.status), error.details);
+    if (!closed_) {
+      closed_ = true;
+      connection_->close(network::CloseType::kFlushWrite);
+    }
+    return;
+  }
+  sendRawLocalReply(error.status, reasonPhrase(error.status));
+}
+
+void ConnectionManager::sendRawLocalReply(uint16_t status, std::string_view body) {
+  // No stream exists (the request never got as far as its headers): answer in HTTP/1 directly
+  // and close, because the framing of whatever follows is in doubt.
+  std::string text(body);
+  text += '\n';
+  std::string out;
+  out.reserve(160 + text.size());
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += reasonPhrase(status);
+  out += "\r\ncontent-type: text/plain\r\ncontent-length: ";
+  out += std::to_string(text.size());
+  out += "\r\nconnection: close\r\n";
+  if (!context_.config.options.server_name.empty()) {
+    out += "server: ";
+    out += context_.config.options.server_name;
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += text;
+  buffer::Buffer data;
+  data.add(out);
+  switch (status / 100) {
+    case 4: ++context_.stats.downstream_rq_4xx; break;
+    case 5: ++context_.stats.downstream_rq_5xx; break;
+    default: break;
+  }
+  closed_ = true;
+  connection_->write(data, false);
+  connection_->close(network::CloseType::kFlushWrite);
+}
+
+void ConnectionManager::onRequestHeadersTimeout() {
+  if (closed_ || stream_) return;
+  ++context_.stats.downstream_rq_header_timeout;
+  LOG_DEBUG("request headers timeout", {"peer", connection_->remoteAddress().toString()});
+  sendRawLocalReply(408, "request header read timeout");
+}
+
+void ConnectionManager::onIdleTimeout() {
+  if (closed_ || stream_ || awaiting_headers_) return;
+  ++context_.stats.downstream_cx_idle_timeout;
+  closed_ = true;
+  connection_->close(network::CloseType::kFlushWrite);
+}
+
+void ConnectionManager::startDrain() {
+  if (draining_) return;
+  draining_ = true;
+  if (closed_) return;
+  if (codec_) codec_->setCloseAfterResponse();
+  if (!stream_ && !awaiting_headers_) {
+    ++context_.stats.downstream_cx_drain_close;
+    closed_ = true;
+    connection_->close(network::CloseType::kFlushWrite);
+  }
+}
+
+void ConnectionManager::onEvent(network::ConnectionEvent event) {
+  if (event != network::ConnectionEvent::kRemoteClose &&
+      event != network::ConnectionEvent::kLocalClose) {
+    return;
+  }
+  closed_ = true;
+  if (idle_timer_) idle_timer_->disable();
+  if (headers_timer_) headers_timer_->disable();
+  if (stream_) {
+    if (event == network::ConnectionEvent::kRemoteClose) ++context_.stats.downstream_rq_rx_reset;
+    stream_->onConnectionClosed();
+    destroyStream(*stream_);
+  }
+}
+
+void ConnectionManager::onAboveWriteBufferHighWatermark() {
+  if (stream_) stream_->onDownstreamAboveHighWatermark();
+}
+
+void ConnectionManager::onBelowWriteBufferLowWatermark() {
+  if (stream_) stream_->onDownstreamBelowLowWatermark();
+}
+
+}  // namespace podproxy::http

@@ -1,0 +1,110 @@
+#pragma once
+
+// HTTP stream filters: the per-request chain the connection manager runs. Requests go
+// first-to-last through decoder filters (the router is the last one); responses go
+// last-to-first through encoder filters. A filter may stop iteration and resume it later,
+// or answer locally.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "proxy/buffer/buffer.h"
+#include "proxy/event/dispatcher.h"
+#include "proxy/http/header_map.h"
+#include "proxy/http/stream_info.h"
+
+namespace podproxy::network {
+class Connection;
+}
+
+namespace podproxy::http {
+
+enum class FilterHeadersStatus { kContinue, kStopIteration };
+enum class FilterDataStatus {
+  kContinue,
+  kStopIterationAndBuffer,  // hold the data; it is handed on with continueDecoding()
+  kStopIterationNoBuffer,   // the filter took the data (drained it) itself
+};
+enum class FilterTrailersStatus { kContinue, kStopIteration };
+
+// Told when the downstream connection cannot take more response data, so an upstream reader
+// can pause (and resume) instead of buffering without bound.
+class DownstreamWatermarkCallbacks {
+ public:
+  virtual ~DownstreamWatermarkCallbacks() = default;
+  virtual void onAboveWriteBufferHighWatermark() = 0;
+  virtual void onBelowWriteBufferLowWatermark() = 0;
+};
+
+class StreamFilterCallbacks {
+ public:
+  virtual ~StreamFilterCallbacks() = default;
+  virtual event::Dispatcher& dispatcher() = 0;
+  virtual network::Connection& connection() = 0;
+  virtual StreamInfo& streamInfo() = 0;
+  // Abort the downstream side without a clean end (RST): used when an upstream failed after
+  // part of a response was already sent, so the client never mistakes it for a whole one.
+  virtual void resetStream(std::string_view details) = 0;
+};
+
+class StreamDecoderFilterCallbacks : public StreamFilterCallbacks {
+ public:
+  virtual void continueDecoding() = 0;
+  // Answers the request from here: the response still passes the encoder filters.
+  virtual void sendLocalReply(uint16_t status, std::string_view body, std::string_view details,
+                              const HeaderMap* extra_headers = nullptr) = 0;
+  // Response headers/body/trailers from upstream, on their way to the client.
+  virtual void encodeHeaders(std::unique_ptr<ResponseHeaders> headers, bool end_stream) = 0;
+  virtual void encodeData(buffer::Buffer& data, bool end_stream) = 0;
+  virtual void encodeTrailers(std::unique_ptr<TrailerMap> trailers) = 0;
+  // True once response headers have gone to the encoder filters.
+  virtual bool responseStarted() const = 0;
+  // Flow control of the downstream side, reference-counted like Connection::readDisable.
+  virtual void readDisableDownstream(bool disable) = 0;
+  virtual void addDownstreamWatermarkCallbacks(DownstreamWatermarkCallbacks& callbacks) = 0;
+  virtual void removeDownstreamWatermarkCallbacks(DownstreamWatermarkCallbacks& callbacks) = 0;
+};
+
+class StreamEncoderFilterCallbacks : public StreamFilterCallbacks {
+ public:
+  virtual void continueEncoding() = 0;
+};
+
+class StreamDecoderFilter {
+ public:
+  virtual ~StreamDecoderFilter() = default;
+  virtual void setDecoderFilterCallbacks(StreamDecoderFilterCallbacks& callbacks) = 0;
+  virtual FilterHeadersStatus decodeHeaders(RequestHeaders& headers, bool end_stream) = 0;
+  virtual FilterDataStatus decodeData(buffer::Buffer& data, bool end_stream) = 0;
+  virtual FilterTrailersStatus decodeTrailers(TrailerMap& trailers) = 0;
+  // The stream is over (completed or reset); release upstream resources, cancel timers.
+  virtual void onDestroy() {}
+};
+
+class StreamEncoderFilter {
+ public:
+  virtual ~StreamEncoderFilter() = default;
+  virtual void setEncoderFilterCallbacks(StreamEncoderFilterCallbacks& callbacks) = 0;
+  virtual FilterHeadersStatus encodeHeaders(ResponseHeaders& headers, bool end_stream) = 0;
+  virtual FilterDataStatus encodeData(buffer::Buffer& data, bool end_stream) = 0;
+  virtual FilterTrailersStatus encodeTrailers(TrailerMap& trailers) = 0;
+  virtual void onDestroy() {}
+};
+
+// Adds the filters of one stream, in order. The router must be added last.
+class FilterChainFactoryCallbacks {
+ public:
+  virtual ~FilterChainFactoryCallbacks() = default;
+  virtual void addDecoderFilter(std::unique_ptr<StreamDecoderFilter> filter) = 0;
+  virtual void addEncoderFilter(std::unique_ptr<StreamEncoderFilter> filter) = 0;
+};
+
+class FilterChainFactory {
+ public:
+  virtual ~FilterChainFactory() = default;
+  virtual void createFilterChain(FilterChainFactoryCallbacks& callbacks) = 0;
+};
+
+}  // namespace podproxy::http

@@ -1,0 +1,428 @@
+#include "proxy/network/connection.h"
+
+#include <algorithm>
+#include <atomic>
+
+#include "proxy/common/logger.h"
+
+namespace podproxy::network {
+
+namespace {
+// Space reserved for one read; libuv reads at most this much per callback.
+constexpr size_t kMinReadSpace = 4096;
+// How long a closing connection waits for the peer's FIN after ours (lingering close) before
+// it closes anyway: long enough for the peer to read our last response, short enough that a
+// silent peer cannot hold the socket.
+constexpr std::chrono::milliseconds kLingerTimeout{1000};
+constexpr size_t kMaxIovecs = 64;
+
+std::atomic<uint64_t> next_connection_id{1};
+}  // namespace
+
+Connection::Connection(event::Dispatcher& dispatcher, uv_tcp_t* handle, State state)
+    : dispatcher_(dispatcher),
+      handle_(handle),
+      state_(state),
+      id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)) {
+  handle_->data = this;
+}
+
+std::unique_ptr<Connection> Connection::fromAccepted(event::Dispatcher& dispatcher,
+                                                     uv_tcp_t* handle) {
+  std::unique_ptr<Connection> c(new Connection(dispatcher, handle, State::kOpen));
+  uv_tcp_nodelay(handle, 1);
+  c->readAddresses();
+  return c;
+}
+
+std::unique_ptr<Connection> Connection::connectTo(event::Dispatcher& dispatcher,
+                                                  const Address& address,
+                                                  std::chrono::milliseconds timeout) {
+  auto* handle = new uv_tcp_t;
+  uv_tcp_init(dispatcher.loop(), handle);
+  std::unique_ptr<Connection> c(new Connection(dispatcher, handle, State::kConnecting));
+  c->remote_address_ = address;
+  c->connect_req_.data = c.get();
+  const int rc = uv_tcp_connect(&c->connect_req_, handle, address.sockAddr(),
+                                &Connection::onConnectDone);
+  if (rc != 0) {
+    // Report asynchronously so callers see one code path for every failure.
+    c->failure_reason_ = uv_err_name(rc);
+    Connection* raw = c.get();
+    c->timer_ = dispatcher.createTimer([raw] {
+      raw->closeNow(CloseType::kNoFlush, ConnectionEvent::kConnectFailed);
+    });
+    c->timer_->enable(std::chrono::milliseconds(0));
+    return c;
+  }
+  Connection* raw = c.get();
+  c->timer_ = dispatcher.createTimer([raw] {
+    raw->failure_reason_ = "connect_timeout";
+    raw->closeNow(CloseType::kNoFlush, ConnectionEvent::kConnectFailed);
+  });
+  if (timeout.count() > 0) c->timer_->enable(timeout);
+  return c;
+}
+
+Connection::~Connection() {
+  callbacks_.clear();  // owners are being torn down too; no events from a destructor
+  if (state_ != State::kClosed) closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose);
+  // Filters go first, while every other member is still alive for them to call into.
+  filters_.clear();
+  if (flush_scheduled_) dispatcher_.cancelPostIo(this);
+  if (redispatch_scheduled_) dispatcher_.cancelPostIo(&redispatch_);
+}
+
+int Connection::fd() const {
+  uv_os_fd_t fd = -1;
+  uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd);
+  return fd;
+}
+
+void Connection::readAddresses() {
+  sockaddr_storage ss{};
+  int len = sizeof(ss);
+  if (uv_tcp_getpeername(handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    remote_address_ = Address(reinterpret_cast<sockaddr*>(&ss));
+  }
+  len = sizeof(ss);
+  if (uv_tcp_getsockname(handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    local_address_ = Address(reinterpret_cast<sockaddr*>(&ss));
+  }
+}
+
+void Connection::addConnectionCallbacks(ConnectionCallbacks& callbacks) {
+  callbacks_.push_back(&callbacks);
+}
+
+void Connection::removeConnectionCallbacks(ConnectionCallbacks& callbacks) {
+  std::replace(callbacks_.begin(), callbacks_.end(), &callbacks,
+               static_cast<ConnectionCallbacks*>(nullptr));
+}
+
+void Connection::addReadFilter(std::unique_ptr<ReadFilter> filter) {
+  filter->initializeReadFilterCallbacks(*this);
+  filters_.push_back(std::move(filter));
+}
+
+void Connection::initializeReadFilters() {
+  for (auto& f : filters_) {
+    if (f->onNewConnection() == FilterStatus::kStopIteration) break;
+    if (state_ == State::kClosed) return;
+  }
+  if (state_ == State::kOpen && read_disable_count_ == 0) startReading();
+}
+
+void Connection::raiseEvent(ConnectionEvent event) {
+  // Callbacks may remove themselves (nulling their slot) while we iterate.
+  for (size_t i = 0; i < callbacks_.size(); ++i) {
+    if (ConnectionCallbacks* cb = callbacks_[i]) cb->onEvent(event);
+  }
+}
+
+void Connection::onConnectDone(uv_connect_t* req, int status) {
+  auto* self = static_cast<Connection*>(req->data);
+  if (self == nullptr) return;
+  if (self->state_ != State::kConnecting) return;  // timed out or closed meanwhile
+  self->timer_->disable();
+  if (status != 0) {
+    self->failure_reason_ = status == UV_ECONNREFUSED ? "connection_refused" : uv_err_name(status);
+    self->closeNow(CloseType::kNoFlush, ConnectionEvent::kConnectFailed);
+    return;
+  }
+  uv_tcp_nodelay(self->handle_, 1);
+  self->readAddresses();
+  self->state_ = State::kOpen;
+  self->raiseEvent(ConnectionEvent::kConnected);
+  if (self->state_ != State::kOpen) return;
+  if (self->read_disable_count_ == 0) self->startReading();
+  if (!self->write_buffer_.empty() || self->write_end_pending_) self->scheduleFlush();
+}
+
+void Connection::startReading() {
+  if (reading_ || state_ == State::kClosed || state_ == State::kConnecting || read_eof_) return;
+  reading_ = true;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(handle_), &Connection::onAlloc,
+                &Connection::onRead);
+}
+
+void Connection::stopReading() {
+  if (!reading_) return;
+  reading_ = false;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(handle_));
+}
+
+void Connection::readDisable(bool disable) {
+  if (disable) {
+    if (read_disable_count_++ == 0) stopReading();
+  } else {
+    if (read_disable_count_ == 0) return;  // unbalanced enable: ignore rather than underflow
+    if (--read_disable_count_ == 0 && state_ == State::kOpen) {
+      startReading();
+      if (!read_buffer_.empty() && !redispatch_scheduled_) {
+        redispatch_scheduled_ = true;
+        dispatcher_.schedulePostIo(&redispatch_);
+      }
+    }
+  }
+}
+
+void Connection::Redispatch::onPostIo() {
+  Connection& c = connection;
+  c.redispatch_scheduled_ = false;
+  if (c.state_ == State::kOpen && c.read_disable_count_ == 0 && !c.read_buffer_.empty()) {
+    c.dispatchToFilters(false);
+  }
+}
+
+void Connection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(handle->data);
+  // Read straight into the connection's buffer: no copy after the read.
+  auto space = self->read_buffer_.reserve(kMinReadSpace);
+  *buf = uv_buf_init(reinterpret_cast<char*>(space.data()), static_cast<unsigned>(space.size()));
+}
+
+void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+  static_cast<Connection*>(stream->data)->onReadable(nread);
+}
+
+void Connection::onReadable(ssize_t nread) {
+  if (nread >= 0) {
+    read_buffer_.commit(static_cast<size_t>(nread));
+    if (nread == 0) return;  // EAGAIN
+    bytes_received_ += static_cast<uint64_t>(nread);
+    if (lingering_) {
+      read_buffer_.clear();  // closing: discard until the peer's FIN
+      return;
+    }
+    dispatchToFilters(false);
+    return;
+  }
+  read_buffer_.commit(0);
+  if (nread == UV_EOF) {
+    read_eof_ = true;
+    stopReading();
+    if (lingering_) {
+      closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose);
+      return;
+    }
+    if (half_close_) {
+      dispatchToFilters(true);
+      maybeFinishHalfClosed();
+    } else {
+      closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
+    }
+    return;
+  }
+  failure_reason_ = uv_err_name(static_cast<int>(nread));
+  closeNow(CloseType::kNoFlush, lingering_ ? ConnectionEvent::kLocalClose
+                                           : ConnectionEvent::kRemoteClose);
+}
+
+void Connection::dispatchToFilters(bool end_stream) {
+  in_dispatch_ = true;
+  for (auto& f : filters_) {
+    if (state_ == State::kClosed) break;
+    if (f->onData(read_buffer_, end_stream) == FilterStatus::kStopIteration) break;
+  }
+  in_dispatch_ = false;
+}
+
+void Connection::write(buffer::Buffer& data, bool end_stream) {
+  if (state_ == State::kClosed || write_end_pending_ || write_shut_) {
+    data.clear();
+    return;
+  }
+  write_buffer_.move(data);
+  if (end_stream) write_end_pending_ = true;
+  updateWatermarksAfterAdd();
+  scheduleFlush();
+}
+
+void Connection::scheduleFlush() {
+  if (flush_scheduled_ || write_in_flight_ || state_ == State::kConnecting ||
+      state_ == State::kClosed) {
+    return;
+  }
+  flush_scheduled_ = true;
+  dispatcher_.schedulePostIo(this);
+}
+
+void Connection::onPostIo() {
+  flush_scheduled_ = false;
+  flush();
+}
+
+void Connection::flush() {
+  if (write_in_flight_ || state_ == State::kClosed || state_ == State::kConnecting) return;
+  auto* stream = reinterpret_cast<uv_stream_t*>(handle_);
+  iovec iov[kMaxIovecs];
+  // uv_try_write first: most responses fit in the socket buffer and need no uv_write_t.
+  while (!write_buffer_.empty()) {
+    const size_t n = write_buffer_.peekIovecs(iov, kMaxIovecs);
+    const int rc = uv_try_write(stream, reinterpret_cast<uv_buf_t*>(iov), n);
+    if (rc > 0) {
+      write_buffer_.drain(static_cast<size_t>(rc));
+      bytes_sent_ += static_cast<uint64_t>(rc);
+      continue;
+    }
+    if (rc == UV_EAGAIN || rc == UV_ENOSYS) break;
+    failure_reason_ = uv_err_name(rc);
+    closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
+    return;
+  }
+  if (!write_buffer_.empty()) {
+    // One write in flight, holding the front slices; new output gathers behind it.
+    const size_t n = write_buffer_.peekIovecs(iov, kMaxIovecs);
+    size_t total = 0;
+    for (size_t i = 0; i < n; ++i) total += iov[i].iov_len;
+    write_req_.data = this;
+    const int rc =
+        uv_write(&write_req_, stream, reinterpret_cast<uv_buf_t*>(iov), n, &Connection::onWriteDone);
+    if (rc != 0) {
+      failure_reason_ = uv_err_name(rc);
+      closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
+      return;
+    }
+    write_in_flight_ = true;
+    write_in_flight_bytes_ = total;
+    return;
+  }
+  afterWriteBufferDrained();
+}
+
+void Connection::onWriteDone(uv_write_t* req, int status) {
+  auto* self = static_cast<Connection*>(req->data);
+  if (self == nullptr) return;  // connection already gone; libuv cancelled the write
+  self->write_in_flight_ = false;
+  if (status != 0) {
+    if (self->state_ != State::kClosed) {
+      self->failure_reason_ = uv_err_name(status);
+      self->closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
+    }
+    return;
+  }
+  self->write_buffer_.drain(self->write_in_flight_bytes_);
+  self->bytes_sent_ += self->write_in_flight_bytes_;
+  self->write_in_flight_bytes_ = 0;
+  self->flush();
+}
+
+void Connection::afterWriteBufferDrained() {
+  updateWatermarksAfterDrain();
+  if (state_ == State::kClosed) return;
+  if (write_end_pending_ && !write_shut_ && write_buffer_.empty()) {
+    write_shut_ = true;
+    shutdown_req_.data = this;
+    if (uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(handle_),
+                    &Connection::onShutdownDone) != 0) {
+      closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose);
+    }
+  }
+}
+
+void Connection::onShutdownDone(uv_shutdown_t* req, int status) {
+  auto* self = static_cast<Connection*>(req->data);
+  if (self == nullptr || self->state_ == State::kClosed) return;
+  if (self->close_after_flush_) {
+    // Lingering close: our FIN is out; wait (bounded) for the peer's, discarding input, so the
+    // peer reads our last bytes instead of an RST triggered by its unread data.
+    self->lingering_ = true;
+    if (self->read_eof_) {
+      self->closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose);
+      return;
+    }
+    self->read_disable_count_ = 0;
+    self->startReading();
+    self->timer_ = self->dispatcher_.createTimer(
+        [self] { self->closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose); });
+    self->timer_->enable(kLingerTimeout);
+    return;
+  }
+  self->maybeFinishHalfClosed();
+}
+
+void Connection::maybeFinishHalfClosed() {
+  // Both directions finished: nothing more can happen on this connection.
+  if (state_ != State::kClosed && read_eof_ && write_shut_ && !write_in_flight_ &&
+      write_buffer_.empty()) {
+    closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
+  }
+}
+
+void Connection::updateWatermarksAfterAdd() {
+  if (!above_high_watermark_ && write_buffer_.length() > high_watermark_) {
+    above_high_watermark_ = true;
+    for (size_t i = 0; i < callbacks_.size(); ++i) {
+      if (ConnectionCallbacks* cb = callbacks_[i]) cb->onAboveWriteBufferHighWatermark();
+    }
+  }
+}
+
+void Connection::updateWatermarksAfterDrain() {
+  if (above_high_watermark_ && write_buffer_.length() <= high_watermark_ / 2) {
+    above_high_watermark_ = false;
+    for (size_t i = 0; i < callbacks_.size(); ++i) {
+      if (ConnectionCallbacks* cb = callbacks_[i]) cb->onBelowWriteBufferLowWatermark();
+    }
+  }
+}
+
+void Connection::close(CloseType type) {
+  if (state_ == State::kClosed) return;
+  if (state_ == State::kConnecting) type = CloseType::kNoFlush;
+  if (type == CloseType::kFlushWrite) {
+    if (close_after_flush_) return;
+    close_after_flush_ = true;
+    state_ = State::kClosing;
+    write_end_pending_ = true;
+    // Stop consuming input for filters; the lingering phase re-enables discarding reads.
+    stopReading();
+    if (write_shut_) {
+      // Our FIN already went out (half-close): just wait for the peer, bounded.
+      onShutdownDone(&shutdown_req_, 0);
+      return;
+    }
+    if (!write_in_flight_) {
+      if (write_buffer_.empty()) {
+        afterWriteBufferDrained();
+      } else {
+        scheduleFlush();
+      }
+    }
+    // Bound the flush too: a peer that never reads must not hold the connection.
+    timer_ = dispatcher_.createTimer(
+        [this] { closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose); });
+    timer_->enable(kLingerTimeout * 5);
+    return;
+  }
+  closeNow(type, ConnectionEvent::kLocalClose);
+}
+
+void Connection::closeNow(CloseType type, ConnectionEvent event) {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  stopReading();
+  if (flush_scheduled_) {
+    dispatcher_.cancelPostIo(this);
+    flush_scheduled_ = false;
+  }
+  timer_.reset();
+  // Pending requests keep pointers to us; libuv calls them back (cancelled) during close.
+  write_req_.data = nullptr;
+  shutdown_req_.data = nullptr;
+  connect_req_.data = nullptr;
+  handle_->data = nullptr;
+  auto on_closed = [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); };
+  if (type == CloseType::kAbortReset && !write_shut_ &&
+      uv_tcp_close_reset(handle_, on_closed) == 0) {
+    // closed with RST
+  } else {
+    uv_close(reinterpret_cast<uv_handle_t*>(handle_), on_closed);
+  }
+  read_buffer_.clear();
+  write_buffer_.clear();
+  raiseEvent(event);
+}
+
+}  // namespace podproxy::network

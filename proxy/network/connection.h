@@ -1,0 +1,185 @@
+#pragma once
+
+// A TCP connection on one worker's loop: socket, read buffer, write buffer with watermarks, and
+// the network filters that consume what it reads. Used for both downstream (accepted) and
+// upstream (connected) sides.
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/buffer/buffer.h"
+#include "proxy/event/dispatcher.h"
+#include "proxy/network/address.h"
+
+namespace podproxy::network {
+
+class Connection;
+
+enum class ConnectionEvent {
+  kConnected,      // upstream connect completed
+  kConnectFailed,  // upstream connect failed or timed out; see failureReason()
+  kRemoteClose,    // peer closed or reset the connection (or an I/O error happened)
+  kLocalClose,     // we closed it
+};
+
+enum class CloseType {
+  kFlushWrite,  // send what is queued, half-close, then close (lingering, bounded)
+  kNoFlush,     // close now, discarding queued data
+  kAbortReset,  // close with RST (SO_LINGER 0): the peer must not see a clean end
+};
+
+enum class FilterStatus { kContinue, kStopIteration };
+
+class ConnectionCallbacks {
+ public:
+  virtual ~ConnectionCallbacks() = default;
+  virtual void onEvent(ConnectionEvent event) = 0;
+  virtual void onAboveWriteBufferHighWatermark() {}
+  virtual void onBelowWriteBufferLowWatermark() {}
+};
+
+class ReadFilterCallbacks {
+ public:
+  virtual ~ReadFilterCallbacks() = default;
+  virtual Connection& connection() = 0;
+};
+
+// A network filter. The last one of a chain (tcp_proxy, the HTTP connection manager) consumes
+// the data; earlier ones may inspect it and stop iteration.
+class ReadFilter {
+ public:
+  virtual ~ReadFilter() = default;
+  virtual void initializeReadFilterCallbacks(ReadFilterCallbacks& callbacks) {}
+  virtual FilterStatus onNewConnection() { return FilterStatus::kContinue; }
+  // `end_stream`: the peer half-closed (only delivered when half-close is enabled).
+  virtual FilterStatus onData(buffer::Buffer& data, bool end_stream) = 0;
+};
+
+class Connection final : public event::DeferredDeletable,
+                         public event::PostIoCallback,
+                         private ReadFilterCallbacks {
+ public:
+  enum class State { kConnecting, kOpen, kClosing, kClosed };
+
+  // Takes ownership of an accepted, initialized handle.
+  static std::unique_ptr<Connection> fromAccepted(event::Dispatcher& dispatcher, uv_tcp_t* handle);
+  // Starts connecting; the outcome arrives as kConnected or kConnectFailed.
+  static std::unique_ptr<Connection> connectTo(event::Dispatcher& dispatcher,
+                                               const Address& address,
+                                               std::chrono::milliseconds timeout);
+  ~Connection() override;
+
+  void addConnectionCallbacks(ConnectionCallbacks& callbacks);
+  void removeConnectionCallbacks(ConnectionCallbacks& callbacks);
+  void addReadFilter(std::unique_ptr<ReadFilter> filter);
+  // Runs onNewConnection() on each filter and starts reading.
+  void initializeReadFilters();
+
+  // Moves `data` into the write buffer; it goes out after the current I/O pass, gathered into
+  // as few syscalls as possible. `end_stream` half-closes our side once everything is sent.
+  void write(buffer::Buffer& data, bool end_stream);
+  // Reference-counted: each disable must be matched by an enable before reading resumes, so
+  // two independent reasons (backpressure, pipelining) never undo each other.
+  void readDisable(bool disable);
+  bool readEnabled() const { return read_disable_count_ == 0; }
+  void close(CloseType type);
+  // When enabled, a peer's half-close is delivered to filters as end_stream instead of closing.
+  void enableHalfClose(bool enabled) { half_close_ = enabled; }
+  // High watermark of the write buffer; the low watermark is half of it.
+  void setBufferLimits(uint32_t limit) { high_watermark_ = limit; }
+  bool aboveHighWatermark() const { return above_high_watermark_; }
+
+  State state() const { return state_; }
+  bool connecting() const { return state_ == State::kConnecting; }
+  uint64_t id() const { return id_; }
+  event::Dispatcher& dispatcher() { return dispatcher_; }
+  const Address& remoteAddress() const { return remote_address_; }
+  const Address& localAddress() const { return local_address_; }
+  const std::string& failureReason() const { return failure_reason_; }
+  uint64_t bytesReceived() const { return bytes_received_; }
+  uint64_t bytesSent() const { return bytes_sent_; }
+  size_t bufferedWriteBytes() const { return write_buffer_.length(); }
+  // Raw descriptor, for listener filters (SO_ORIGINAL_DST) and socket options.
+  int fd() const;
+
+  // event::PostIoCallback: flushes the write buffer.
+  void onPostIo() override;
+
+ private:
+  Connection(event::Dispatcher& dispatcher, uv_tcp_t* handle, State state);
+
+  // ReadFilterCallbacks
+  Connection& connection() override { return *this; }
+
+  static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void onWriteDone(uv_write_t* req, int status);
+  static void onShutdownDone(uv_shutdown_t* req, int status);
+  static void onConnectDone(uv_connect_t* req, int status);
+
+  void startReading();
+  void stopReading();
+  void onReadable(ssize_t nread);
+  void dispatchToFilters(bool end_stream);
+  void scheduleFlush();
+  void flush();
+  void afterWriteBufferDrained();
+  void updateWatermarksAfterAdd();
+  void updateWatermarksAfterDrain();
+  void closeNow(CloseType type, ConnectionEvent event);
+  void raiseEvent(ConnectionEvent event);
+  void readAddresses();
+  void maybeFinishHalfClosed();
+
+  event::Dispatcher& dispatcher_;
+  uv_tcp_t* handle_;  // owned; freed by libuv's close callback
+  State state_;
+  uint64_t id_;
+  Address remote_address_;
+  Address local_address_;
+  std::string failure_reason_;
+
+  std::vector<ConnectionCallbacks*> callbacks_;
+  std::vector<std::unique_ptr<ReadFilter>> filters_;
+
+  buffer::Buffer read_buffer_;
+  buffer::Buffer write_buffer_;
+  size_t write_in_flight_bytes_ = 0;
+  uv_write_t write_req_{};
+  uv_shutdown_t shutdown_req_{};
+  uv_connect_t connect_req_{};
+  std::unique_ptr<event::Timer> timer_;  // connect timeout, then lingering-close bound
+
+  uint32_t high_watermark_ = 1024 * 1024;
+  uint32_t read_disable_count_ = 0;
+  uint64_t bytes_received_ = 0;
+  uint64_t bytes_sent_ = 0;
+
+  bool reading_ = false;
+  bool write_in_flight_ = false;
+  bool flush_scheduled_ = false;
+  bool above_high_watermark_ = false;
+  bool half_close_ = false;
+  bool read_eof_ = false;            // peer half-closed
+  bool write_end_pending_ = false;   // shut down our write side once flushed
+  bool write_shut_ = false;          // our FIN went out
+  bool close_after_flush_ = false;   // close(kFlushWrite) waiting for the flush
+  bool lingering_ = false;           // flushed and shut; discarding input until the peer's FIN
+  bool in_dispatch_ = false;
+  bool redispatch_scheduled_ = false;
+
+  // Re-delivers input that arrived while reading was disabled (e.g. pipelined requests) once
+  // reading is enabled again, from the loop rather than from inside the caller's stack.
+  struct Redispatch final : event::PostIoCallback {
+    explicit Redispatch(Connection& c) : connection(c) {}
+    void onPostIo() override;
+    Connection& connection;
+  } redispatch_{*this};
+};
+
+}  // namespace podproxy::network

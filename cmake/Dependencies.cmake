@@ -1,4 +1,4 @@
-# Locates every third-party dependency from Debian's packages (see scripts/setup).
+# Locates every third-party dependency from Debian's packages (see scripts/install-deps).
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 find_package(OpenSSL 3 REQUIRED)

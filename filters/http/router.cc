@@ -1,0 +1,333 @@
+#include "filters/http/router.h"
+
+#include "filters/http/header_mutations.h"
+#include "proxy/common/logger.h"
+
+namespace podproxy::router {
+
+namespace {
+bool isIdempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
+         method == "DELETE" || method == "TRACE";
+}
+}  // namespace
+
+Router::Router(const RouteTable& routes, upstream::ThreadLocalClusterManager& clusters,
+               Random& random, RouterStats& stats, uint32_t max_body_buffer_bytes)
+    : routes_(routes),
+      clusters_(clusters),
+      random_(random),
+      stats_(stats),
+      max_body_buffer_bytes_(max_body_buffer_bytes) {}
+
+Router::~Router() { onDestroy(); }
+
+void Router::localReply(uint16_t status, std::string_view body, std::string_view details,
+                        std::string_view flag) {
+  if (!flag.empty()) callbacks_->streamInfo().addResponseFlag(flag);
+  callbacks_->sendLocalReply(status, body, details);
+}
+
+http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, bool end_stream) {
+  request_ = &headers;
+  request_complete_ = end_stream;
+  request_has_body_ = !end_stream;
+  auto& info = callbacks_->streamInfo();
+
+  route_ = routes_.match(headers);
+  if (route_ == nullptr) {
+    ++stats_.no_route;
+    localReply(404, "no route matched the request", "route_not_found",
+               http::response_flags::kNoRouteFound);
+    return http::FilterHeadersStatus::kStopIteration;
+  }
+  info.route_name = route_->name();
+
+  if (const auto* direct = route_->directResponseAction()) {
+    ++stats_.direct_response;
+    auto headers_out = std::make_unique<http::ResponseHeaders>();
+    headers_out->status = direct->status;
+    headers_out->headers.add("content-type", direct->content_type);
+    headers_out->headers.add("content-length", std::to_string(direct->body.size()));
+    applyResponseMutations(*headers_out);
+    const bool no_body = direct->body.empty() || headers.method == "HEAD";
+    callbacks_->encodeHeaders(std::move(headers_out), no_body);
+    if (!no_body) {
+      buffer::Buffer body;
+      body.add(direct->body);
+      callbacks_->encodeData(body, true);
+    }
+    return http::FilterHeadersStatus::kStopIteration;
+  }
+  if (const auto* redirect = route_->redirectAction()) {
+    ++stats_.redirect;
+    http::HeaderMap extra;
+    extra.add("location", route_->redirectLocation(headers));
+    callbacks_->sendLocalReply(redirect->response_code, "", "redirect", &extra);
+    return http::FilterHeadersStatus::kStopIteration;
+  }
+
+  action_ = route_->routeAction();
+  const std::string_view cluster_name = route_->pickCluster(random_.next());
+  cluster_ = clusters_.get(cluster_name);
+  if (cluster_ == nullptr) {
+    ++stats_.no_cluster;
+    localReply(503, "cluster not found", "cluster_not_found", http::response_flags::kNoClusterFound);
+    return http::FilterHeadersStatus::kStopIteration;
+  }
+  info.upstream_cluster = std::string(cluster_name);
+
+  // The request as the upstream sees it.
+  if (action_->prefix_rewrite) headers.path = route_->rewritePath(headers.path);
+  if (action_->host_rewrite) headers.authority = *action_->host_rewrite;
+  applyRequestMutations(route_->virtualHost().headers(), headers);
+  applyRequestMutations(route_->config().headers, headers);
+
+  callbacks_->addDownstreamWatermarkCallbacks(*this);
+  startAttempt(false);
+  return http::FilterHeadersStatus::kStopIteration;
+}
+
+void Router::startAttempt(bool fresh_connection) {
+  upstream::HostConstSharedPtr host = cluster_->chooseHost();
+  if (host == nullptr) {
+    ++stats_.no_healthy_upstream;
+    localReply(503, "no healthy upstream", "no_healthy_upstream",
+               http::response_flags::kNoHealthyUpstream);
+    return;
+  }
+  ++stats_.upstream_rq_total;
+  ++callbacks_->streamInfo().upstream_attempts;
+  callbacks_->streamInfo().upstream_host = host->address().toString();
+  // Either callback may run before newStream() returns.
+  pending_ = cluster_->pool(*host).newStream(*this, *this, *this, fresh_connection);
+}
+
+void Router::onPoolReady(upstream::StreamHandle& stream, const upstream::Host& host,
+                         bool reused) {
+  pending_ = nullptr;
+  upstream_ = &stream;
+  reused_connection_ = reused;
+  stream.setWatermarkCallbacks(&upstream_watermarks_);
+  // Keep a copy of the body only where the keep-alive race can bite: a reused connection.
+  retry_body_.clear();
+  retry_body_complete_ = true;
+  const bool keep_for_retry = reused && !retried_;
+
+  const bool headers_only = request_complete_ && pending_body_.empty() && !request_trailers_;
+  stream.encodeHeaders(*request_, headers_only);
+  if (upstream_ == nullptr) return;  // reset while encoding
+  if (!pending_body_.empty() || (request_complete_ && !headers_only && !request_trailers_)) {
+    if (keep_for_retry) {
+      if (pending_body_.length() <= max_body_buffer_bytes_) {
+        retry_body_.add(pending_body_);
+      } else {
+        retry_body_complete_ = false;
+      }
+    }
+    const bool end = request_complete_ && !request_trailers_;
+    stream.encodeData(pending_body_, end);
+    if (upstream_ == nullptr) return;
+  }
+  if (request_trailers_ && request_complete_) stream.encodeTrailers(*request_trailers_);
+  if (downstream_paused_for_pending_) {
+    downstream_paused_for_pending_ = false;
+    callbacks_->readDisableDownstream(false);
+  }
+  if (request_complete_) onRequestComplete();
+}
+
+void Router::onPoolFailure(upstream::PoolFailureReason reason, std::string_view details,
+                           const upstream::Host& host) {
+  pending_ = nullptr;
+  if (reason == upstream::PoolFailureReason::kOverflow) {
+    ++stats_.upstream_rq_overflow;
+    localReply(503, std::string("upstream overflow: ") + std::string(details), "upstream_overflow",
+               http::response_flags::kUpstreamOverflow);
+    return;
+  }
+  ++stats_.upstream_cx_connect_fail;
+  localReply(503,
+             std::string("upstream connect error: ") + std::string(details) + " (" +
+                 host.address().toString() + ")",
+             "upstream_connect_failure", http::response_flags::kUpstreamConnectionFailure);
+}
+
+http::FilterDataStatus Router::decodeData(buffer::Buffer& data, bool end_stream) {
+  if (end_stream) request_complete_ = true;
+  if (upstream_ != nullptr) {
+    if (reused_connection_ && !retried_ && retry_body_complete_) {
+      if (retry_body_.length() + data.length() <= max_body_buffer_bytes_) {
+        retry_body_.add(data);
+      } else {
+        retry_body_complete_ = false;
+        retry_body_.clear();
+      }
+    }
+    upstream_->encodeData(data, end_stream);
+    if (end_stream && upstream_ != nullptr) onRequestComplete();
+  } else {
+    pending_body_.move(data);
+    // Not connected yet: hold the body, but stop reading the client beyond the buffer limit.
+    if (pending_body_.length() > max_body_buffer_bytes_ && !downstream_paused_for_pending_) {
+      downstream_paused_for_pending_ = true;
+      callbacks_->readDisableDownstream(true);
+    }
+  }
+  return http::FilterDataStatus::kStopIterationNoBuffer;
+}
+
+http::FilterTrailersStatus Router::decodeTrailers(http::TrailerMap& trailers) {
+  request_complete_ = true;
+  request_trailers_ = std::make_unique<http::TrailerMap>(trailers);
+  if (upstream_ != nullptr) {
+    upstream_->encodeTrailers(*request_trailers_);
+    if (upstream_ != nullptr) onRequestComplete();
+  }
+  return http::FilterTrailersStatus::kStopIteration;
+}
+
+void Router::onRequestComplete() {
+  // The route timeout covers the wait for the response once the request is sent, as Envoy's.
+  if (action_ == nullptr || action_->timeout.count() == 0 || response_timer_) return;
+  response_timer_ = callbacks_->dispatcher().createTimer([this] { onResponseTimeout(); });
+  response_timer_->enable(action_->timeout);
+}
+
+void Router::onResponseTimeout() {
+  ++stats_.upstream_rq_timeout;
+  if (pending_ != nullptr) {
+    pending_->cancel();
+    pending_ = nullptr;
+  }
+  if (upstream_ != nullptr) {
+    upstream::StreamHandle* stream = upstream_;
+    upstream_ = nullptr;
+    stream->resetStream();
+  }
+  if (response_started_) {
+    callbacks_->streamInfo().addResponseFlag(http::response_flags::kUpstreamRequestTimeout);
+    callbacks_->resetStream("upstream_response_timeout");
+    return;
+  }
+  localReply(504, "upstream request timeout", "upstream_response_timeout",
+             http::response_flags::kUpstreamRequestTimeout);
+}
+
+bool Router::canRetryKeepAliveRace() const {
+  if (retried_ || !reused_connection_ || response_started_) return false;
+  // Safe to send again: nothing of the body is lost, and either the method is idempotent or
+  // the request carried no body (the upstream closed before it could have acted on it).
+  if (request_has_body_ && (!request_complete_ || !retry_body_complete_)) return false;
+  return isIdempotent(request_->method) || !request_has_body_;
+}
+
+void Router::onResetStream(http::StreamResetReason reason, std::string_view details) {
+  upstream_ = nullptr;
+  if (response_timer_) response_timer_->disable();
+  if (!response_started_ && reason == http::StreamResetReason::kConnectionTermination &&
+      details == "upstream_reset_before_response_started" && canRetryKeepAliveRace()) {
+    // The keep-alive race: the upstream closed an idle connection just as we reused it.
+    retried_ = true;
+    ++stats_.upstream_rq_retry;
+    LOG_DEBUG("retrying on a fresh connection after keep-alive race",
+              {"request_id", callbacks_->streamInfo().request_id});
+    pending_body_.move(retry_body_);
+    response_timer_.reset();
+    startAttempt(true);
+    return;
+  }
+  ++stats_.upstream_rq_reset;
+  if (response_started_) {
+    callbacks_->streamInfo().addResponseFlag(http::response_flags::kUpstreamRemoteReset);
+    callbacks_->resetStream(std::string("upstream reset: ") + std::string(details));
+    return;
+  }
+  if (reason == http::StreamResetReason::kProtocolError) {
+    localReply(502, std::string("upstream protocol error: ") + std::string(details),
+               "upstream_protocol_error", http::response_flags::kUpstreamProtocolError);
+    return;
+  }
+  localReply(503, std::string("upstream reset before response: ") + std::string(details),
+             "upstream_reset_before_response_started",
+             http::response_flags::kUpstreamRemoteReset);
+}
+
+void Router::applyResponseMutations(http::ResponseHeaders& headers) const {
+  if (route_ == nullptr) return;
+  router::applyResponseMutations(route_->config().headers, headers);
+  router::applyResponseMutations(route_->virtualHost().headers(), headers);
+}
+
+void Router::decode1xxHeaders(std::unique_ptr<http::ResponseHeaders>) {
+  // "100 Continue" was already answered to the client by the connection manager; other
+  // informational responses carry nothing the client needs from a proxy.
+}
+
+void Router::decodeHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) {
+  response_started_ = true;
+  if (end_stream) finishUpstream();
+  applyResponseMutations(*headers);
+  callbacks_->encodeHeaders(std::move(headers), end_stream);
+}
+
+void Router::decodeData(buffer::Buffer& data, bool end_stream) {
+  if (end_stream) finishUpstream();
+  callbacks_->encodeData(data, end_stream);
+}
+
+void Router::decodeTrailers(std::unique_ptr<http::TrailerMap> trailers) {
+  finishUpstream();
+  callbacks_->encodeTrailers(std::move(trailers));
+}
+
+void Router::finishUpstream() {
+  response_complete_ = true;
+  upstream_ = nullptr;  // the pool takes the connection back
+  upstream_read_disables_ = 0;
+  response_timer_.reset();
+}
+
+void Router::onAboveWriteBufferHighWatermark() {
+  if (upstream_ == nullptr) return;
+  ++upstream_read_disables_;
+  upstream_->readDisable(true);
+}
+
+void Router::onBelowWriteBufferLowWatermark() {
+  if (upstream_ == nullptr || upstream_read_disables_ == 0) return;
+  --upstream_read_disables_;
+  upstream_->readDisable(false);
+}
+
+void Router::UpstreamWatermarks::onAboveWriteBufferHighWatermark() {
+  router_.callbacks_->readDisableDownstream(true);
+}
+
+void Router::UpstreamWatermarks::onBelowWriteBufferLowWatermark() {
+  router_.callbacks_->readDisableDownstream(false);
+}
+
+void Router::onDestroy() {
+  response_timer_.reset();
+  if (pending_ != nullptr) {
+    pending_->cancel();
+    pending_ = nullptr;
+  }
+  if (upstream_ != nullptr) {
+    // The downstream is gone or answered early: never reuse a half-done exchange.
+    upstream::StreamHandle* stream = upstream_;
+    upstream_ = nullptr;
+    stream->resetStream();
+  }
+  if (callbacks_ != nullptr && cluster_ != nullptr) {
+    callbacks_->removeDownstreamWatermarkCallbacks(*this);
+  }
+}
+
+void RouterFilterFactory::createFilterChain(http::FilterChainFactoryCallbacks& callbacks) {
+  callbacks.addDecoderFilter(
+      std::make_unique<Router>(*routes_, clusters_, random_, stats_, max_body_buffer_bytes_));
+}
+
+}  // namespace podproxy::router

@@ -1,0 +1,148 @@
+#pragma once
+
+// The router: the last HTTP filter. It matches the route, answers redirects and direct
+// responses itself, and otherwise forwards the request to a host of the route's cluster through
+// that worker's connection pool, streaming both directions with flow control. It owns the
+// per-attempt decisions: timeouts (504), connect failures and overflows (503 with a reason),
+// the keep-alive race retry, and resetting the downstream when an upstream dies mid-response.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "filters/http/route_table.h"
+#include "proxy/common/random.h"
+#include "proxy/http/filter.h"
+#include "proxy/upstream/http1_conn_pool.h"
+#include "proxy/upstream/thread_local_cluster.h"
+
+namespace podproxy::router {
+
+// Per-worker router counters.
+struct RouterStats {
+  uint64_t no_route = 0;
+  uint64_t no_cluster = 0;
+  uint64_t no_healthy_upstream = 0;
+  uint64_t upstream_rq_total = 0;
+  uint64_t upstream_rq_timeout = 0;
+  uint64_t upstream_rq_retry = 0;  // keep-alive race retries
+  uint64_t upstream_cx_connect_fail = 0;
+  uint64_t upstream_rq_overflow = 0;
+  uint64_t upstream_rq_reset = 0;
+  uint64_t direct_response = 0;
+  uint64_t redirect = 0;
+};
+
+class Router final : public http::StreamDecoderFilter,
+                     public http::ResponseDecoder,
+                     public http::StreamCallbacks,
+                     public http::DownstreamWatermarkCallbacks,
+                     public upstream::PoolCallbacks {
+ public:
+  Router(const RouteTable& routes, upstream::ThreadLocalClusterManager& clusters, Random& random,
+         RouterStats& stats, uint32_t max_body_buffer_bytes);
+  ~Router() override;
+
+  // http::StreamDecoderFilter
+  void setDecoderFilterCallbacks(http::StreamDecoderFilterCallbacks& callbacks) override {
+    callbacks_ = &callbacks;
+  }
+  http::FilterHeadersStatus decodeHeaders(http::RequestHeaders& headers, bool end_stream) override;
+  http::FilterDataStatus decodeData(buffer::Buffer& data, bool end_stream) override;
+  http::FilterTrailersStatus decodeTrailers(http::TrailerMap& trailers) override;
+  void onDestroy() override;
+
+  // http::ResponseDecoder (the upstream response)
+  void decode1xxHeaders(std::unique_ptr<http::ResponseHeaders> headers) override;
+  void decodeHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) override;
+  void decodeData(buffer::Buffer& data, bool end_stream) override;
+  void decodeTrailers(std::unique_ptr<http::TrailerMap> trailers) override;
+
+  // http::StreamCallbacks (the upstream stream)
+  void onResetStream(http::StreamResetReason reason, std::string_view details) override;
+
+  // upstream::PoolCallbacks
+  void onPoolReady(upstream::StreamHandle& stream, const upstream::Host& host,
+                   bool reused) override;
+  void onPoolFailure(upstream::PoolFailureReason reason, std::string_view details,
+                     const upstream::Host& host) override;
+
+  // Downstream write buffer full/drained: pause/resume reading the upstream.
+  void onAboveWriteBufferHighWatermark() override;
+  void onBelowWriteBufferLowWatermark() override;
+
+ private:
+  // Upstream write buffer full/drained: pause/resume reading the downstream. A separate object
+  // because both directions' callbacks share method names.
+  class UpstreamWatermarks final : public upstream::StreamWatermarkCallbacks {
+   public:
+    explicit UpstreamWatermarks(Router& router) : router_(router) {}
+    void onAboveWriteBufferHighWatermark() override;
+    void onBelowWriteBufferLowWatermark() override;
+
+   private:
+    Router& router_;
+  };
+
+  void startAttempt(bool fresh_connection);
+  void onRequestComplete();
+  void onResponseTimeout();
+  void finishUpstream();
+  bool canRetryKeepAliveRace() const;
+  void localReply(uint16_t status, std::string_view body, std::string_view details,
+                  std::string_view flag);
+  void applyResponseMutations(http::ResponseHeaders& headers) const;
+
+  const RouteTable& routes_;
+  upstream::ThreadLocalClusterManager& clusters_;
+  Random& random_;
+  RouterStats& stats_;
+  const uint32_t max_body_buffer_bytes_;
+  http::StreamDecoderFilterCallbacks* callbacks_ = nullptr;
+
+  const RouteEntry* route_ = nullptr;
+  const config::RouteAction* action_ = nullptr;
+  upstream::ThreadLocalCluster* cluster_ = nullptr;
+  http::RequestHeaders* request_ = nullptr;  // owned by the stream; outlives us
+  std::unique_ptr<http::TrailerMap> request_trailers_;
+
+  upstream::Cancellable* pending_ = nullptr;  // waiting for a pool connection
+  upstream::StreamHandle* upstream_ = nullptr;  // the active upstream stream
+  UpstreamWatermarks upstream_watermarks_{*this};
+  std::unique_ptr<event::Timer> response_timer_;
+
+  buffer::Buffer pending_body_;  // body that arrived before the upstream stream was ready
+  buffer::Buffer retry_body_;    // copy of the body sent on a reused connection, for one retry
+  bool retry_body_complete_ = true;
+  bool request_has_body_ = false;
+  bool request_complete_ = false;
+  bool downstream_paused_for_pending_ = false;
+  bool reused_connection_ = false;
+  bool retried_ = false;
+  bool response_started_ = false;  // upstream response headers went downstream
+  bool response_complete_ = false;
+  uint32_t upstream_read_disables_ = 0;
+};
+
+// Adds a Router as the last filter of every stream of one listener on one worker.
+class RouterFilterFactory final : public http::FilterChainFactory {
+ public:
+  RouterFilterFactory(std::shared_ptr<const RouteTable> routes,
+                      upstream::ThreadLocalClusterManager& clusters, Random& random,
+                      RouterStats& stats, uint32_t max_body_buffer_bytes)
+      : routes_(std::move(routes)),
+        clusters_(clusters),
+        random_(random),
+        stats_(stats),
+        max_body_buffer_bytes_(max_body_buffer_bytes) {}
+  void createFilterChain(http::FilterChainFactoryCallbacks& callbacks) override;
+
+ private:
+  std::shared_ptr<const RouteTable> routes_;
+  upstream::ThreadLocalClusterManager& clusters_;
+  Random& random_;
+  RouterStats& stats_;
+  uint32_t max_body_buffer_bytes_;
+};
+
+}  // namespace podproxy::router

@@ -1,0 +1,115 @@
+#include "proxy/server/active_listener.h"
+
+#include <unistd.h>
+
+#include "proxy/common/logger.h"
+#include "proxy/http/connection_manager.h"
+
+namespace podproxy::server {
+
+ActiveListener::ActiveListener(event::Dispatcher& dispatcher, ListenerShared& shared, int fd,
+                               NetworkFilterChainFactory factory)
+    : dispatcher_(dispatcher), shared_(shared), fd_(fd), factory_(std::move(factory)) {}
+
+ActiveListener::~ActiveListener() {
+  stopListening();
+  closeAll();
+}
+
+std::string ActiveListener::start() {
+  handle_ = new uv_tcp_t;
+  uv_tcp_init(dispatcher_.loop(), handle_);
+  handle_->data = this;
+  int rc = uv_tcp_open(handle_, fd_);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle_), 1024, &ActiveListener::onConnection);
+  }
+  if (rc != 0) {
+    event::closeAndDelete(handle_);
+    handle_ = nullptr;
+    return uv_err_name(rc);
+  }
+  return {};
+}
+
+void ActiveListener::stopListening() {
+  if (handle_ == nullptr) return;
+  handle_->data = nullptr;
+  // Closing the handle closes this worker's socket; the other workers' sockets keep serving
+  // until they stop too.
+  event::closeAndDelete(handle_);
+  handle_ = nullptr;
+}
+
+void ActiveListener::onConnection(uv_stream_t* server, int status) {
+  auto* self = static_cast<ActiveListener*>(server->data);
+  if (self == nullptr) return;
+  if (status != 0) {
+    LOG_WARN("accept failed", {"listener", self->shared_.name}, {"error", uv_err_name(status)});
+    return;
+  }
+  self->acceptOne();
+}
+
+void ActiveListener::acceptOne() {
+  auto* client = new uv_tcp_t;
+  uv_tcp_init(dispatcher_.loop(), client);
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(handle_), reinterpret_cast<uv_stream_t*>(client)) !=
+      0) {
+    event::closeAndDelete(client);
+    return;
+  }
+  const uint32_t active = shared_.connections.fetch_add(1, std::memory_order_relaxed);
+  if (shared_.max_connections > 0 && active >= shared_.max_connections) {
+    shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+    shared_.overflows.fetch_add(1, std::memory_order_relaxed);
+    LOG_DEBUG("listener connection limit reached", {"listener", shared_.name},
+              {"max_connections", shared_.max_connections});
+    event::closeAndDelete(client);
+    return;
+  }
+  auto active_connection = std::make_unique<ActiveConnection>();
+  active_connection->parent = this;
+  active_connection->connection = network::Connection::fromAccepted(dispatcher_, client);
+  network::Connection& connection = *active_connection->connection;
+  connection.setBufferLimits(shared_.buffer_limit);
+  connection.addConnectionCallbacks(*active_connection);
+  connections_.push_front(std::move(active_connection));
+  ActiveConnection& tracked = *connections_.front();
+  tracked.self = connections_.begin();
+  tracked.http = factory_(connection);
+  connection.initializeReadFilters();
+}
+
+void ActiveListener::ActiveConnection::onEvent(network::ConnectionEvent event) {
+  if (event == network::ConnectionEvent::kRemoteClose ||
+      event == network::ConnectionEvent::kLocalClose) {
+    parent->removeConnection(*this);
+  }
+}
+
+void ActiveListener::removeConnection(ActiveConnection& active) {
+  shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+  std::unique_ptr<ActiveConnection> owned = std::move(*active.self);
+  connections_.erase(active.self);
+  // We are inside the connection's own callback: destroy it after this I/O pass.
+  dispatcher_.deferredDelete(std::move(owned));
+}
+
+void ActiveListener::drain() {
+  stopListening();
+  // Copy: startDrain may close (and so remove) connections while we iterate.
+  std::vector<http::ConnectionManager*> managers;
+  for (auto& c : connections_) {
+    if (c->http != nullptr) managers.push_back(c->http);
+  }
+  for (auto* m : managers) m->startDrain();
+}
+
+void ActiveListener::closeAll() {
+  while (!connections_.empty()) {
+    connections_.front()->connection->close(network::CloseType::kNoFlush);
+  }
+}
+
+}  // namespace podproxy::server

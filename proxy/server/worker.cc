@@ -1,0 +1,167 @@
+#include "proxy/server/worker.h"
+
+#include <list>
+
+#include "filters/http/router.h"
+#include "filters/network/tcp_proxy.h"
+#include "proxy/common/logger.h"
+#include "proxy/common/random.h"
+#include "proxy/http/connection_manager.h"
+#include "proxy/upstream/thread_local_cluster.h"
+
+namespace podproxy::server {
+
+// The objects a worker owns, built and destroyed on the worker thread.
+class WorkerState {
+ public:
+  WorkerState(uint32_t index, event::Dispatcher& dispatcher, const ServerSnapshot& snapshot)
+      : dispatcher_(dispatcher), clusters_(dispatcher, random_) {
+    for (const ClusterRuntime& c : snapshot.clusters) {
+      clusters_.addCluster(*c.config, c.initial_hosts, c.resources);
+    }
+    for (const ListenerRuntime& l : snapshot.listeners) addListener(index, l);
+  }
+
+  ~WorkerState() {
+    // Connections first (they hold upstream streams), then pools.
+    listeners_.clear();
+    clusters_.shutdown();
+  }
+
+  bool start() {
+    bool ok = true;
+    for (auto& l : listeners_) {
+      const std::string err = l->start();
+      if (!err.empty()) {
+        LOG_ERROR("listener failed to start on worker", {"error", err});
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  void drain(std::function<void()> on_drained) {
+    for (auto& l : listeners_) l->drain();
+    on_drained_ = std::move(on_drained);
+    drain_timer_ = dispatcher_.createTimer([this] { checkDrained(); });
+    drain_timer_->enableRepeating(std::chrono::milliseconds(20));
+    checkDrained();
+  }
+
+  void closeAll() {
+    drain_timer_.reset();
+    for (auto& l : listeners_) {
+      l->stopListening();
+      l->closeAll();
+    }
+  }
+
+  upstream::ThreadLocalClusterManager& clusters() { return clusters_; }
+
+ private:
+  struct HttpListenerState {
+    http::ConnectionManagerStats cm_stats;
+    router::RouterStats router_stats;
+    std::unique_ptr<router::RouterFilterFactory> factory;
+    std::unique_ptr<http::ConnectionManagerContext> context;
+  };
+
+  void addListener(uint32_t index, const ListenerRuntime& runtime) {
+    const config::Listener& cfg = *runtime.config;
+    NetworkFilterChainFactory factory;
+    if (cfg.http) {
+      auto state = std::make_unique<HttpListenerState>();
+      state->factory = std::make_unique<router::RouterFilterFactory>(
+          runtime.routes, clusters_, random_, state->router_stats,
+          cfg.http->options.max_request_body_buffer_bytes);
+      state->context = std::make_unique<http::ConnectionManagerContext>(
+          http::ConnectionManagerContext{*cfg.http, *state->factory, random_, state->cm_stats});
+      http::ConnectionManagerContext* context = state->context.get();
+      http_states_.push_back(std::move(state));
+      factory = [context](network::Connection& connection) -> http::ConnectionManager* {
+        auto manager = std::make_unique<http::ConnectionManager>(*context);
+        http::ConnectionManager* raw = manager.get();
+        connection.addReadFilter(std::move(manager));
+        return raw;
+      };
+    } else {
+      const config::TcpProxyConfig* tcp = &*cfg.tcp;
+      factory = [this, tcp](network::Connection& connection) -> http::ConnectionManager* {
+        connection.addReadFilter(std::make_unique<filters::TcpProxy>(*tcp, clusters_));
+        return nullptr;
+      };
+    }
+    listeners_.push_back(std::make_unique<ActiveListener>(dispatcher_, *runtime.shared,
+                                                          runtime.fds[index], std::move(factory)));
+  }
+
+  void checkDrained() {
+    size_t active = 0;
+    for (auto& l : listeners_) active += l->connectionCount();
+    if (active == 0 && on_drained_) {
+      drain_timer_.reset();
+      auto done = std::move(on_drained_);
+      on_drained_ = nullptr;
+      done();
+    }
+  }
+
+  event::Dispatcher& dispatcher_;
+  Random random_;
+  upstream::ThreadLocalClusterManager clusters_;
+  std::list<std::unique_ptr<HttpListenerState>> http_states_;
+  std::vector<std::unique_ptr<ActiveListener>> listeners_;
+  std::unique_ptr<event::Timer> drain_timer_;
+  std::function<void()> on_drained_;
+};
+
+Worker::Worker(uint32_t index, std::shared_ptr<const ServerSnapshot> snapshot)
+    : index_(index),
+      snapshot_(std::move(snapshot)),
+      dispatcher_("worker_" + std::to_string(index)) {}
+
+Worker::~Worker() {
+  if (thread_.joinable()) {
+    stop();
+    join();
+  }
+}
+
+void Worker::start(std::function<void(uint32_t, bool)> on_started) {
+  thread_ = std::thread([this, cb = std::move(on_started)]() mutable { threadMain(std::move(cb)); });
+}
+
+void Worker::threadMain(std::function<void(uint32_t, bool)> on_started) {
+  state_ = std::make_unique<WorkerState>(index_, dispatcher_, *snapshot_);
+  const bool ok = state_->start();
+  on_started(index_, ok);
+  dispatcher_.run();
+  state_.reset();
+  closed_clean_ = dispatcher_.shutdown();
+  if (!closed_clean_) LOG_ERROR("worker loop closed with handles open", {"worker", index_});
+}
+
+void Worker::drain(std::function<void(uint32_t)> on_drained) {
+  post([this, cb = std::move(on_drained)]() {
+    if (state_) state_->drain([this, cb] { cb(index_); });
+  });
+}
+
+void Worker::stop() {
+  post([this] {
+    if (state_) state_->closeAll();
+    dispatcher_.exit();
+  });
+}
+
+void Worker::updateHosts(const std::string& cluster, upstream::HostSetConstSharedPtr hosts) {
+  post([this, cluster, hosts = std::move(hosts)]() {
+    if (state_) state_->clusters().onHostsUpdated(cluster, hosts);
+  });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace podproxy::server

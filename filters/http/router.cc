@@ -100,7 +100,7 @@ void Router::startAttempt(bool fresh_connection) {
   ++callbacks_->streamInfo().upstream_attempts;
   callbacks_->streamInfo().upstream_host = host->address().toString();
   // Either callback may run before newStream() returns.
-  pending_ = cluster_->pool(*host).newStream(*this, *this, *this, fresh_connection);
+  pending_ = cluster_->pool(*host).newStream(upstream_response_, *this, *this, fresh_connection);
 }
 
 void Router::onPoolReady(upstream::StreamHandle& stream, const upstream::Host& host,
@@ -259,24 +259,23 @@ void Router::applyResponseMutations(http::ResponseHeaders& headers) const {
   router::applyResponseMutations(route_->virtualHost().headers(), headers);
 }
 
-void Router::decode1xxHeaders(std::unique_ptr<http::ResponseHeaders>) {
-  // "100 Continue" was already answered to the client by the connection manager; other
-  // informational responses carry nothing the client needs from a proxy.
-}
+// 1xx responses are dropped (UpstreamResponse): "100 Continue" was already answered to the
+// client by the connection manager, and other informational responses carry nothing the client
+// needs from a proxy.
 
-void Router::decodeHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) {
+void Router::onUpstreamHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) {
   response_started_ = true;
   if (end_stream) finishUpstream();
   applyResponseMutations(*headers);
   callbacks_->encodeHeaders(std::move(headers), end_stream);
 }
 
-void Router::decodeData(buffer::Buffer& data, bool end_stream) {
+void Router::onUpstreamData(buffer::Buffer& data, bool end_stream) {
   if (end_stream) finishUpstream();
   callbacks_->encodeData(data, end_stream);
 }
 
-void Router::decodeTrailers(std::unique_ptr<http::TrailerMap> trailers) {
+void Router::onUpstreamTrailers(std::unique_ptr<http::TrailerMap> trailers) {
   finishUpstream();
   callbacks_->encodeTrailers(std::move(trailers));
 }

@@ -34,7 +34,6 @@ struct RouterStats {
 };
 
 class Router final : public http::StreamDecoderFilter,
-                     public http::ResponseDecoder,
                      public http::StreamCallbacks,
                      public http::DownstreamWatermarkCallbacks,
                      public upstream::PoolCallbacks {
@@ -51,12 +50,6 @@ class Router final : public http::StreamDecoderFilter,
   http::FilterDataStatus decodeData(buffer::Buffer& data, bool end_stream) override;
   http::FilterTrailersStatus decodeTrailers(http::TrailerMap& trailers) override;
   void onDestroy() override;
-
-  // http::ResponseDecoder (the upstream response)
-  void decode1xxHeaders(std::unique_ptr<http::ResponseHeaders> headers) override;
-  void decodeHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) override;
-  void decodeData(buffer::Buffer& data, bool end_stream) override;
-  void decodeTrailers(std::unique_ptr<http::TrailerMap> trailers) override;
 
   // http::StreamCallbacks (the upstream stream)
   void onResetStream(http::StreamResetReason reason, std::string_view details) override;
@@ -84,6 +77,29 @@ class Router final : public http::StreamDecoderFilter,
     Router& router_;
   };
 
+  // The upstream response. A separate object because ResponseDecoder and StreamDecoderFilter
+  // share method names with different meanings.
+  class UpstreamResponse final : public http::ResponseDecoder {
+   public:
+    explicit UpstreamResponse(Router& router) : router_(router) {}
+    void decode1xxHeaders(std::unique_ptr<http::ResponseHeaders>) override {}
+    void decodeHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) override {
+      router_.onUpstreamHeaders(std::move(headers), end_stream);
+    }
+    void decodeData(buffer::Buffer& data, bool end_stream) override {
+      router_.onUpstreamData(data, end_stream);
+    }
+    void decodeTrailers(std::unique_ptr<http::TrailerMap> trailers) override {
+      router_.onUpstreamTrailers(std::move(trailers));
+    }
+
+   private:
+    Router& router_;
+  };
+
+  void onUpstreamHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream);
+  void onUpstreamData(buffer::Buffer& data, bool end_stream);
+  void onUpstreamTrailers(std::unique_ptr<http::TrailerMap> trailers);
   void startAttempt(bool fresh_connection);
   void onRequestComplete();
   void onResponseTimeout();
@@ -109,6 +125,7 @@ class Router final : public http::StreamDecoderFilter,
   upstream::Cancellable* pending_ = nullptr;  // waiting for a pool connection
   upstream::StreamHandle* upstream_ = nullptr;  // the active upstream stream
   UpstreamWatermarks upstream_watermarks_{*this};
+  UpstreamResponse upstream_response_{*this};
   std::unique_ptr<event::Timer> response_timer_;
 
   buffer::Buffer pending_body_;  // body that arrived before the upstream stream was ready

@@ -145,7 +145,7 @@ int Server::run() {
            {"concurrency", concurrency});
 
   clusters_ = std::make_unique<upstream::ClusterManager>(
-      main_, *config_,
+      main_, config_->clusters,
       [this](const std::string& cluster, upstream::HostSetConstSharedPtr hosts) {
         for (auto& w : workers_) w->updateHosts(cluster, hosts);
       });

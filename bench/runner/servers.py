@@ -1,0 +1,155 @@
+"""Starts the backend and the contestants from the templates in bench/configs/."""
+
+import http.client
+import os
+import pwd
+import string
+import subprocess
+
+from procs import free_port, wait_for_port
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
+
+SMALL_BODY = b"hello, world\n"
+BIG_BODY = bytes((ord("a") + i % 26) for i in range(16 * 1024))
+
+# Contestant order in the table; rounds rotate it.
+CONTESTANTS = ["direct", "podproxy", "nginx", "haproxy"]
+
+
+class Server:
+    """A started server: the process to measure and the port wrk should hit."""
+
+    def __init__(self, name, proc, port, version=""):
+        self.name = name
+        self.proc = proc
+        self.port = port
+        self.version = version
+
+
+def _render(template_name, out_path, **values):
+    with open(os.path.join(CONFIG_DIR, template_name)) as f:
+        text = string.Template(f.read()).substitute(**values)
+    with open(out_path, "w") as f:
+        f.write(text)
+    return out_path
+
+
+def _nginx_user_line():
+    # As root, nginx workers would drop to `nobody`; keep them as the runner's user so they can
+    # read the temp dir and so /proc accounting stays simple. Not root: the directive is ignored.
+    if os.geteuid() != 0:
+        return ""
+    return f"user {pwd.getpwuid(os.geteuid()).pw_name};"
+
+
+def _check_get(port, path, expected_body):
+    """One request on a fresh connection; returns an error string or None."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200:
+            return f"GET {path} -> {resp.status}"
+        if body != expected_body:
+            return f"GET {path} -> {len(body)}-byte body, expected {len(expected_body)}"
+        return None
+    except OSError as e:
+        return f"GET {path} failed: {e}"
+    finally:
+        conn.close()
+
+
+def warm_up(server):
+    """Checks both paths answer correctly through `server`; returns an error string or None."""
+    return (_check_get(server.port, "/small", SMALL_BODY)
+            or _check_get(server.port, "/16k", BIG_BODY))
+
+
+def _started(procs, name, proc, port, log_path):
+    if not wait_for_port(port, proc):
+        procs.stop(proc)
+        tail = ""
+        if os.path.exists(log_path):
+            with open(log_path, errors="replace") as f:
+                tail = f.read()[-2000:]
+        raise RuntimeError(f"{name} did not start listening on 127.0.0.1:{port}\n{tail}")
+    procs.remember_tree(proc)
+    return proc
+
+
+def start_backend(procs, tmp, cpus, nofile, conn_limit):
+    docroot = os.path.join(tmp, "docroot")
+    os.makedirs(docroot, exist_ok=True)
+    with open(os.path.join(docroot, "small"), "wb") as f:
+        f.write(SMALL_BODY)
+    with open(os.path.join(docroot, "16k"), "wb") as f:
+        f.write(BIG_BODY)
+    port = free_port()
+    conf = _render(
+        "backend-nginx.conf",
+        os.path.join(tmp, "backend-nginx.conf"),
+        user_line=_nginx_user_line(),
+        dir=tmp,
+        docroot=docroot,
+        port=port,
+        nofile=nofile,
+        worker_connections=conn_limit,
+    )
+    log = os.path.join(tmp, "backend.out")
+    argv = ["nginx", "-p", tmp, "-e", os.path.join(tmp, "backend-error.log"), "-c", conf]
+    proc = procs.spawn("backend nginx", argv, cpus, nofile, log)
+    _started(procs, "backend nginx", proc, port, log)
+    return Server("backend", proc, port)
+
+
+def start_contestant(name, procs, tmp, cpus, nofile, conn_limit, backend, podproxy_bin):
+    """Starts one contestant pinned to `cpus`; `direct` is the backend itself."""
+    if name == "direct":
+        return Server("direct", backend.proc, backend.port)
+    port = free_port()
+    log = os.path.join(tmp, f"{name}.out")
+    if name == "nginx":
+        conf = _render(
+            "proxy-nginx.conf",
+            os.path.join(tmp, "proxy-nginx.conf"),
+            user_line=_nginx_user_line(),
+            dir=tmp,
+            port=port,
+            backend_port=backend.port,
+            nofile=nofile,
+            worker_connections=conn_limit,
+        )
+        argv = ["nginx", "-p", tmp, "-e", os.path.join(tmp, "proxy-nginx-error.log"), "-c", conf]
+    elif name == "haproxy":
+        conf = _render(
+            "haproxy.cfg",
+            os.path.join(tmp, "haproxy.cfg"),
+            port=port,
+            backend_port=backend.port,
+            maxconn=conn_limit,
+            nofile=nofile,
+        )
+        argv = ["haproxy", "-db", "-f", conf]
+    elif name == "podproxy":
+        conf = _render(
+            "podproxy.yaml", os.path.join(tmp, "podproxy.yaml"),
+            port=port, backend_port=backend.port
+        )
+        argv = [podproxy_bin, "-c", conf, "--concurrency", "1", "--log-level", "warn"]
+    else:
+        raise ValueError(f"unknown contestant {name}")
+    proc = procs.spawn(name, argv, cpus, nofile, log)
+    _started(procs, name, proc, port, log)
+    return Server(name, proc, port)
+
+
+def tool_version(argv):
+    """First line of a tool's version output (some print it on stderr), or 'unknown'."""
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    text = (out.stdout + out.stderr).strip()
+    return text.splitlines()[0].strip() if text else "unknown"

@@ -1,0 +1,243 @@
+#include "config/bootstrap_reader.h"
+
+#include <map>
+#include <set>
+
+#include "config/route_reader.h"
+#include "config/values.h"
+#include "proxy/network/address.h"
+
+namespace podproxy::config {
+namespace {
+
+constexpr uint32_t kMaxConcurrency = 256;
+
+SocketAddress readListenAddress(const YamlNode& node) {
+  // Port 0 asks the kernel for an ephemeral port (tests rely on it).
+  auto address = parseSocketAddress(node.asNonEmptyString(), HostKind::kIpOnly,
+                                    /*allow_port_zero=*/true);
+  if (!address) node.fail(address.error());
+  return *address;
+}
+
+std::string readStatPrefix(const YamlNode& node) {
+  std::string prefix = node.asNonEmptyString();
+  for (char c : prefix) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '-';
+    if (!ok) node.fail("stat_prefix may contain only letters, digits, '_', '.' and '-'");
+  }
+  return prefix;
+}
+
+HttpConnectionManagerConfig readHttp(const YamlNode& node, const std::string& listener_name,
+                                     ReadContext& context) {
+  node.allowOnly({"stat_prefix", "route_config", "max_request_headers_bytes",
+                  "max_request_headers_count", "request_headers_timeout", "idle_timeout",
+                  "request_timeout", "max_request_body_buffer_bytes", "max_requests_per_connection",
+                  "preserve_host", "generate_request_id", "use_remote_address", "server_name"});
+  HttpConnectionManagerConfig http;
+  http.stat_prefix = listener_name;
+  if (auto v = node.get("stat_prefix")) http.stat_prefix = readStatPrefix(*v);
+  HttpOptions& o = http.options;
+  if (auto v = node.get("max_request_headers_bytes")) o.max_request_headers_bytes = v->asSize(1);
+  if (auto v = node.get("max_request_headers_count")) o.max_request_headers_count = v->asUint32(1);
+  if (auto v = node.get("request_headers_timeout")) o.request_headers_timeout = v->asDuration();
+  if (auto v = node.get("idle_timeout")) o.idle_timeout = v->asDuration();
+  if (auto v = node.get("request_timeout")) o.request_timeout = v->asDuration();
+  if (auto v = node.get("max_request_body_buffer_bytes")) {
+    o.max_request_body_buffer_bytes = v->asSize();
+  }
+  if (auto v = node.get("max_requests_per_connection"))
+    o.max_requests_per_connection = v->asUint32();
+  if (auto v = node.get("preserve_host")) o.preserve_host = v->asBool();
+  if (auto v = node.get("generate_request_id")) o.generate_request_id = v->asBool();
+  if (auto v = node.get("use_remote_address")) o.use_remote_address = v->asBool();
+  if (auto v = node.get("server_name")) {
+    o.server_name = v->asNonEmptyString();
+    if (!isValidHeaderValue(o.server_name)) v->fail("may not contain CR, LF or NUL");
+  }
+  http.route_config = readRouteConfig(node.require("route_config"), listener_name, context);
+  return http;
+}
+
+TcpProxyConfig readTcp(const YamlNode& node, const std::string& listener_name,
+                       ReadContext& context) {
+  node.allowOnly({"stat_prefix", "cluster", "idle_timeout"});
+  TcpProxyConfig tcp;
+  tcp.stat_prefix = listener_name;
+  if (auto v = node.get("stat_prefix")) tcp.stat_prefix = readStatPrefix(*v);
+  const YamlNode cluster = node.require("cluster");
+  tcp.cluster = cluster.asNonEmptyString();
+  context.cluster_references.push_back({tcp.cluster, cluster});
+  if (auto v = node.get("idle_timeout")) tcp.idle_timeout = v->asDuration();
+  return tcp;
+}
+
+// Listener names and bound addresses must be unique; port 0 never clashes (each bind gets its own
+// ephemeral port).
+struct ListenerIndex {
+  std::set<std::string> names;
+  std::map<std::string, std::string> addresses;  // normalized "ip:port" -> listener name
+};
+
+std::string normalizedAddress(const SocketAddress& address) {
+  auto parsed = network::Address::fromIp(address.host, address.port);
+  return parsed ? parsed->toString() : formatSocketAddress(address);
+}
+
+Listener readListener(const YamlNode& node, ListenerIndex& index, ReadContext& context) {
+  node.allowOnly(
+      {"name", "address", "max_connections", "per_connection_buffer_limit_bytes", "http", "tcp"});
+  Listener listener;
+  const YamlNode name = node.require("name");
+  listener.name = name.asNonEmptyString();
+  if (!index.names.insert(listener.name).second) {
+    name.fail("listener name '" + listener.name + "' is used twice");
+  }
+  const YamlNode address = node.require("address");
+  listener.address = readListenAddress(address);
+  if (listener.address.port != 0) {
+    auto [owner, inserted] =
+        index.addresses.emplace(normalizedAddress(listener.address), listener.name);
+    if (!inserted) {
+      address.fail("address " + owner->first + " is already used by listener '" + owner->second +
+                   "'");
+    }
+  }
+  if (auto v = node.get("max_connections")) listener.max_connections = v->asUint32(1);
+  if (auto v = node.get("per_connection_buffer_limit_bytes")) {
+    listener.per_connection_buffer_limit_bytes = v->asSize(1);
+  }
+  if (*node.oneOf({"http", "tcp"}) == "http") {
+    listener.http = readHttp(node.require("http"), listener.name, context);
+  } else {
+    listener.tcp = readTcp(node.require("tcp"), listener.name, context);
+  }
+  return listener;
+}
+
+CircuitBreakers readCircuitBreakers(const YamlNode& node) {
+  node.allowOnly({"max_connections", "max_pending_requests", "max_requests"});
+  CircuitBreakers breakers;
+  if (auto v = node.get("max_connections")) breakers.max_connections = v->asUint32(1);
+  // 0 pending requests is meaningful: fail fast instead of queueing for a connection.
+  if (auto v = node.get("max_pending_requests")) breakers.max_pending_requests = v->asUint32(0);
+  if (auto v = node.get("max_requests")) breakers.max_requests = v->asUint32(1);
+  return breakers;
+}
+
+Cluster readCluster(const YamlNode& node, std::set<std::string>& names) {
+  node.allowOnly({"name", "type", "lb_policy", "endpoints", "connect_timeout", "idle_timeout",
+                  "dns_refresh_rate", "max_requests_per_connection", "circuit_breakers"});
+  Cluster cluster;
+  const YamlNode name = node.require("name");
+  cluster.name = name.asNonEmptyString();
+  if (!names.insert(cluster.name).second) {
+    name.fail("cluster name '" + cluster.name + "' is used twice");
+  }
+  if (auto v = node.get("type")) {
+    const std::string type = v->asString();
+    if (type == "static") {
+      cluster.type = Cluster::Type::kStatic;
+    } else if (type == "strict_dns") {
+      cluster.type = Cluster::Type::kStrictDns;
+    } else {
+      v->fail("type must be static or strict_dns");
+    }
+  }
+  if (auto v = node.get("lb_policy")) {
+    const std::string policy = v->asString();
+    if (policy == "round_robin") {
+      cluster.lb_policy = Cluster::LbPolicy::kRoundRobin;
+    } else if (policy == "random") {
+      cluster.lb_policy = Cluster::LbPolicy::kRandom;
+    } else if (policy == "least_request") {
+      cluster.lb_policy = Cluster::LbPolicy::kLeastRequest;
+    } else {
+      v->fail("lb_policy must be round_robin, random or least_request");
+    }
+  }
+  const HostKind kind =
+      cluster.type == Cluster::Type::kStatic ? HostKind::kIpOnly : HostKind::kIpOrDnsName;
+  for (const YamlNode& item : node.require("endpoints").nonEmptyItems()) {
+    auto endpoint = parseSocketAddress(item.asNonEmptyString(), kind, /*allow_port_zero=*/false);
+    if (!endpoint) {
+      if (kind == HostKind::kIpOnly &&
+          parseSocketAddress(item.asString(), HostKind::kIpOrDnsName, false)) {
+        item.fail("'" + item.asString() +
+                  "' is not an IP address: static clusters need IP endpoints (use type: "
+                  "strict_dns for host names)");
+      }
+      item.fail(endpoint.error());
+    }
+    cluster.endpoints.push_back(std::move(*endpoint));
+  }
+  if (auto v = node.get("connect_timeout")) cluster.connect_timeout = v->asPositiveDuration();
+  if (auto v = node.get("idle_timeout")) cluster.idle_timeout = v->asDuration();
+  if (auto v = node.get("dns_refresh_rate")) cluster.dns_refresh_rate = v->asPositiveDuration();
+  if (auto v = node.get("max_requests_per_connection")) {
+    cluster.max_requests_per_connection = v->asUint32();
+  }
+  if (auto v = node.get("circuit_breakers")) cluster.circuit_breakers = readCircuitBreakers(*v);
+  return cluster;
+}
+
+Admin readAdmin(const YamlNode& node) {
+  node.allowOnly({"address", "enabled"});
+  Admin admin;
+  if (auto v = node.get("address")) admin.address = readListenAddress(*v);
+  if (auto v = node.get("enabled")) admin.enabled = v->asBool();
+  return admin;
+}
+
+}  // namespace
+
+Bootstrap readBootstrap(const YamlNode& root) {
+  if (!root.raw().IsMap()) {
+    root.fail("the configuration must be a mapping with fields like listeners: and clusters:");
+  }
+  root.allowOnly({"concurrency", "drain_timeout", "log_level", "admin", "listeners", "clusters"});
+  Bootstrap bootstrap;
+  if (auto v = root.get("concurrency")) {
+    bootstrap.concurrency = static_cast<uint32_t>(v->asUnsigned(0, kMaxConcurrency));
+  }
+  if (auto v = root.get("drain_timeout")) bootstrap.drain_timeout = v->asDuration();
+  if (auto v = root.get("log_level")) {
+    bootstrap.log_level = v->asString();
+    if (!isValidLogLevel(bootstrap.log_level)) {
+      v->fail("log_level must be one of trace, debug, info, warn, error, off");
+    }
+  }
+  if (auto v = root.get("admin")) bootstrap.admin = readAdmin(*v);
+
+  ReadContext context;
+  ListenerIndex listeners;
+  if (auto v = root.get("listeners")) {
+    for (const YamlNode& item : v->items()) {
+      bootstrap.listeners.push_back(readListener(item, listeners, context));
+    }
+  }
+  if (bootstrap.admin.enabled && bootstrap.admin.address.port != 0) {
+    auto owner = listeners.addresses.find(normalizedAddress(bootstrap.admin.address));
+    if (owner != listeners.addresses.end()) {
+      root.require("admin").require("address").fail(
+          "address " + owner->first + " is already used by listener '" + owner->second + "'");
+    }
+  }
+
+  std::set<std::string> cluster_names;
+  if (auto v = root.get("clusters")) {
+    for (const YamlNode& item : v->items()) {
+      bootstrap.clusters.push_back(readCluster(item, cluster_names));
+    }
+  }
+  for (const ClusterReference& reference : context.cluster_references) {
+    if (!cluster_names.contains(reference.cluster)) {
+      reference.node.fail("cluster '" + reference.cluster + "' is not defined");
+    }
+  }
+  return bootstrap;
+}
+
+}  // namespace podproxy::config

@@ -1,0 +1,119 @@
+#include "proxy/http/http1/header_rules.h"
+
+#include <algorithm>
+#include <array>
+
+namespace podproxy::http::http1 {
+
+namespace {
+
+constexpr std::array<bool, 256> makeTokenTable() {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kTokenChars = makeTokenTable();
+
+// Calls `f` with every comma-separated element of `value`, OWS trimmed, empty ones skipped.
+template <typename F>
+void forEachListElement(std::string_view value, F&& f) {
+  while (!value.empty()) {
+    const size_t comma = value.find(',');
+    std::string_view element = trimOws(value.substr(0, comma));
+    if (!element.empty()) f(element);
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace
+
+bool isToken(std::string_view s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return kTokenChars[static_cast<unsigned char>(c)]; });
+}
+
+std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool isSafeFieldValue(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+ConnectionOptions parseConnection(const HeaderMap& headers) {
+  ConnectionOptions out;
+  for (const HeaderMap::Entry& e : headers.entries()) {
+    if (e.name != "connection") continue;
+    forEachListElement(e.value, [&](std::string_view option) {
+      if (equalsIgnoreCase(option, "close")) {
+        out.close = true;
+      } else if (equalsIgnoreCase(option, "keep-alive")) {
+        out.keep_alive = true;
+      } else {
+        out.nominated.push_back(toLower(option));
+      }
+    });
+  }
+  return out;
+}
+
+bool isHopByHop(std::string_view name) {
+  return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
+         name == "transfer-encoding" || name == "te" || name == "upgrade";
+}
+
+bool isNominated(const ConnectionOptions& options, std::string_view name) {
+  return std::find(options.nominated.begin(), options.nominated.end(), name) !=
+         options.nominated.end();
+}
+
+bool teOffersTrailers(std::string_view te_value) {
+  bool found = false;
+  forEachListElement(te_value, [&](std::string_view element) {
+    // "trailers" takes no parameters, but tolerate "trailers;q=1" style input.
+    const std::string_view name = trimOws(element.substr(0, element.find(';')));
+    if (equalsIgnoreCase(name, "trailers")) found = true;
+  });
+  return found;
+}
+
+void stripHopByHop(HeaderMap& headers, const ConnectionOptions& options, bool keep_te_trailers) {
+  bool te_trailers = false;
+  if (keep_te_trailers) {
+    if (std::optional<std::string> te = headers.getJoined("te")) te_trailers = teOffersTrailers(*te);
+  }
+  // Most messages carry none of these: look once before paying for removals.
+  bool any = false;
+  for (const HeaderMap::Entry& e : headers.entries()) {
+    if (isHopByHop(e.name) || isNominated(options, e.name)) {
+      any = true;
+      break;
+    }
+  }
+  if (any) {
+    for (std::string_view name :
+         {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "upgrade"}) {
+      headers.remove(name);
+    }
+    for (const std::string& name : options.nominated) headers.remove(name);
+  }
+  if (te_trailers) headers.add("te", "trailers");
+}
+
+bool appendField(std::string& out, std::string_view name, std::string_view value) {
+  if (!isToken(name) || !isSafeFieldValue(value)) return false;
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n");
+  return true;
+}
+
+}  // namespace podproxy::http::http1

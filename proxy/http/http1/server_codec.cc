@@ -1,0 +1,337 @@
+#include "proxy/http/http1/server_codec.h"
+
+#include <charconv>
+#include <memory>
+#include <string>
+
+#include "proxy/http/http1/header_rules.h"
+
+namespace podproxy::http::http1 {
+
+namespace {
+
+struct Target {
+  std::string scheme = "http";
+  std::string authority;  // empty unless absolute-form
+  std::string path;
+};
+
+// RFC 9112 3.2: origin-form, absolute-form, or asterisk-form for OPTIONS. (CONNECT's
+// authority-form is refused before this.)
+std::optional<Target> parseTarget(std::string_view method, std::string_view target) {
+  Target out;
+  if (!target.empty() && target.front() == '/') {
+    out.path = target;
+    return out;
+  }
+  if (target == "*" && method == "OPTIONS") {
+    out.path = "*";
+    return out;
+  }
+  const size_t sep = target.find("://");
+  if (sep == std::string_view::npos) return std::nullopt;
+  out.scheme = toLower(target.substr(0, sep));
+  if (out.scheme != "http" && out.scheme != "https") return std::nullopt;
+  std::string_view rest = target.substr(sep + 3);
+  const size_t end = rest.find_first_of("/?#");
+  const std::string_view authority = rest.substr(0, end);
+  // userinfo in an http(s) URI is deprecated and a classic confusion vector (RFC 9110 4.2.4).
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
+  out.authority = authority;
+  rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  if (rest.empty() || rest.front() != '/') out.path = "/";
+  out.path.append(rest);
+  return out;
+}
+
+bool isDigits(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+}  // namespace
+
+std::string errorReply(const CodecError& error) {
+  std::string out = "HTTP/1.1 ";
+  out.append(std::to_string(error.status));
+  out.push_back(' ');
+  out.append(reasonPhrase(error.status));
+  out.append("\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+  return out;
+}
+
+ServerCodec::ServerCodec(CodecTransport& transport, ServerConnectionCallbacks& callbacks,
+                         const ServerCodecSettings& settings)
+    : transport_(transport),
+      callbacks_(callbacks),
+      parser_(MessageParser::Type::kRequest,
+              {settings.max_request_headers_bytes, settings.max_request_headers_count}) {}
+
+bool ServerCodec::keepAlive() const {
+  return request_keep_alive_ && !close_after_response_ && !connection_closing_ && !error_;
+}
+
+CodecStatus ServerCodec::fail(const CodecError& error) {
+  error_ = error;
+  no_more_requests_ = true;
+  return std::unexpected(error);
+}
+
+CodecStatus ServerCodec::dispatch(buffer::Buffer& data) {
+  if (error_) return std::unexpected(*error_);
+  // After a head, parse once more even without input: a request without a body completes
+  // with no further bytes.
+  bool after_head = false;
+  for (;;) {
+    if (no_more_requests_) {
+      // The connection closes after the response that is out: nothing here will be answered,
+      // and dropping it keeps the read buffer bounded until then.
+      data.drain(data.length());
+      return {};
+    }
+    if (waitingForResponse()) return {};
+    if (data.empty() && !after_head) return {};
+    after_head = false;
+    const MessageParser::Step step = parser_.parse(data.frontSlice());
+    data.drain(step.consumed);
+    switch (step.event) {
+      case MessageParser::Event::kNeedData:
+        deliverBody(false);
+        break;
+      case MessageParser::Event::kHead:
+        if (CodecStatus s = onHead(); !s) return s;
+        after_head = true;
+        break;
+      case MessageParser::Event::kMessageComplete:
+        onMessageComplete();
+        break;
+      case MessageParser::Event::kError:
+        return fail(parser_.error());
+    }
+  }
+}
+
+CodecStatus ServerCodec::onEndOfInput() {
+  if (error_) return std::unexpected(*error_);
+  // The response to an unfinished request is out and the connection closes anyway.
+  if (no_more_requests_) return {};
+  if (parser_.finish() == MessageParser::Event::kError) {
+    return fail(CodecError{400, "http1.premature_eof"});
+  }
+  return {};
+}
+
+CodecStatus ServerCodec::onHead() {
+  ParsedHead& head = parser_.head();
+  if (head.method == "CONNECT") return fail(CodecError{501, "http1.connect_unsupported"});
+  http10_ = head.http_minor == 0;
+
+  std::optional<Target> target = parseTarget(head.method, head.target);
+  if (!target) return fail(CodecError{400, "http1.invalid_target"});
+  size_t host_count = 0;
+  const std::string* host = nullptr;
+  for (const HeaderMap::Entry& e : head.headers.entries()) {
+    if (e.name != "host") continue;
+    if (++host_count == 1) host = &e.value;
+  }
+  if (host_count > 1) return fail(CodecError{400, "http1.multiple_host"});
+  // One authority, nothing a router or a log could read two ways.
+  if (host != nullptr && host->find_first_of(" \t,/@\\") != std::string::npos) {
+    return fail(CodecError{400, "http1.invalid_host"});
+  }
+  if (host == nullptr && !http10_) return fail(CodecError{400, "http1.missing_host"});
+
+  auto headers = std::make_unique<RequestHeaders>();
+  headers->method = head.method;
+  headers->scheme = std::move(target->scheme);
+  headers->path = std::move(target->path);
+  // RFC 9112 3.2.2: the absolute-form's authority wins over Host.
+  if (!target->authority.empty()) {
+    headers->authority = std::move(target->authority);
+  } else if (host != nullptr) {
+    headers->authority = *host;
+  }
+  headers->http_major = head.http_major;
+  headers->http_minor = head.http_minor;
+
+  const ConnectionOptions connection = parseConnection(head.headers);
+  request_keep_alive_ = !connection.close && (!http10_ || connection.keep_alive);
+  headers->headers = std::move(head.headers);
+  stripHopByHop(headers->headers, connection, /*keep_te_trailers=*/true);
+  headers->headers.remove("host");
+
+  request_is_head_ = headers->method == "HEAD";
+  request_has_body_ = parser_.hasBody();
+  request_complete_ = !request_has_body_;
+  stream_active_ = true;
+  parsing_request_ = true;
+  response_started_ = false;
+  response_chunked_ = false;
+  response_no_body_ = false;
+  continue_sent_ = false;
+
+  decoder_ = &callbacks_.newStream(encoder_);
+  decoder_->decodeHeaders(std::move(headers), !request_has_body_);
+  return {};
+}
+
+void ServerCodec::deliverBody(bool end_stream) {
+  buffer::Buffer& body = parser_.body();
+  if (decoder_ != nullptr && (!body.empty() || end_stream)) decoder_->decodeData(body, end_stream);
+  body.clear();
+}
+
+void ServerCodec::onMessageComplete() {
+  parsing_request_ = false;
+  if (!stream_active_) {
+    // The response ended first; the rest of the request has nobody to go to.
+    parser_.body().clear();
+    return;
+  }
+  request_complete_ = true;
+  if (!request_has_body_) return;  // end_stream went with the headers
+  HeaderMap& trailers = parser_.trailers();
+  stripHopByHop(trailers, ConnectionOptions{}, false);
+  trailers.remove("content-length");
+  trailers.remove("host");
+  if (trailers.empty()) {
+    deliverBody(true);
+    return;
+  }
+  deliverBody(false);
+  if (decoder_ != nullptr) decoder_->decodeTrailers(std::make_unique<TrailerMap>(trailers));
+  trailers.clear();
+}
+
+void ServerCodec::encode100Continue() {
+  if (!stream_active_ || response_started_ || continue_sent_ || http10_) return;
+  continue_sent_ = true;
+  buffer::Buffer out;
+  out.add("HTTP/1.1 100 Continue\r\n\r\n");
+  transport_.write(out, false);
+}
+
+void ServerCodec::encodeHeaders(const ResponseHeaders& headers, bool end_stream) {
+  if (!stream_active_ || response_started_) return;
+  const uint16_t status = headers.status;
+  const bool informational = status / 100 == 1;
+  if (informational && (http10_ || status == 101)) return;  // nothing to say to those
+
+  std::string out;
+  out.reserve(256 + headers.headers.byteSize());
+  out.append("HTTP/1.1 ");
+  out.append(std::to_string(status));
+  out.push_back(' ');
+  out.append(reasonPhrase(status));
+  out.append("\r\n");
+
+  const ConnectionOptions connection = parseConnection(headers.headers);
+  const std::string* content_length = nullptr;
+  for (const HeaderMap::Entry& e : headers.headers.entries()) {
+    if (e.name == "content-length") {
+      if (content_length == nullptr && isDigits(e.value)) content_length = &e.value;
+      continue;
+    }
+    if (isHopByHop(e.name) || isNominated(connection, e.name)) continue;
+    appendField(out, e.name, e.value);
+  }
+
+  if (informational) {
+    // 103 Early Hints and friends: the final response follows.
+    out.append("\r\n");
+    buffer::Buffer b;
+    b.add(out);
+    transport_.write(b, false);
+    return;
+  }
+
+  response_started_ = true;
+  response_no_body_ = request_is_head_ || status == 204 || status == 304;
+  if (response_no_body_) {
+    // HEAD and 304 describe the representation; 204 must not carry a length at all.
+    if (content_length != nullptr && status != 204) {
+      appendField(out, "content-length", *content_length);
+    }
+  } else if (content_length != nullptr) {
+    appendField(out, "content-length", *content_length);
+  } else if (end_stream) {
+    out.append("content-length: 0\r\n");
+  } else if (!http10_) {
+    response_chunked_ = true;
+    out.append("transfer-encoding: chunked\r\n");
+  } else {
+    connection_closing_ = true;  // the body ends when the connection does
+  }
+  // A response that ends before its request has been received can't leave a reusable
+  // connection: the rest of the request would be read as the next one.
+  if (end_stream && !request_complete_) connection_closing_ = true;
+  if (!keepAlive()) {
+    out.append("connection: close\r\n");
+  } else if (http10_) {
+    out.append("connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
+
+  buffer::Buffer b;
+  b.add(out);
+  if (end_stream) {
+    endResponse(b);
+  } else {
+    transport_.write(b, false);
+  }
+}
+
+void ServerCodec::encodeData(buffer::Buffer& data, bool end_stream) {
+  if (!stream_active_ || !response_started_) {
+    data.drain(data.length());
+    return;
+  }
+  buffer::Buffer out;
+  if (response_no_body_) {
+    data.drain(data.length());
+  } else if (response_chunked_) {
+    if (!data.empty()) {
+      char size[24];
+      auto [end, ec] = std::to_chars(size, size + sizeof(size) - 2, data.length(), 16);
+      *end++ = '\r';
+      *end++ = '\n';
+      out.add(size, static_cast<size_t>(end - size));
+      out.move(data);
+      out.add("\r\n");
+    }
+    if (end_stream) out.add("0\r\n\r\n");
+  } else {
+    out.move(data);
+  }
+  if (end_stream) {
+    endResponse(out);
+  } else if (!out.empty()) {
+    transport_.write(out, false);
+  }
+}
+
+void ServerCodec::encodeTrailers(const TrailerMap& trailers) {
+  if (!stream_active_ || !response_started_) return;
+  buffer::Buffer out;
+  // Only chunked framing can carry trailers; otherwise they are dropped.
+  if (response_chunked_) {
+    std::string s = "0\r\n";
+    for (const HeaderMap::Entry& e : trailers.entries()) {
+      if (isHopByHop(e.name) || e.name == "content-length" || e.name == "host") continue;
+      appendField(s, e.name, e.value);
+    }
+    s.append("\r\n");
+    out.add(s);
+  }
+  endResponse(out);
+}
+
+void ServerCodec::endResponse(buffer::Buffer& out) {
+  if (!request_complete_) connection_closing_ = true;
+  const bool close = !keepAlive();
+  if (close) no_more_requests_ = true;
+  if (!out.empty() || close) transport_.write(out, close);
+  stream_active_ = false;
+  decoder_ = nullptr;
+}
+
+}  // namespace podproxy::http::http1

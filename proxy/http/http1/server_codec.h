@@ -1,0 +1,94 @@
+#pragma once
+
+// HTTP/1.1 server side of a downstream connection: parses requests with llhttp (strictly: any
+// framing doubt is a 400 and the end of the connection) and frames the responses to them.
+// One request at a time; pipelined requests wait in the caller's buffer until the response to
+// the current one has been encoded.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "proxy/buffer/buffer.h"
+#include "proxy/http/codec.h"
+#include "proxy/http/http1/message_parser.h"
+
+namespace podproxy::http::http1 {
+
+struct ServerCodecSettings {
+  uint32_t max_request_headers_bytes = 60 * 1024;  // request-target + field names and values
+  uint32_t max_request_headers_count = 100;
+};
+
+// The complete reply for a CodecError raised before a stream existed (no encoder to answer
+// through): "HTTP/1.1 <status> <reason>", content-length: 0, connection: close.
+std::string errorReply(const CodecError& error);
+
+class ServerCodec : public ServerConnection {
+ public:
+  ServerCodec(CodecTransport& transport, ServerConnectionCallbacks& callbacks,
+              const ServerCodecSettings& settings);
+
+  CodecStatus dispatch(buffer::Buffer& data) override;
+  CodecStatus onEndOfInput() override;
+  Protocol protocol() const override { return http10_ ? Protocol::kHttp10 : Protocol::kHttp11; }
+  bool waitingForResponse() const override { return stream_active_ && !parsing_request_; }
+  bool keepAlive() const override;
+  void setCloseAfterResponse() override { close_after_response_ = true; }
+
+ private:
+  // The codec carries one stream at a time, so the stream's encoder is part of it.
+  class Encoder : public ResponseEncoder {
+   public:
+    explicit Encoder(ServerCodec& codec) : codec_(codec) {}
+    void encode100Continue() override { codec_.encode100Continue(); }
+    void encodeHeaders(const ResponseHeaders& headers, bool end_stream) override {
+      codec_.encodeHeaders(headers, end_stream);
+    }
+    void encodeData(buffer::Buffer& data, bool end_stream) override {
+      codec_.encodeData(data, end_stream);
+    }
+    void encodeTrailers(const TrailerMap& trailers) override { codec_.encodeTrailers(trailers); }
+
+   private:
+    ServerCodec& codec_;
+  };
+
+  CodecStatus onHead();
+  void onMessageComplete();
+  void deliverBody(bool end_stream);
+  CodecStatus fail(const CodecError& error);
+
+  void encode100Continue();
+  void encodeHeaders(const ResponseHeaders& headers, bool end_stream);
+  void encodeData(buffer::Buffer& data, bool end_stream);
+  void encodeTrailers(const TrailerMap& trailers);
+  void endResponse(buffer::Buffer& out);
+
+  CodecTransport& transport_;
+  ServerConnectionCallbacks& callbacks_;
+  MessageParser parser_;
+  Encoder encoder_{*this};
+  RequestDecoder* decoder_ = nullptr;  // null once the stream ended
+  std::optional<CodecError> error_;
+
+  // Request side.
+  bool stream_active_ = false;    // a request head arrived and its response has not ended
+  bool parsing_request_ = false;  // the parser is inside a request it has reported a head for
+  bool request_complete_ = false;
+  bool request_has_body_ = false;
+  bool request_keep_alive_ = true;
+  bool request_is_head_ = false;
+  bool http10_ = false;
+
+  // Response side.
+  bool response_started_ = false;
+  bool response_chunked_ = false;
+  bool response_no_body_ = false;
+  bool continue_sent_ = false;
+  bool close_after_response_ = false;
+  bool connection_closing_ = false;  // close-delimited response, or one ended before its request
+  bool no_more_requests_ = false;    // a response went out on a connection that will close
+};
+
+}  // namespace podproxy::http::http1

@@ -1,0 +1,287 @@
+#include "proxy/upstream/codec_client.h"
+
+#include <utility>
+
+#include "proxy/common/logger.h"
+#include "proxy/http/http1/client_codec.h"
+
+namespace podproxy::upstream {
+
+CodecFactory http1CodecFactory() {
+  return [](http::CodecTransport& transport) -> std::unique_ptr<http::ClientConnection> {
+    return std::make_unique<http::http1::ClientCodec>(transport);
+  };
+}
+
+// The connection owns its filters while the client owns the connection, so the filter is a
+// small forwarder rather than the client itself.
+class CodecClient::ReadFilterAdapter : public network::ReadFilter {
+ public:
+  explicit ReadFilterAdapter(CodecClient& client) : client_(client) {}
+  network::FilterStatus onData(buffer::Buffer& data, bool) override {
+    client_.onUpstreamData(data);
+    return network::FilterStatus::kStopIteration;
+  }
+
+ private:
+  CodecClient& client_;
+};
+
+CodecClient::CodecClient(event::Dispatcher& dispatcher, HostConstSharedPtr host,
+                         std::chrono::milliseconds connect_timeout,
+                         const CodecFactory& codec_factory, CodecClientCallbacks& callbacks)
+    : dispatcher_(dispatcher), host_(std::move(host)), callbacks_(callbacks) {
+  connection_ = network::Connection::connectTo(dispatcher_, host_->address(), connect_timeout);
+  connection_->addConnectionCallbacks(*this);
+  connection_->addReadFilter(std::make_unique<ReadFilterAdapter>(*this));
+  codec_ = codec_factory(*this);
+}
+
+CodecClient::~CodecClient() {
+  connection_->removeConnectionCallbacks(*this);
+  connection_->close(network::CloseType::kNoFlush);
+}
+
+void CodecClient::startStream(http::ResponseDecoder& decoder,
+                              http::StreamCallbacks& stream_callbacks) {
+  if (idle_timer_) idle_timer_->disable();
+  stream_decoder_ = &decoder;
+  stream_callbacks_ = &stream_callbacks;
+  request_complete_ = false;
+  response_complete_ = false;
+  response_bytes_seen_ = false;
+  ++streams_started_;
+  request_encoder_ = &codec_->newStream(*this);
+}
+
+void CodecClient::setIdleTimeout(std::chrono::milliseconds timeout) {
+  if (timeout.count() == 0 || closed_) {
+    if (idle_timer_) idle_timer_->disable();
+    return;
+  }
+  if (!idle_timer_) {
+    idle_timer_ =
+        dispatcher_.createTimer([this] { closeConnection(ClientCloseReason::kIdleTimeout); });
+  }
+  idle_timer_->enable(timeout);
+}
+
+void CodecClient::encodeHeaders(const http::RequestHeaders& headers, bool end_stream) {
+  if (stream_decoder_ == nullptr || request_complete_) return;
+  request_complete_ = end_stream;
+  request_encoder_->encodeHeaders(headers, end_stream);
+  if (end_stream) checkStreamComplete(false);
+}
+
+void CodecClient::encodeData(buffer::Buffer& data, bool end_stream) {
+  if (stream_decoder_ == nullptr || request_complete_) {
+    data.clear();
+    return;
+  }
+  request_complete_ = end_stream;
+  request_encoder_->encodeData(data, end_stream);
+  if (end_stream) checkStreamComplete(false);
+}
+
+void CodecClient::encodeTrailers(const http::TrailerMap& trailers) {
+  if (stream_decoder_ == nullptr || request_complete_) return;
+  request_complete_ = true;
+  request_encoder_->encodeTrailers(trailers);
+  checkStreamComplete(false);
+}
+
+void CodecClient::write(buffer::Buffer& data, bool end_stream) {
+  connection_->write(data, end_stream);
+}
+
+void CodecClient::resetStream() {
+  if (stream_decoder_ == nullptr) return;
+  // The caller asked for it: no onResetStream back to it.
+  detachStream();
+  if (in_dispatch_) {
+    close_after_dispatch_ = true;
+    return;
+  }
+  closeConnection(ClientCloseReason::kLocalClose);
+}
+
+void CodecClient::readDisable(bool disable) {
+  if (stream_decoder_ == nullptr || closed_) return;
+  if (disable) {
+    ++stream_read_disables_;
+    connection_->readDisable(true);
+  } else if (stream_read_disables_ > 0) {
+    --stream_read_disables_;
+    connection_->readDisable(false);
+  }
+}
+
+void CodecClient::close(http::StreamResetReason reason, std::string_view details) {
+  close_reset_reason_ = reason;
+  close_reset_details_ = std::string(details);
+  closeConnection(ClientCloseReason::kLocalClose);
+}
+
+void CodecClient::closeConnection(ClientCloseReason reason) {
+  if (closed_) return;
+  close_reason_ = reason;
+  connection_->close(network::CloseType::kNoFlush);
+}
+
+void CodecClient::onEvent(network::ConnectionEvent event) {
+  switch (event) {
+    case network::ConnectionEvent::kConnected:
+      connected_ = true;
+      callbacks_.onClientConnected(*this);
+      return;
+    case network::ConnectionEvent::kConnectFailed: {
+      closed_ = true;
+      const std::string& why = connection_->failureReason();
+      callbacks_.onClientClosed(*this,
+                                why == "connect_timeout" ? ClientCloseReason::kConnectTimeout
+                                                         : ClientCloseReason::kConnectFailure,
+                                why);
+      return;
+    }
+    case network::ConnectionEvent::kRemoteClose:
+    case network::ConnectionEvent::kLocalClose:
+      onConnectionClosed(event);
+      return;
+  }
+}
+
+void CodecClient::onConnectionClosed(network::ConnectionEvent event) {
+  closed_ = true;
+  // Disabled, not destroyed: this may run inside the timer's own callback.
+  if (idle_timer_) idle_timer_->disable();
+  if (event == network::ConnectionEvent::kRemoteClose) {
+    close_reason_ = ClientCloseReason::kRemoteClose;
+  }
+
+  // A clean EOF may be how the response ends (no Content-Length, not chunked). When nothing of
+  // the response arrived there is nothing to complete: that is the keep-alive race, reported
+  // below as a reset before the response started. A failed completion (truncated body) is a
+  // termination after the response started, reported the same way below.
+  if (stream_decoder_ != nullptr && event == network::ConnectionEvent::kRemoteClose &&
+      connection_->failureReason().empty() && !response_complete_ && responseStarted()) {
+    in_dispatch_ = true;
+    (void)codec_->onEndOfInput();
+    in_dispatch_ = false;
+  }
+  if (stream_decoder_ != nullptr && response_complete_) {
+    // The whole response arrived; the caller is done with us whether or not its request was.
+    detachStream();
+  }
+
+  http::StreamCallbacks* reset_target = stream_callbacks_;
+  http::StreamResetReason reason = close_reset_reason_;
+  std::string details = close_reset_details_;
+  if (reset_target != nullptr && event == network::ConnectionEvent::kRemoteClose &&
+      close_reason_ == ClientCloseReason::kRemoteClose) {
+    // Precise wording matters: a router retries a reused connection's stream on a fresh one
+    // only when nothing of the response arrived (the keep-alive race).
+    reason = http::StreamResetReason::kConnectionTermination;
+    details = responseStarted() ? "upstream_reset_after_response_started"
+                                : "upstream_reset_before_response_started";
+  }
+  if (reset_target != nullptr) detachStream();
+  callbacks_.onClientClosed(*this, close_reason_, connection_->failureReason());
+  if (reset_target != nullptr) reset_target->onResetStream(reason, details);
+}
+
+void CodecClient::onAboveWriteBufferHighWatermark() {
+  if (watermark_callbacks_ != nullptr) watermark_callbacks_->onAboveWriteBufferHighWatermark();
+}
+
+void CodecClient::onBelowWriteBufferLowWatermark() {
+  if (watermark_callbacks_ != nullptr) watermark_callbacks_->onBelowWriteBufferLowWatermark();
+}
+
+void CodecClient::onUpstreamData(buffer::Buffer& data) {
+  if (stream_decoder_ == nullptr) {
+    // HTTP/1 upstreams speak only when asked; bytes on an idle connection poison it.
+    LOG_DEBUG("unexpected bytes on idle upstream connection", {"host", host_->address().toString()},
+              {"bytes", data.length()});
+    data.clear();
+    closeConnection(ClientCloseReason::kProtocolError);
+    return;
+  }
+  response_bytes_seen_ = true;
+  in_dispatch_ = true;
+  const http::CodecStatus status = codec_->dispatch(data);
+  in_dispatch_ = false;
+  if (close_after_dispatch_) {
+    closeConnection(ClientCloseReason::kLocalClose);
+    return;
+  }
+  if (!status) {
+    close_reset_reason_ = http::StreamResetReason::kProtocolError;
+    close_reset_details_ = status.error().details;
+    closeConnection(ClientCloseReason::kProtocolError);
+    return;
+  }
+  checkStreamComplete(!data.empty());
+}
+
+void CodecClient::checkStreamComplete(bool leftover_input) {
+  if (stream_decoder_ == nullptr || !response_complete_ || closed_) return;
+  if (!request_complete_) {
+    // The upstream answered before the request was fully sent (an early 413, say). The caller
+    // has its response; the connection cannot carry another request after a half-sent one.
+    detachStream();
+    closeConnection(ClientCloseReason::kLocalClose);
+    return;
+  }
+  const bool reusable = codec_->reusable() && !leftover_input &&
+                        connection_->state() == network::Connection::State::kOpen;
+  detachStream();
+  if (reusable) {
+    callbacks_.onClientReusable(*this);
+  } else {
+    closeConnection(ClientCloseReason::kLocalClose);
+  }
+}
+
+void CodecClient::detachStream() {
+  if (stream_decoder_ == nullptr) return;
+  stream_decoder_ = nullptr;
+  stream_callbacks_ = nullptr;
+  request_encoder_ = nullptr;
+  watermark_callbacks_ = nullptr;
+  if (!closed_) {
+    for (; stream_read_disables_ > 0; --stream_read_disables_) connection_->readDisable(false);
+  }
+  stream_read_disables_ = 0;
+  callbacks_.onClientStreamDetached(*this);
+}
+
+bool CodecClient::responseStarted() const {
+  return response_bytes_seen_ || codec_->responseStarted();
+}
+
+void CodecClient::decode1xxHeaders(std::unique_ptr<http::ResponseHeaders> headers) {
+  if (stream_decoder_ != nullptr) stream_decoder_->decode1xxHeaders(std::move(headers));
+}
+
+void CodecClient::decodeHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) {
+  if (stream_decoder_ == nullptr) return;
+  response_complete_ = end_stream;
+  stream_decoder_->decodeHeaders(std::move(headers), end_stream);
+}
+
+void CodecClient::decodeData(buffer::Buffer& data, bool end_stream) {
+  if (stream_decoder_ == nullptr) {
+    data.clear();
+    return;
+  }
+  response_complete_ = end_stream;
+  stream_decoder_->decodeData(data, end_stream);
+}
+
+void CodecClient::decodeTrailers(std::unique_ptr<http::TrailerMap> trailers) {
+  if (stream_decoder_ == nullptr) return;
+  response_complete_ = true;
+  stream_decoder_->decodeTrailers(std::move(trailers));
+}
+
+}  // namespace podproxy::upstream

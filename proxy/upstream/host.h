@@ -1,0 +1,39 @@
+#pragma once
+
+// One upstream endpoint of a cluster, and the immutable host snapshot the main thread publishes
+// to workers after a (re)resolution.
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proxy/network/address.h"
+
+namespace podproxy::upstream {
+
+class Host {
+ public:
+  Host(std::string cluster_name, network::Address address, std::string hostname)
+      : cluster_name_(std::move(cluster_name)), address_(address), hostname_(std::move(hostname)) {}
+
+  const network::Address& address() const { return address_; }
+  // The DNS name or IP literal as configured (used for SNI / Host defaults and logs).
+  const std::string& hostname() const { return hostname_; }
+  const std::string& clusterName() const { return cluster_name_; }
+
+ private:
+  const std::string cluster_name_;
+  const network::Address address_;
+  const std::string hostname_;
+};
+
+using HostConstSharedPtr = std::shared_ptr<const Host>;
+
+struct HostSet {
+  std::vector<HostConstSharedPtr> hosts;
+};
+
+using HostSetConstSharedPtr = std::shared_ptr<const HostSet>;
+
+}  // namespace podproxy::upstream

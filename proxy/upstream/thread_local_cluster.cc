@@ -1,0 +1,170 @@
+#include "proxy/upstream/thread_local_cluster.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "proxy/common/logger.h"
+
+namespace podproxy::upstream {
+
+namespace {
+
+void addStats(PoolStats& into, const PoolStats& s) {
+  into.cx_total += s.cx_total;
+  into.cx_active += s.cx_active;
+  into.cx_connect_fail += s.cx_connect_fail;
+  into.cx_connect_timeout += s.cx_connect_timeout;
+  into.cx_idle_timeout += s.cx_idle_timeout;
+  into.cx_destroy_remote += s.cx_destroy_remote;
+  into.cx_destroy_local += s.cx_destroy_local;
+  into.cx_max_requests += s.cx_max_requests;
+  into.cx_protocol_error += s.cx_protocol_error;
+  into.rq_total += s.rq_total;
+  into.rq_reused += s.rq_reused;
+  into.rq_active += s.rq_active;
+  into.pending_total += s.pending_total;
+  into.pending_active += s.pending_active;
+  into.pending_failure += s.pending_failure;
+  into.overflow += s.overflow;
+}
+
+}  // namespace
+
+ThreadLocalCluster::ThreadLocalCluster(event::Dispatcher& dispatcher, const config::Cluster& config,
+                                       HostSetConstSharedPtr hosts,
+                                       std::shared_ptr<ResourceManager> resources, Random& random,
+                                       CodecFactory codec_factory)
+    : dispatcher_(dispatcher),
+      config_(config),
+      hosts_(hosts ? std::move(hosts) : std::make_shared<const HostSet>()),
+      resources_(std::move(resources)),
+      codec_factory_(std::move(codec_factory)) {
+  lb_ = createLoadBalancer(config_.lb_policy, hosts_, random, [this](const Host& host) {
+    auto it = pools_.find(hostKey(host));
+    return it == pools_.end() ? 0u : it->second->activeRequests();
+  });
+}
+
+ThreadLocalCluster::~ThreadLocalCluster() = default;
+
+void ThreadLocalCluster::updateHosts(HostSetConstSharedPtr hosts) {
+  hosts_ = hosts ? std::move(hosts) : std::make_shared<const HostSet>();
+  lb_->setHostSet(hosts_);
+  std::set<std::string, std::less<>> live;
+  for (const HostConstSharedPtr& host : hosts_->hosts) live.insert(hostKey(*host));
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    if (live.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    std::unique_ptr<Http1ConnPool> pool = std::move(it->second);
+    it = pools_.erase(it);
+    retirePool(std::move(pool));
+  }
+}
+
+void ThreadLocalCluster::retirePool(std::unique_ptr<Http1ConnPool> pool) {
+  Http1ConnPool* raw = pool.get();
+  draining_pools_.push_back(std::move(pool));
+  raw->drain([this, raw] {
+    auto it = std::find_if(draining_pools_.begin(), draining_pools_.end(),
+                           [raw](const auto& p) { return p.get() == raw; });
+    if (it == draining_pools_.end()) return;
+    addStats(retired_stats_, raw->stats());
+    std::unique_ptr<Http1ConnPool> owned = std::move(*it);
+    draining_pools_.erase(it);
+    // We are inside the pool's own call stack.
+    dispatcher_.deferredDelete(std::move(owned));
+  });
+}
+
+HostConstSharedPtr ThreadLocalCluster::chooseHost() {
+  return lb_->chooseHost();
+}
+
+Http1ConnPool& ThreadLocalCluster::pool(const Host& host) {
+  std::string key = hostKey(host);
+  auto it = pools_.find(key);
+  if (it != pools_.end()) return *it->second;
+  // Keep the snapshot's shared pointer when the host is in it; otherwise (a host chosen from
+  // an older snapshot) a copy keeps the pool independent of snapshot lifetimes.
+  HostConstSharedPtr shared;
+  for (const HostConstSharedPtr& h : hosts_->hosts) {
+    if (h.get() == &host) shared = h;
+  }
+  if (!shared) shared = std::make_shared<const Host>(host);
+  auto pool =
+      std::make_unique<Http1ConnPool>(dispatcher_, shared, config_, *resources_, codec_factory_);
+  Http1ConnPool& ref = *pool;
+  pools_.emplace(std::move(key), std::move(pool));
+  return ref;
+}
+
+PoolStats ThreadLocalCluster::stats() const {
+  PoolStats total = retired_stats_;
+  for (const auto& [key, pool] : pools_) addStats(total, pool->stats());
+  for (const auto& pool : draining_pools_) addStats(total, pool->stats());
+  return total;
+}
+
+void ThreadLocalCluster::drainAll() {
+  for (auto& [key, pool] : pools_) pool->drain();
+}
+
+bool ThreadLocalCluster::idle() const {
+  if (!draining_pools_.empty()) return false;
+  return std::all_of(pools_.begin(), pools_.end(),
+                     [](const auto& entry) { return entry.second->idle(); });
+}
+
+void ThreadLocalCluster::shutdown() {
+  std::vector<std::unique_ptr<Http1ConnPool>> pools = std::move(draining_pools_);
+  draining_pools_.clear();
+  for (auto& [key, pool] : pools_) pools.push_back(std::move(pool));
+  pools_.clear();
+  for (auto& pool : pools) {
+    pool->shutdown();
+    addStats(retired_stats_, pool->stats());
+    dispatcher_.deferredDelete(std::move(pool));
+  }
+}
+
+ThreadLocalClusterManager::ThreadLocalClusterManager(event::Dispatcher& dispatcher, Random& random)
+    : dispatcher_(dispatcher), random_(random) {}
+
+ThreadLocalClusterManager::~ThreadLocalClusterManager() = default;
+
+void ThreadLocalClusterManager::addCluster(const config::Cluster& config,
+                                           HostSetConstSharedPtr hosts,
+                                           std::shared_ptr<ResourceManager> resources,
+                                           CodecFactory codec_factory) {
+  clusters_[config.name] =
+      std::make_unique<ThreadLocalCluster>(dispatcher_, config, std::move(hosts),
+                                           std::move(resources), random_, std::move(codec_factory));
+}
+
+ThreadLocalCluster* ThreadLocalClusterManager::get(std::string_view name) {
+  auto it = clusters_.find(name);
+  return it == clusters_.end() ? nullptr : it->second.get();
+}
+
+void ThreadLocalClusterManager::onHostsUpdated(const std::string& name,
+                                               HostSetConstSharedPtr hosts) {
+  if (ThreadLocalCluster* cluster = get(name)) cluster->updateHosts(std::move(hosts));
+}
+
+void ThreadLocalClusterManager::drainAll() {
+  for (auto& [name, cluster] : clusters_) cluster->drainAll();
+}
+
+bool ThreadLocalClusterManager::idle() const {
+  return std::all_of(clusters_.begin(), clusters_.end(),
+                     [](const auto& entry) { return entry.second->idle(); });
+}
+
+void ThreadLocalClusterManager::shutdown() {
+  for (auto& [name, cluster] : clusters_) cluster->shutdown();
+}
+
+}  // namespace podproxy::upstream

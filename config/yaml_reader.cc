@@ -96,10 +96,6 @@ void YamlNode::allowOnly(std::initializer_list<std::string_view> keys) const {
   }
 }
 
-bool YamlNode::has(std::string_view key) const {
-  return get(key).has_value();
-}
-
 std::optional<YamlNode> YamlNode::get(std::string_view key) const {
   expectMap();
   for (auto it = node_.begin(); it != node_.end(); ++it) {

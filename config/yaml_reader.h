@@ -32,7 +32,6 @@ class YamlNode {
 
   const std::string& path() const { return path_; }
   const YAML::Node& raw() const { return node_; }
-  const std::string& file() const { return *file_; }
 
   // A ConfigError at this node (or at an explicit field path at this node's position).
   ConfigError error(std::string message) const;
@@ -43,7 +42,6 @@ class YamlNode {
   // key given twice, so that later reads can assume each known key at most once.
   void expectMap() const;
   void allowOnly(std::initializer_list<std::string_view> keys) const;
-  bool has(std::string_view key) const;
   std::optional<YamlNode> get(std::string_view key) const;
   YamlNode require(std::string_view key) const;  // fails "missing required field"
   // Fails unless exactly one (or, with allow_none, at most one) of `keys` is present.

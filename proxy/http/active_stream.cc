@@ -13,10 +13,16 @@ ActiveStream::ActiveStream(ConnectionManager& manager, ResponseEncoder& encoder)
   info_.downstream_remote_address = manager.connection().remoteAddress();
 }
 
-ActiveStream::~ActiveStream() { destroyFilters(); }
+ActiveStream::~ActiveStream() {
+  destroyFilters();
+}
 
-event::Dispatcher& ActiveStream::dispatcher() { return manager_.connection().dispatcher(); }
-network::Connection& ActiveStream::connection() { return manager_.connection(); }
+event::Dispatcher& ActiveStream::dispatcher() {
+  return manager_.connection().dispatcher();
+}
+network::Connection& ActiveStream::connection() {
+  return manager_.connection();
+}
 
 void ActiveStream::addDecoderFilter(std::unique_ptr<StreamDecoderFilter> filter) {
   filter->setDecoderFilterCallbacks(*this);
@@ -88,34 +94,51 @@ void ActiveStream::decodeData(buffer::Buffer& data, bool end_stream) {
     data.clear();
     return;
   }
-  if (decode_stopped_) {
+  if (decode_stopped_ && !decode_stopped_on_headers_) {
+    // A filter stopped on data sees the body accumulate.
     decode_buffered_.move(data);
     decode_buffered_end_ = end_stream;
-    const uint32_t limit = manager_.context().config.options.max_request_body_buffer_bytes;
-    if (decode_buffered_.length() > limit) {
-      sendLocalReply(413, "request body too large", "request_body_buffer_overflow");
-      return;
-    }
-    // A filter stopped on data sees the body accumulate.
-    if (!decode_stopped_on_headers_) runDecodeData(decode_stopped_at_, decode_buffered_, end_stream);
-    return;
+    runDecodeData(decode_stopped_at_, decode_buffered_, end_stream);
+  } else {
+    runDecodeData(0, data, end_stream);
   }
-  runDecodeData(0, data, end_stream);
+  if (destroyed_ || local_reply_sent_) return;
+  const uint32_t limit = manager_.context().config.options.max_request_body_buffer_bytes;
+  if (decode_buffered_.length() > limit) {
+    sendLocalReply(413, "request body too large", "request_body_buffer_overflow");
+  }
+}
+
+size_t ActiveStream::decodeEnd() const {
+  // As in Envoy, the filter that stopped the headers still sees the body and trailers (the
+  // router streams them upstream); only the filters after it wait for continueDecoding().
+  return decode_stopped_ && decode_stopped_on_headers_ ? decode_stopped_at_ + 1
+                                                       : decoder_filters_.size();
 }
 
 void ActiveStream::runDecodeData(size_t from, buffer::Buffer& data, bool end_stream) {
-  for (size_t i = from; i < decoder_filters_.size(); ++i) {
+  const bool headers_held = decode_stopped_ && decode_stopped_on_headers_;
+  const size_t end = decodeEnd();
+  for (size_t i = from; i < end; ++i) {
     const FilterDataStatus status = decoder_filters_[i]->decodeData(data, end_stream);
     if (destroyed_ || local_reply_sent_) return;
     if (status == FilterDataStatus::kStopIterationAndBuffer) {
       if (&data != &decode_buffered_) decode_buffered_.move(data);
       decode_buffered_end_ = end_stream;
-      decode_stopped_ = true;
-      decode_stopped_on_headers_ = false;
-      decode_stopped_at_ = i;
+      if (!headers_held) {
+        decode_stopped_ = true;
+        decode_stopped_on_headers_ = false;
+        decode_stopped_at_ = i;
+      }
       return;
     }
     if (status == FilterDataStatus::kStopIterationNoBuffer) return;
+  }
+  if (headers_held) {
+    // Past the filter holding the headers: the rest of the chain gets it on continueDecoding().
+    if (&data != &decode_buffered_) decode_buffered_.move(data);
+    decode_buffered_end_ = end_stream;
+    return;
   }
   decode_stopped_ = false;
 }
@@ -123,12 +146,18 @@ void ActiveStream::runDecodeData(size_t from, buffer::Buffer& data, bool end_str
 void ActiveStream::decodeTrailers(std::unique_ptr<TrailerMap> trailers) {
   request_complete_ = true;
   request_trailers_ = std::move(trailers);
-  if (decode_stopped_ || destroyed_ || local_reply_sent_) return;
-  runDecodeTrailers(0);
+  if (destroyed_ || local_reply_sent_) return;
+  // Behind a filter holding the body, trailers wait for it: continueDecoding() sends them.
+  if (decode_stopped_ && !decode_stopped_on_headers_) return;
+  runDecodeTrailers();
 }
 
-void ActiveStream::runDecodeTrailers(size_t from) {
-  for (size_t i = from; i < decoder_filters_.size(); ++i) {
+void ActiveStream::runDecodeTrailers() {
+  // Trailers may reach the chain in parts (up to a filter holding the headers, later the
+  // rest): decode_trailers_next_ keeps any filter from seeing them twice.
+  const size_t end = decodeEnd();
+  while (decode_trailers_next_ < end) {
+    const size_t i = decode_trailers_next_++;
     if (decoder_filters_[i]->decodeTrailers(*request_trailers_) ==
         FilterTrailersStatus::kStopIteration) {
       return;
@@ -142,21 +171,26 @@ void ActiveStream::continueDecoding() {
   decode_stopped_ = false;
   const size_t resume = decode_stopped_at_ + 1;
   if (decode_stopped_on_headers_) {
+    // Body and trailers received meanwhile went up to the filter that held the headers; they
+    // follow the headers from the next filter on (and stop with them if they stop again).
     runDecodeHeaders(resume);
-    if (decode_stopped_ || destroyed_ || local_reply_sent_) return;
-    // Body held back while the headers were stopped: the whole chain has not seen it yet.
+    if (destroyed_ || local_reply_sent_) return;
     if (!decode_buffered_.empty() || decode_buffered_end_) {
-      runDecodeData(0, decode_buffered_, decode_buffered_end_);
+      runDecodeData(resume, decode_buffered_, decode_buffered_end_);
     }
-  } else {
-    runDecodeData(resume, decode_buffered_, decode_buffered_end_);
+    if (destroyed_ || local_reply_sent_ || (decode_stopped_ && !decode_stopped_on_headers_)) {
+      return;
+    }
+    if (request_trailers_) runDecodeTrailers();
+    return;
   }
+  runDecodeData(resume, decode_buffered_, decode_buffered_end_);
   if (decode_stopped_ || destroyed_ || local_reply_sent_) return;
-  if (request_trailers_) runDecodeTrailers(0);
+  if (request_trailers_) runDecodeTrailers();
 }
 
-void ActiveStream::sendLocalReply(uint16_t status, std::string_view body,
-                                  std::string_view details, const HeaderMap* extra_headers) {
+void ActiveStream::sendLocalReply(uint16_t status, std::string_view body, std::string_view details,
+                                  const HeaderMap* extra_headers) {
   if (destroyed_) return;
   if (response_headers_sent_) {
     // Part of a response is out already: a new status line would corrupt it.

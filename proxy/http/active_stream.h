@@ -68,7 +68,8 @@ class ActiveStream final : public RequestDecoder,
   void prepareRequest(RequestHeaders& headers);
   void runDecodeHeaders(size_t from);
   void runDecodeData(size_t from, buffer::Buffer& data, bool end_stream);
-  void runDecodeTrailers(size_t from);
+  size_t decodeEnd() const;
+  void runDecodeTrailers();
   void runEncodeHeaders(size_t from);
   void runEncodeData(size_t from, buffer::Buffer& data, bool end_stream);
   void runEncodeTrailers(size_t from);
@@ -94,6 +95,7 @@ class ActiveStream final : public RequestDecoder,
   bool decode_headers_end_stream_ = false;
   buffer::Buffer decode_buffered_;
   bool decode_buffered_end_ = false;
+  size_t decode_trailers_next_ = 0;  // the first filter that has not seen the trailers
   // Encode iteration state.
   size_t encode_stopped_at_ = 0;
   bool encode_stopped_ = false;

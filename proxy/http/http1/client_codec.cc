@@ -151,6 +151,7 @@ CodecStatus ClientCodec::dispatch(buffer::Buffer& data) {
         }
         break;
       case MessageParser::Event::kError:
+        parser_.body().clear();
         return fail(parser_.error().details);
     }
   }

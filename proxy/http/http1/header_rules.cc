@@ -87,7 +87,8 @@ bool teOffersTrailers(std::string_view te_value) {
 void stripHopByHop(HeaderMap& headers, const ConnectionOptions& options, bool keep_te_trailers) {
   bool te_trailers = false;
   if (keep_te_trailers) {
-    if (std::optional<std::string> te = headers.getJoined("te")) te_trailers = teOffersTrailers(*te);
+    if (std::optional<std::string> te = headers.getJoined("te"))
+      te_trailers = teOffersTrailers(*te);
   }
   // Most messages carry none of these: look once before paying for removals.
   bool any = false;

@@ -8,9 +8,13 @@ namespace podproxy::http::http1 {
 
 namespace {
 
-MessageParser& self(llhttp_t* p) { return *static_cast<MessageParser*>(p->data); }
+MessageParser& self(llhttp_t* p) {
+  return *static_cast<MessageParser*>(p->data);
+}
 
-bool noBodyStatus(uint16_t status) { return status / 100 == 1 || status == 204 || status == 304; }
+bool noBodyStatus(uint16_t status) {
+  return status / 100 == 1 || status == 204 || status == 304;
+}
 
 CodecError llhttpError(llhttp_errno_t err, const char* reason) {
   const std::string_view why = reason ? reason : "";
@@ -18,6 +22,10 @@ CodecError llhttpError(llhttp_errno_t err, const char* reason) {
     case HPE_INVALID_METHOD:
       return {400, "http1.invalid_method"};
     case HPE_INVALID_VERSION:
+      // 505 is for a well-formed version we don't speak; "HTTP/1.1 junk" or "HTTP/x.1" is a
+      // malformed request line.
+      if (why != "Invalid HTTP version") return {400, "http1.invalid_request_line"};
+      return {505, "http1.unsupported_version"};
     case HPE_PAUSED_H2_UPGRADE:
       return {505, "http1.unsupported_version"};
     case HPE_INVALID_URL:
@@ -45,7 +53,8 @@ CodecError llhttpError(llhttp_errno_t err, const char* reason) {
     case HPE_INVALID_STATUS:
       return {400, "http1.invalid_status"};
     case HPE_STRICT:
-      if (why.find("chunk") != std::string_view::npos) return {400, "http1.invalid_chunk_extension"};
+      if (why.find("chunk") != std::string_view::npos)
+        return {400, "http1.invalid_chunk_extension"};
       return {400, "http1.invalid_message"};
     case HPE_PAUSED_UPGRADE:
       return {400, "http1.unexpected_upgrade"};

@@ -19,8 +19,8 @@ namespace podproxy::http::http1 {
 
 // A message head as received, before the codec turns it into Request/ResponseHeaders.
 struct ParsedHead {
-  std::string method;  // requests
-  std::string target;  // requests: the raw request-target
+  std::string method;   // requests
+  std::string target;   // requests: the raw request-target
   uint16_t status = 0;  // responses
   uint8_t http_major = 1;
   uint8_t http_minor = 1;

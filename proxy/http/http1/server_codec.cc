@@ -50,15 +50,6 @@ bool isDigits(std::string_view s) {
 
 }  // namespace
 
-std::string errorReply(const CodecError& error) {
-  std::string out = "HTTP/1.1 ";
-  out.append(std::to_string(error.status));
-  out.push_back(' ');
-  out.append(reasonPhrase(error.status));
-  out.append("\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-  return out;
-}
-
 ServerCodec::ServerCodec(CodecTransport& transport, ServerConnectionCallbacks& callbacks,
                          const ServerCodecSettings& settings)
     : transport_(transport),
@@ -105,6 +96,7 @@ CodecStatus ServerCodec::dispatch(buffer::Buffer& data) {
         onMessageComplete();
         break;
       case MessageParser::Event::kError:
+        parser_.body().clear();
         return fail(parser_.error());
     }
   }

@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <string>
 
 #include "proxy/buffer/buffer.h"
 #include "proxy/http/codec.h"
@@ -19,10 +18,6 @@ struct ServerCodecSettings {
   uint32_t max_request_headers_bytes = 60 * 1024;  // request-target + field names and values
   uint32_t max_request_headers_count = 100;
 };
-
-// The complete reply for a CodecError raised before a stream existed (no encoder to answer
-// through): "HTTP/1.1 <status> <reason>", content-length: 0, connection: close.
-std::string errorReply(const CodecError& error);
 
 class ServerCodec : public ServerConnection {
  public:

@@ -14,7 +14,7 @@ def http_listener(name="ingress", cluster="backend", address="127.0.0.1:0", rout
         "name": "all", "domains": list(domains),
         "routes": routes if routes is not None else [route("/", cluster, timeout)]}]}}
     if options:
-        http["options"] = options
+        http.update(options)  # HttpOptions fields sit directly under "http:"
     return {"name": name, "address": address, "http": http}
 
 

@@ -113,8 +113,9 @@ TEST_F(Http1ClientCodec, DecodesContentLengthResponseAndIsReusable) {
   start();
   EXPECT_FALSE(codec_.responseStarted());
   EXPECT_FALSE(codec_.reusable());
-  ASSERT_TRUE(dispatch("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer:  x \r\n"
-                       "Connection: keep-alive\r\n\r\nhel"));
+  ASSERT_TRUE(
+      dispatch("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer:  x \r\n"
+               "Connection: keep-alive\r\n\r\nhel"));
   EXPECT_TRUE(codec_.responseStarted());
   ASSERT_NE(decoder_.headers, nullptr);
   EXPECT_EQ(decoder_.headers->status, 200);
@@ -185,8 +186,9 @@ TEST_F(Http1ClientCodec, InformationalResponsesPrecedeTheFinalOne) {
   EXPECT_EQ(decoder_.informational[0]->status, 100);
   EXPECT_EQ(decoder_.headers, nullptr);
   EXPECT_FALSE(codec_.reusable());
-  ASSERT_TRUE(dispatch("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
-                       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  ASSERT_TRUE(
+      dispatch("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+               "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
   ASSERT_EQ(decoder_.informational.size(), 2u);
   EXPECT_EQ(*decoder_.informational[1]->headers.get("link"), "</a.css>");
   ASSERT_NE(decoder_.headers, nullptr);
@@ -211,8 +213,9 @@ TEST_F(Http1ClientCodec, CloseDelimitedResponseEndsAtEndOfInput) {
 
 TEST_F(Http1ClientCodec, DecodesChunkedResponseWithTrailers) {
   start();
-  ASSERT_TRUE(dispatch("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "4\r\nwiki\r\n5\r\npedia\r\n0\r\nGrpc-Status: 0\r\n\r\n"));
+  ASSERT_TRUE(
+      dispatch("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "4\r\nwiki\r\n5\r\npedia\r\n0\r\nGrpc-Status: 0\r\n\r\n"));
   ASSERT_NE(decoder_.headers, nullptr);
   EXPECT_FALSE(decoder_.headers->headers.has("transfer-encoding"));
   EXPECT_EQ(decoder_.body, "wikipedia");

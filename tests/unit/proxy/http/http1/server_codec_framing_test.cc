@@ -11,6 +11,7 @@
 namespace podproxy::http::http1 {
 namespace {
 
+using namespace std::string_literals;
 using testing::FakeServerCallbacks;
 using testing::RecordingTransport;
 
@@ -22,7 +23,9 @@ struct Vector {
   bool head_delivered = false;  // the error is in the body: the stream had started
 };
 
-void PrintTo(const Vector& v, std::ostream* os) { *os << v.name; }
+void PrintTo(const Vector& v, std::ostream* os) {
+  *os << v.name;
+}
 
 class Http1ServerCodecFraming : public ::testing::TestWithParam<Vector> {};
 
@@ -146,7 +149,7 @@ INSTANTIATE_TEST_SUITE_P(
                "http1.invalid_header"},
         Vector{"EmptyHeaderName", "GET / HTTP/1.1\r\nHost: h\r\n: z\r\n\r\n", 400,
                "http1.invalid_header_name"},
-        Vector{"NulInValue", std::string("GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n", 39), 400,
+        Vector{"NulInValue", "GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n"s, 400,
                "http1.invalid_header"},
         Vector{"ControlCharInValue", "GET / HTTP/1.1\r\nHost: h\r\nX: a\x01z\r\n\r\n", 400,
                "http1.invalid_header"},
@@ -157,6 +160,10 @@ INSTANTIATE_TEST_SUITE_P(
                "http1.unsupported_version"},
         Vector{"Http12", "GET / HTTP/1.2\r\nHost: h\r\n\r\n", 505, "http1.unsupported_version"},
         Vector{"Http09", "GET /\r\n\r\n", 400, "http1.invalid_request_line"},
+        Vector{"TokenAfterVersion", "GET / HTTP/1.1 x\r\nHost: h\r\n\r\n", 400,
+               "http1.invalid_request_line"},
+        Vector{"NonDigitMinorVersion", "GET / HTTP/1.x\r\nHost: h\r\n\r\n", 400,
+               "http1.invalid_request_line"},
         Vector{"DoubleSpaceInRequestLine", "GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400,
                "http1.invalid_request_line"},
         Vector{"TabInTarget", "GET /a\tb HTTP/1.1\r\nHost: h\r\n\r\n", 400,

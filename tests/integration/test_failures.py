@@ -4,6 +4,8 @@ closes, garbage, truncated bodies, and a large response to a slow reader (backpr
 import socket
 import time
 
+import pytest
+
 from harness import (RawConnection, bootstrap, cluster, curl, http_get, http_listener,
                      parse_response, unused_port, wait_until)
 from upstreams.base import ThreadedServer
@@ -371,18 +373,56 @@ def test_client_leaving_mid_response_closes_the_upstream_connection(make_proxy, 
     assert http_upstream.connections_accepted == 2
 
 
-def test_client_leaving_while_waiting_closes_the_upstream_connection(make_proxy, http_upstream):
+def admin_stat(proxy, name):
+    body = http_get(proxy.admin_port, "/stats").body.decode()
+    for line in body.splitlines():
+        key, _, value = line.partition(": ")
+        if key == name:
+            return int(value)
+    raise AssertionError(f"no stat {name} in:\n{body}")
+
+
+def test_client_leaving_while_waiting_leaks_nothing(make_proxy, http_upstream):
+    # A FIN from a client whose request is complete may be a half-close (it still wants the
+    # response), so the exchange goes on; once it ends, nothing of it may remain.
     proxy = make_proxy(single_cluster_config(http_upstream), concurrency=1)
     port = proxy.port("ingress")
 
     with RawConnection(port) as conn:
-        conn.send(b"GET /delay/1500 HTTP/1.1\r\nhost: x\r\n\r\n")
+        conn.send(b"GET /delay/500 HTTP/1.1\r\nhost: x\r\n\r\n")
         assert http_upstream.wait_for_requests(1, timeout=5)
-    wait_until(lambda: http_upstream.connections_closed == 1, timeout=3,
-               message="the proxy to abandon the upstream exchange")
 
+    wait_until(lambda: admin_stat(proxy, "listener.ingress.downstream_cx_active") == 0,
+               timeout=5, message="the abandoned downstream connection to be released")
+    wait_until(lambda: admin_stat(proxy, "cluster.backend.upstream_rq_active") == 0, timeout=5,
+               message="the upstream request slot to be released")
     assert http_get(port, "/after").status == 200
-    assert http_upstream.connections_accepted == 2
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "proxy/http: after a complete response the ConnectionManager resumes reading; the client's "
+    "earlier FIN then closes the connection with kNoFlush (non-half-close EOF path), discarding "
+    "the response bytes still queued in the write buffer"))
+def test_half_closed_client_receives_a_large_response_completely(make_proxy, http_upstream):
+    size = 4 * MiB
+    proxy = make_proxy(single_cluster_config(http_upstream), concurrency=1)
+
+    with socket.create_connection(("127.0.0.1", proxy.port("ingress")), timeout=10) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        s.sendall(b"GET /bytes/%d HTTP/1.1\r\nhost: x\r\n\r\n" % size)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            time.sleep(0.001)  # a reader slower than the proxy: output queues in the proxy
+
+    parsed = parse_response(data, eof=False)
+    assert parsed is not None, f"truncated: {len(data)} bytes"
+    assert parsed[0].body == pattern_bytes(size)
 
 
 def test_timeout_after_response_headers_resets_the_client(make_proxy):

@@ -3,10 +3,12 @@ upstreams, the idle timeout, large transfers both ways and backpressure."""
 
 import os
 import socket
+import struct
 import threading
 import time
 
 from harness import bootstrap, cluster, tcp_listener, unused_port, wait_until
+from upstreams.base import ThreadedServer, reset_socket
 
 MiB = 1024 * 1024
 
@@ -262,3 +264,47 @@ def test_many_sessions_at_once(make_proxy, tcp_upstream):
 
     assert results == {i: True for i in range(30)}
     assert tcp_upstream.connections_accepted == 30
+
+
+class ResetAfterReadUpstream(ThreadedServer):
+    """Reads the first bytes of each connection, echoes them, then resets (RST) it."""
+
+    def handle_connection(self, sock, conn_id):
+        data = self.recv_some(sock, deadline=time.monotonic() + 5)
+        if data:
+            self.send_all(sock, data)
+            time.sleep(0.1)
+        reset_socket(sock)
+
+
+def test_client_reset_reaches_the_upstream_as_a_reset(make_proxy, tcp_upstream):
+    proxy = make_proxy(tcp_config(tcp_upstream), concurrency=1)
+
+    s = connect(proxy)
+    s.sendall(b"about to vanish")
+    assert recv_exactly(s, 15) == b"about to vanish"
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()  # RST
+
+    wait_until(lambda: tcp_upstream.connections_closed == 1, timeout=3,
+               message="the upstream connection to go away")
+    # A FIN would have made the echo upstream count a half-close; a reset does not.
+    assert tcp_upstream.half_closes == 0
+
+
+def test_upstream_reset_reaches_the_client_as_a_reset(make_proxy):
+    upstream = ResetAfterReadUpstream(name="resetter").start()
+    try:
+        proxy = make_proxy(tcp_config(upstream), concurrency=1)
+        with connect(proxy) as s:
+            s.sendall(b"hello")
+            assert recv_exactly(s, 5) == b"hello"
+            s.settimeout(3)
+            try:
+                rest = s.recv(65536)
+                reset = False
+            except ConnectionResetError:
+                reset = True
+            assert reset, f"clean end instead of a reset (read {rest!r})"
+    finally:
+        upstream.stop()

@@ -81,7 +81,6 @@ class MessageParser {
 
   static int onMessageBegin(llhttp_t* p);
   static int onUrl(llhttp_t* p, const char* at, size_t n);
-  static int onMethod(llhttp_t* p, const char* at, size_t n);
   static int onHeaderField(llhttp_t* p, const char* at, size_t n);
   static int onHeaderFieldComplete(llhttp_t* p);
   static int onHeaderValue(llhttp_t* p, const char* at, size_t n);
@@ -95,7 +94,6 @@ class MessageParser {
   int fail(uint16_t status, std::string_view details);
   int validateHead();
   Step failStep(size_t consumed) { return {Event::kError, consumed}; }
-  void setLlhttpError(llhttp_errno_t err);
 
   llhttp_t parser_;
   llhttp_settings_t settings_;
@@ -107,7 +105,7 @@ class MessageParser {
   bool in_message_ = false;
   bool failed_ = false;
   bool skip_body_ = false;
-  bool has_error_ = false;
+  bool has_error_ = false;  // error_ was set by one of our callbacks
 
   ParsedHead head_;
   HeaderMap trailers_;

@@ -505,6 +505,34 @@ TEST_F(Http1ConnPoolTest, ResetStreamClosesConnectionWithoutCallback) {
   finish();
 }
 
+TEST_F(Http1ConnPoolTest, ReadDisableOnHandleHoldsTheResponse) {
+  FakeUpstream upstream(respondForever);
+  makePool(upstream.port());
+
+  TestStream a;
+  start(a);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return a.ready; }));
+  a.handle->readDisable(true);
+  a.handle->readDisable(true);  // counted: one enable is not enough
+  runUntil(
+      dispatcher_, [] { return false; }, 100ms);
+  EXPECT_FALSE(a.complete);
+  a.handle->readDisable(false);
+  runUntil(
+      dispatcher_, [] { return false; }, 50ms);
+  EXPECT_FALSE(a.complete);
+  a.handle->readDisable(false);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return a.done(); }));
+  EXPECT_TRUE(a.complete);
+  EXPECT_EQ(a.body, "ok");
+  // The connection went back idle reading again: a second request on it completes.
+  TestStream b;
+  EXPECT_EQ(start(b), nullptr);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return b.done(); }));
+  EXPECT_TRUE(b.complete);
+  finish();
+}
+
 TEST_F(Http1ConnPoolTest, HonoursMaxRequestsPerConnection) {
   cluster_.max_requests_per_connection = 1;
   FakeUpstream upstream(respondForever);

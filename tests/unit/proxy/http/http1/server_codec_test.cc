@@ -456,6 +456,35 @@ TEST_F(Http1ServerCodec, ErrorInBodyCanStillBeAnsweredThroughTheStream) {
   EXPECT_EQ(transport_.end_stream_writes, 1);
 }
 
+TEST_F(Http1ServerCodec, BareLfSplitAcrossReadsIsStillRejected) {
+  ASSERT_TRUE(dispatch("GET / HTTP/1.1\r\nHost: h\r"));
+  ASSERT_TRUE(dispatch("\n"));
+  CodecStatus s = dispatch("\n");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().details, "http1.bare_lf");
+  EXPECT_EQ(callbacks_.streams.size(), 0u);
+}
+
+TEST(Http1ServerCodecSettings, HeaderLimitsComeFromSettings) {
+  RecordingTransport transport;
+  FakeServerCallbacks callbacks;
+  ServerCodec codec(transport, callbacks, ServerCodecSettings{64, 2});
+  buffer::Buffer three = bufferOf("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n");
+  CodecStatus s = codec.dispatch(three);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().status, 431);
+  EXPECT_EQ(s.error().details, "http1.too_many_headers");
+
+  ServerCodec small(transport, callbacks, ServerCodecSettings{64, 100});
+  buffer::Buffer big =
+      bufferOf("GET / HTTP/1.1\r\nHost: h\r\nA: " + std::string(60, 'a') + "\r\n\r\n");
+  s = small.dispatch(big);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().status, 431);
+  EXPECT_EQ(s.error().details, "http1.headers_too_large");
+  EXPECT_EQ(callbacks.streams.size(), 0u);
+}
+
 TEST(Http1Codec, ProtocolAndResetReasonNames) {
   EXPECT_EQ(protocolName(Protocol::kHttp10), "HTTP/1.0");
   EXPECT_EQ(protocolName(Protocol::kHttp11), "HTTP/1.1");

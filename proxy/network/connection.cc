@@ -19,18 +19,25 @@ constexpr size_t kMaxIovecs = 64;
 std::atomic<uint64_t> next_connection_id{1};
 }  // namespace
 
-Connection::Connection(event::Dispatcher& dispatcher, uv_tcp_t* handle, State state)
+void Socket::closeAndDelete(Socket* socket) {
+  socket->handle.data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(&socket->handle),
+           [](uv_handle_t* h) { delete reinterpret_cast<Socket*>(h); });
+}
+
+Connection::Connection(event::Dispatcher& dispatcher, Socket* socket, State state)
     : dispatcher_(dispatcher),
-      handle_(handle),
+      socket_(socket),
+      handle_(&socket->handle),
       state_(state),
       id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)) {
   handle_->data = this;
 }
 
 std::unique_ptr<Connection> Connection::fromAccepted(event::Dispatcher& dispatcher,
-                                                     uv_tcp_t* handle) {
-  std::unique_ptr<Connection> c(new Connection(dispatcher, handle, State::kOpen));
-  uv_tcp_nodelay(handle, 1);
+                                                     Socket* socket) {
+  std::unique_ptr<Connection> c(new Connection(dispatcher, socket, State::kOpen));
+  uv_tcp_nodelay(&socket->handle, 1);
   c->readAddresses();
   return c;
 }
@@ -38,12 +45,12 @@ std::unique_ptr<Connection> Connection::fromAccepted(event::Dispatcher& dispatch
 std::unique_ptr<Connection> Connection::connectTo(event::Dispatcher& dispatcher,
                                                   const Address& address,
                                                   std::chrono::milliseconds timeout) {
-  auto* handle = new uv_tcp_t;
-  uv_tcp_init(dispatcher.loop(), handle);
-  std::unique_ptr<Connection> c(new Connection(dispatcher, handle, State::kConnecting));
+  auto* socket = new Socket;
+  uv_tcp_init(dispatcher.loop(), &socket->handle);
+  std::unique_ptr<Connection> c(new Connection(dispatcher, socket, State::kConnecting));
   c->remote_address_ = address;
-  c->connect_req_.data = c.get();
-  const int rc = uv_tcp_connect(&c->connect_req_, handle, address.sockAddr(),
+  socket->connect_req.data = c.get();
+  const int rc = uv_tcp_connect(&socket->connect_req, &socket->handle, address.sockAddr(),
                                 &Connection::onConnectDone);
   if (rc != 0) {
     // Report asynchronously so callers see one code path for every failure.
@@ -198,7 +205,8 @@ void Connection::onReadable(ssize_t nread) {
     dispatchToFilters(false);
     return;
   }
-  read_buffer_.commit(0);
+  // libuv reports EOF on POLLHUP without an alloc_cb first: nothing may be reserved.
+  if (read_buffer_.sliceCount() > 0) read_buffer_.commit(0);
   if (nread == UV_EOF) {
     read_eof_ = true;
     stopReading();
@@ -276,9 +284,9 @@ void Connection::flush() {
     const size_t n = write_buffer_.peekIovecs(iov, kMaxIovecs);
     size_t total = 0;
     for (size_t i = 0; i < n; ++i) total += iov[i].iov_len;
-    write_req_.data = this;
+    socket_->write_req.data = this;
     const int rc =
-        uv_write(&write_req_, stream, reinterpret_cast<uv_buf_t*>(iov), n, &Connection::onWriteDone);
+        uv_write(&socket_->write_req, stream, reinterpret_cast<uv_buf_t*>(iov), n, &Connection::onWriteDone);
     if (rc != 0) {
       failure_reason_ = uv_err_name(rc);
       closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
@@ -313,8 +321,8 @@ void Connection::afterWriteBufferDrained() {
   if (state_ == State::kClosed) return;
   if (write_end_pending_ && !write_shut_ && write_buffer_.empty()) {
     write_shut_ = true;
-    shutdown_req_.data = this;
-    if (uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(handle_),
+    socket_->shutdown_req.data = this;
+    if (uv_shutdown(&socket_->shutdown_req, reinterpret_cast<uv_stream_t*>(handle_),
                     &Connection::onShutdownDone) != 0) {
       closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose);
     }
@@ -380,7 +388,7 @@ void Connection::close(CloseType type) {
     stopReading();
     if (write_shut_) {
       // Our FIN already went out (half-close): just wait for the peer, bounded.
-      onShutdownDone(&shutdown_req_, 0);
+      onShutdownDone(&socket_->shutdown_req, 0);
       return;
     }
     if (!write_in_flight_) {
@@ -408,17 +416,20 @@ void Connection::closeNow(CloseType type, ConnectionEvent event) {
     flush_scheduled_ = false;
   }
   timer_.reset();
-  // Pending requests keep pointers to us; libuv calls them back (cancelled) during close.
-  write_req_.data = nullptr;
-  shutdown_req_.data = nullptr;
-  connect_req_.data = nullptr;
-  handle_->data = nullptr;
-  auto on_closed = [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); };
-  if (type == CloseType::kAbortReset && !write_shut_ &&
-      uv_tcp_close_reset(handle_, on_closed) == 0) {
-    // closed with RST
+  // Requests still in flight are called back (cancelled) while libuv closes the handle,
+  // possibly after we are gone: they must find no Connection.
+  socket_->write_req.data = nullptr;
+  socket_->shutdown_req.data = nullptr;
+  socket_->connect_req.data = nullptr;
+  if (type == CloseType::kAbortReset && !write_shut_) {
+    handle_->data = nullptr;
+    if (uv_tcp_close_reset(handle_, [](uv_handle_t* h) {
+          delete reinterpret_cast<Socket*>(h);
+        }) != 0) {
+      Socket::closeAndDelete(socket_);
+    }
   } else {
-    uv_close(reinterpret_cast<uv_handle_t*>(handle_), on_closed);
+    Socket::closeAndDelete(socket_);
   }
   read_buffer_.clear();
   write_buffer_.clear();

@@ -20,6 +20,19 @@ namespace podproxy::network {
 
 class Connection;
 
+// A socket's libuv handle and the requests that may be in flight on it, in one allocation that
+// outlives the Connection until libuv's close callback: libuv reports cancelled requests while
+// it closes the handle, which can be after the Connection is gone.
+struct Socket {
+  uv_tcp_t handle;  // first member: a uv_handle_t* of it is a Socket*
+  uv_connect_t connect_req;
+  uv_write_t write_req;
+  uv_shutdown_t shutdown_req;
+
+  // Closes the handle and frees the whole Socket afterwards.
+  static void closeAndDelete(Socket* socket);
+};
+
 enum class ConnectionEvent {
   kConnected,      // upstream connect completed
   kConnectFailed,  // upstream connect failed or timed out; see failureReason()
@@ -66,8 +79,8 @@ class Connection final : public event::DeferredDeletable,
  public:
   enum class State { kConnecting, kOpen, kClosing, kClosed };
 
-  // Takes ownership of an accepted, initialized handle.
-  static std::unique_ptr<Connection> fromAccepted(event::Dispatcher& dispatcher, uv_tcp_t* handle);
+  // Takes ownership of an accepted socket (its handle initialized and accepted).
+  static std::unique_ptr<Connection> fromAccepted(event::Dispatcher& dispatcher, Socket* socket);
   // Starts connecting; the outcome arrives as kConnected or kConnectFailed.
   static std::unique_ptr<Connection> connectTo(event::Dispatcher& dispatcher,
                                                const Address& address,
@@ -111,7 +124,7 @@ class Connection final : public event::DeferredDeletable,
   void onPostIo() override;
 
  private:
-  Connection(event::Dispatcher& dispatcher, uv_tcp_t* handle, State state);
+  Connection(event::Dispatcher& dispatcher, Socket* socket, State state);
 
   // ReadFilterCallbacks
   Connection& connection() override { return *this; }
@@ -137,7 +150,8 @@ class Connection final : public event::DeferredDeletable,
   void maybeFinishHalfClosed();
 
   event::Dispatcher& dispatcher_;
-  uv_tcp_t* handle_;  // owned; freed by libuv's close callback
+  Socket* socket_;    // owned; freed by libuv's close callback
+  uv_tcp_t* handle_;  // &socket_->handle
   State state_;
   uint64_t id_;
   Address remote_address_;
@@ -150,9 +164,6 @@ class Connection final : public event::DeferredDeletable,
   buffer::Buffer read_buffer_;
   buffer::Buffer write_buffer_;
   size_t write_in_flight_bytes_ = 0;
-  uv_write_t write_req_{};
-  uv_shutdown_t shutdown_req_{};
-  uv_connect_t connect_req_{};
   std::unique_ptr<event::Timer> timer_;  // connect timeout, then lingering-close bound
 
   uint32_t high_watermark_ = 1024 * 1024;

@@ -52,11 +52,11 @@ void ActiveListener::onConnection(uv_stream_t* server, int status) {
 }
 
 void ActiveListener::acceptOne() {
-  auto* client = new uv_tcp_t;
-  uv_tcp_init(dispatcher_.loop(), client);
-  if (uv_accept(reinterpret_cast<uv_stream_t*>(handle_), reinterpret_cast<uv_stream_t*>(client)) !=
-      0) {
-    event::closeAndDelete(client);
+  auto* client = new network::Socket;
+  uv_tcp_init(dispatcher_.loop(), &client->handle);
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(handle_),
+                reinterpret_cast<uv_stream_t*>(&client->handle)) != 0) {
+    network::Socket::closeAndDelete(client);
     return;
   }
   const uint32_t active = shared_.connections.fetch_add(1, std::memory_order_relaxed);
@@ -65,7 +65,7 @@ void ActiveListener::acceptOne() {
     shared_.overflows.fetch_add(1, std::memory_order_relaxed);
     LOG_DEBUG("listener connection limit reached", {"listener", shared_.name},
               {"max_connections", shared_.max_connections});
-    event::closeAndDelete(client);
+    network::Socket::closeAndDelete(client);
     return;
   }
   auto active_connection = std::make_unique<ActiveConnection>();

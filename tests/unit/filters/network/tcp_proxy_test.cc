@@ -173,10 +173,10 @@ class TcpProxyTest : public ::testing::Test {
   static void onAccept(uv_stream_t* server, int status) {
     auto* self = static_cast<TcpProxyTest*>(server->data);
     ASSERT_EQ(status, 0);
-    auto* handle = new uv_tcp_t;
-    uv_tcp_init(self->dispatcher_.loop(), handle);
-    ASSERT_EQ(uv_accept(server, reinterpret_cast<uv_stream_t*>(handle)), 0);
-    auto conn = network::Connection::fromAccepted(self->dispatcher_, handle);
+    auto* socket = new network::Socket;
+    uv_tcp_init(self->dispatcher_.loop(), &socket->handle);
+    ASSERT_EQ(uv_accept(server, reinterpret_cast<uv_stream_t*>(&socket->handle)), 0);
+    auto conn = network::Connection::fromAccepted(self->dispatcher_, socket);
     auto proxy = std::make_unique<TcpProxy>(self->config_, self->clusters_, &self->stats_);
     self->proxies_.push_back(proxy.get());
     conn->addReadFilter(std::move(proxy));

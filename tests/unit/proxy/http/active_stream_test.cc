@@ -1,0 +1,173 @@
+// ActiveStream's decode iteration, driven through a real ConnectionManager over loopback: what
+// each filter sees when one of them stops on the headers (as the router does).
+
+#include "proxy/http/active_stream.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proxy/common/random.h"
+#include "proxy/http/connection_manager.h"
+#include "proxy/network/connection.h"
+#include "proxy/network/listen_socket.h"
+
+namespace podproxy::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Records every decode call; stops on headers when told to.
+class RecordingFilter : public StreamDecoderFilter {
+ public:
+  RecordingFilter(std::vector<std::string>& log, std::string name, bool stop_headers,
+                  FilterDataStatus data_status)
+      : log_(log), name_(std::move(name)), stop_headers_(stop_headers), data_status_(data_status) {}
+
+  void setDecoderFilterCallbacks(StreamDecoderFilterCallbacks& callbacks) override {
+    callbacks_ = &callbacks;
+  }
+  FilterHeadersStatus decodeHeaders(RequestHeaders& headers, bool end_stream) override {
+    log_.push_back(name_ + ":headers " + headers.path + (end_stream ? " end" : ""));
+    return stop_headers_ ? FilterHeadersStatus::kStopIteration : FilterHeadersStatus::kContinue;
+  }
+  FilterDataStatus decodeData(buffer::Buffer& data, bool end_stream) override {
+    log_.push_back(name_ + ":data " + data.toString() + (end_stream ? " end" : ""));
+    if (data_status_ == FilterDataStatus::kStopIterationNoBuffer) data.clear();
+    return data_status_;
+  }
+  FilterTrailersStatus decodeTrailers(TrailerMap& trailers) override {
+    const std::string* value = trailers.get("x-t");
+    log_.push_back(name_ + ":trailers " + (value != nullptr ? *value : "?"));
+    return FilterTrailersStatus::kContinue;
+  }
+  StreamDecoderFilterCallbacks* callbacks_ = nullptr;
+
+ private:
+  std::vector<std::string>& log_;
+  const std::string name_;
+  const bool stop_headers_;
+  const FilterDataStatus data_status_;
+};
+
+// Either the router alone (stops on headers, takes the body), or a filter that stops on the
+// headers and passes the body on, in front of a last filter that takes it.
+class Chain : public FilterChainFactory {
+ public:
+  explicit Chain(bool two_filters) : two_filters_(two_filters) {}
+  void createFilterChain(FilterChainFactoryCallbacks& callbacks) override {
+    if (two_filters_) {
+      auto first =
+          std::make_unique<RecordingFilter>(log, "first", true, FilterDataStatus::kContinue);
+      holder = first.get();
+      callbacks.addDecoderFilter(std::move(first));
+      callbacks.addDecoderFilter(std::make_unique<RecordingFilter>(
+          log, "last", false, FilterDataStatus::kStopIterationNoBuffer));
+    } else {
+      auto router = std::make_unique<RecordingFilter>(log, "router", true,
+                                                      FilterDataStatus::kStopIterationNoBuffer);
+      holder = router.get();
+      callbacks.addDecoderFilter(std::move(router));
+    }
+  }
+  std::vector<std::string> log;
+  RecordingFilter* holder = nullptr;  // the filter that stops on the headers
+
+ private:
+  const bool two_filters_;
+};
+
+// A ConnectionManager on our side of a loopback connection; the test writes the client bytes.
+class StreamHarness {
+ public:
+  explicit StreamHarness(bool two_filters) : chain_(two_filters) {
+    auto sockets = network::createListenSockets(*network::Address::parse("127.0.0.1:0"), 1);
+    EXPECT_TRUE(sockets.has_value());
+    listen_fd_ = sockets->fds[0];
+    fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) & ~O_NONBLOCK);
+    connection_ = network::Connection::connectTo(dispatcher_, sockets->bound, 2000ms);
+    connection_->addReadFilter(std::make_unique<ConnectionManager>(context_));
+    connection_->initializeReadFilters();
+    std::thread accept([this] { client_fd_ = ::accept(listen_fd_, nullptr, nullptr); });
+    runUntil([] { return false; }, 50ms);
+    accept.join();
+  }
+  ~StreamHarness() {
+    connection_.reset();
+    EXPECT_TRUE(dispatcher_.shutdown());
+    if (client_fd_ >= 0) ::close(client_fd_);
+    ::close(listen_fd_);
+  }
+
+  void send(std::string_view bytes) {
+    ASSERT_EQ(::write(client_fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+  template <typename Pred>
+  bool runUntil(Pred done, std::chrono::milliseconds limit = 5000ms) {
+    auto guard = dispatcher_.createTimer([this] { dispatcher_.exit(); });
+    for (auto waited = 0ms; waited < limit && !done(); waited += 10ms) {
+      guard->enable(10ms);
+      dispatcher_.run();
+    }
+    return done();
+  }
+  std::vector<std::string>& log() { return chain_.log; }
+  RecordingFilter& holder() { return *chain_.holder; }
+
+ private:
+  event::Dispatcher dispatcher_{"test"};
+  config::HttpConnectionManagerConfig config_;
+  Chain chain_;
+  Random random_{42};
+  ConnectionManagerStats stats_;
+  ConnectionManagerContext context_{config_, chain_, random_, stats_};
+  std::unique_ptr<network::Connection> connection_;
+  int listen_fd_ = -1;
+  int client_fd_ = -1;
+};
+
+TEST(ActiveStream, FilterStoppedOnHeadersStillReceivesTheBody) {
+  StreamHarness h(/*two_filters=*/false);
+  h.send("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello");
+
+  ASSERT_TRUE(h.runUntil([&] { return h.log().size() >= 2; }));
+  EXPECT_EQ(h.log(), (std::vector<std::string>{"router:headers /p", "router:data hello end"}));
+}
+
+TEST(ActiveStream, FilterStoppedOnHeadersStillReceivesChunksAndTrailers) {
+  StreamHarness h(/*two_filters=*/false);
+  h.send("POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+  ASSERT_TRUE(h.runUntil([&] { return h.log().size() >= 2; }));
+  h.send("0\r\nx-t: done\r\n\r\n");
+
+  ASSERT_TRUE(h.runUntil([&] { return h.log().size() >= 3; }));
+  EXPECT_EQ(h.log()[0], "router:headers /c");
+  EXPECT_EQ(h.log()[1], "router:data abc");
+  EXPECT_EQ(h.log().back(), "router:trailers done");
+}
+
+TEST(ActiveStream, LaterFiltersGetBodyAndTrailersOnceAfterContinueDecoding) {
+  StreamHarness h(/*two_filters=*/true);
+  h.send(
+      "POST /two HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\nx-t: t1\r\n\r\n");
+  ASSERT_TRUE(h.runUntil([&] { return h.log().size() >= 3; }));
+  // Nothing passes the filter holding the headers.
+  h.runUntil([] { return false; }, 50ms);
+  EXPECT_EQ(h.log(), (std::vector<std::string>{"first:headers /two", "first:data abc",
+                                               "first:trailers t1"}));
+
+  h.holder().callbacks_->continueDecoding();
+
+  EXPECT_EQ(h.log(),
+            (std::vector<std::string>{"first:headers /two", "first:data abc", "first:trailers t1",
+                                      "last:headers /two", "last:data abc", "last:trailers t1"}));
+}
+
+}  // namespace
+}  // namespace podproxy::http

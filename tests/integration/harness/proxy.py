@@ -142,19 +142,33 @@ class Proxy:
         self._join_reader()
 
     def close(self):
-        """Teardown: kills the process if still running. Returns a problem description when it
-        had died from a signal the test did not send (a crash), else None."""
+        """Teardown: stops the process gracefully (SIGTERM, bounded), else kills it. Returns a
+        problem description when it had crashed (died from a signal the test did not send) or
+        reported libuv handles left open at exit (a leak), else None."""
         if self.proc is None:
             return None
-        crashed = None
+        problem = None
         code = self.proc.poll()
         if code is not None and code < 0 and not self._expected_exit:
-            crashed = (f"{self.name} (pid {self.proc.pid}) died from signal {-code} during the "
+            problem = (f"{self.name} (pid {self.proc.pid}) died from signal {-code} during the "
                        f"test\n{self.output_tail()}")
+        if code is None:
+            # A graceful exit at every teardown makes each test also check drain and cleanup.
+            self._expected_exit = True
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                pass
         self.kill()
+        leaks = [e for e in self.logs
+                 if e.get("msg") in ("leaked libuv handle",
+                                     "event loops closed with handles still open")]
+        if leaks and problem is None:
+            problem = f"{self.name} left libuv handles open at exit: {leaks}\n{self.output_tail()}"
         if self.proc.stdout:
             self.proc.stdout.close()
-        return crashed
+        return problem
 
     def __enter__(self):
         return self.start() if self.proc is None else self

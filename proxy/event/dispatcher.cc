@@ -16,6 +16,14 @@ Dispatcher::Dispatcher(std::string name) : name_(std::move(name)) {
   uv_check_start(&check_, &Dispatcher::onCheck);
   // The check handle must not keep the loop alive by itself.
   uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
+  uv_idle_init(&loop_, &idle_);
+  idle_.data = this;
+}
+
+void Dispatcher::ensureCheckSoon() {
+  if (idle_active_ || closed_) return;
+  idle_active_ = true;
+  uv_idle_start(&idle_, [](uv_idle_t*) {});
 }
 
 Dispatcher::~Dispatcher() {
@@ -49,9 +57,13 @@ std::unique_ptr<Timer> Dispatcher::createTimer(std::function<void()> cb) {
 
 void Dispatcher::deferredDelete(std::unique_ptr<DeferredDeletable> object) {
   deferred_.push_back(std::move(object));
+  ensureCheckSoon();
 }
 
-void Dispatcher::schedulePostIo(PostIoCallback* target) { post_io_.push_back(target); }
+void Dispatcher::schedulePostIo(PostIoCallback* target) {
+  post_io_.push_back(target);
+  ensureCheckSoon();
+}
 
 void Dispatcher::cancelPostIo(PostIoCallback* target) {
   std::replace(post_io_.begin(), post_io_.end(), target, static_cast<PostIoCallback*>(nullptr));
@@ -61,6 +73,10 @@ void Dispatcher::onCheck(uv_check_t* handle) {
   auto* self = static_cast<Dispatcher*>(handle->data);
   self->runPostIo();
   self->clearDeferred();
+  if (self->idle_active_) {
+    self->idle_active_ = false;
+    uv_idle_stop(&self->idle_);
+  }
 }
 
 void Dispatcher::runPostIo() {
@@ -86,8 +102,6 @@ void Dispatcher::clearDeferred() {
 void Dispatcher::run() {
   thread_id_ = uv_thread_self();
   thread_known_ = true;
-  // Anything deferred before the loop runs (e.g. in set-up) still gets its turn.
-  uv_ref(reinterpret_cast<uv_handle_t*>(&check_));
   uv_run(&loop_, UV_RUN_DEFAULT);
   runPostIo();
   clearDeferred();
@@ -109,6 +123,8 @@ bool Dispatcher::shutdown() {
   clearDeferred();
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+  uv_idle_stop(&idle_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
   // Let every pending close callback run.
   for (int i = 0; i < 16 && uv_run(&loop_, UV_RUN_NOWAIT) != 0; ++i) {
   }

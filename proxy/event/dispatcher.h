@@ -68,11 +68,16 @@ class Dispatcher {
   void drainPosted();
   void runPostIo();
   void clearDeferred();
+  // Work scheduled outside an I/O pass (from a timer, say) must not wait for unrelated I/O:
+  // an active idle handle makes the next poll return at once, so the check phase runs.
+  void ensureCheckSoon();
 
   std::string name_;
   uv_loop_t loop_;
   uv_async_t async_;
   uv_check_t check_;
+  uv_idle_t idle_;
+  bool idle_active_ = false;
   std::mutex post_mutex_;  // guards posted_ only; never taken on a worker's data path
   std::vector<std::function<void()>> posted_;
   std::vector<std::unique_ptr<DeferredDeletable>> deferred_;

@@ -404,21 +404,28 @@ def test_client_leaving_while_waiting_leaks_nothing(make_proxy, http_upstream):
     "earlier FIN then closes the connection with kNoFlush (non-half-close EOF path), discarding "
     "the response bytes still queued in the write buffer"))
 def test_half_closed_client_receives_a_large_response_completely(make_proxy, http_upstream):
+    # The client reads slowly, so part of the response is still queued in the proxy when the
+    # upstream's last byte arrives (the kernel buffers alone cannot hold 4 MiB here).
     size = 4 * MiB
-    proxy = make_proxy(single_cluster_config(http_upstream), concurrency=1)
+    proxy = make_proxy(single_cluster_config(http_upstream, timeout="30s"), concurrency=1)
 
-    with socket.create_connection(("127.0.0.1", proxy.port("ingress")), timeout=10) as s:
+    s = socket.socket()
+    try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        s.settimeout(10)
+        s.connect(("127.0.0.1", proxy.port("ingress")))
         s.sendall(b"GET /bytes/%d HTTP/1.1\r\nhost: x\r\n\r\n" % size)
         s.shutdown(socket.SHUT_WR)
         data = b""
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            chunk = s.recv(65536)
+            chunk = s.recv(16 * 1024)
             if not chunk:
                 break
             data += chunk
-            time.sleep(0.001)  # a reader slower than the proxy: output queues in the proxy
+            time.sleep(0.003)
+    finally:
+        s.close()
 
     parsed = parse_response(data, eof=False)
     assert parsed is not None, f"truncated: {len(data)} bytes"

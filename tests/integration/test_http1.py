@@ -451,7 +451,7 @@ def test_204_and_304_from_upstream_carry_no_body(make_proxy, http_upstream):
     assert [r.path for r in http_upstream.requests] == ["/status/204", "/status/304", "/after"]
 
 
-def test_request_to_a_closed_socket_is_not_needed_for_a_response(make_proxy, http_upstream):
+def test_client_half_close_after_the_request_still_gets_the_response(make_proxy, http_upstream):
     """A client that half-closes after its request still gets the whole response."""
     proxy = make_proxy(basic_config(http_upstream))
 

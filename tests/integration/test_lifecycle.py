@@ -66,6 +66,16 @@ def connect_refused(port):
             return False
     except ConnectionRefusedError:
         return True
+    except OSError:
+        # Reset while the listening socket was being closed: ask again.
+        return False
+
+
+def served(port, path):
+    try:
+        return http_get(port, path, timeout=2).status == 200
+    except OSError:
+        return False
 
 
 # -- command line --------------------------------------------------------------------------------
@@ -132,6 +142,32 @@ def test_validate_rejects_a_bad_file_naming_place_and_field(tmp_path, name, edit
     if field is not None:
         assert match.group(3).startswith(field + ":"), err
     assert message in err
+
+
+def test_validate_of_a_missing_file_names_it(tmp_path):
+    path = tmp_path / "does-not-exist.yaml"
+
+    proc = run_podproxy(["validate", "-c", str(path)])
+
+    assert proc.returncode == 1
+    assert str(path) in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--concurrency", "lots"], ["--log-level", "loud"],
+                                  ["--config"], ["frobnicate"]])
+def test_bad_command_lines_exit_2(args):
+    proc = run_podproxy(args)
+    assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+    assert proc.stderr.strip(), "a usage error says what is wrong"
+
+
+def test_explicit_run_command_runs_the_proxy(make_proxy, http_upstream, tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text(to_yaml(basic_config(http_upstream)))
+    proxy = make_proxy(None, args=["run", "-c", str(path)])
+
+    assert http_get(proxy.port("ingress"), "/run").status == 200
+    assert proxy.stop() == 0
 
 
 def test_validate_without_a_file_is_a_usage_error():
@@ -428,3 +464,34 @@ def test_yaml_written_by_the_harness_round_trips_through_validate(tmp_path, http
     path = tmp_path / "basic.yaml"
     path.write_text(to_yaml(basic_config(http_upstream)))
     assert run_podproxy(["validate", "-c", str(path)]).returncode == 0
+
+
+def test_listener_max_connections_closes_connections_beyond_the_limit(make_proxy, http_upstream):
+    config = basic_config(http_upstream)
+    config["listeners"][0]["max_connections"] = 2
+    proxy = make_proxy(config, concurrency=1)
+    port = proxy.port("ingress")
+
+    with RawConnection(port) as a, RawConnection(port) as b:
+        for conn in (a, b):
+            conn.send(b"GET /held HTTP/1.1\r\nhost: x\r\n\r\n")
+            assert conn.read_response().status == 200
+        with RawConnection(port) as c:
+            c.send(b"GET /third HTTP/1.1\r\nhost: x\r\n\r\n")
+            assert c.read_response(timeout=2) is None
+            assert c.closed
+        assert "listener.ingress.downstream_cx_overflow: 1" in \
+            admin_get(proxy, "/stats").body.decode()
+    # Both released: new connections are served again.
+    wait_until(lambda: served(port, "/later"), timeout=3, message="a new connection to be served")
+
+
+def test_ipv6_listener(make_proxy, http_upstream):
+    config = basic_config(http_upstream)
+    config["listeners"][0]["address"] = "[::1]:0"
+    proxy = make_proxy(config, concurrency=1)
+
+    assert proxy.address("ingress").startswith("[::1]:")
+    r = http_get(proxy.port("ingress"), "/v6", host="::1")
+    assert r.status == 200
+    assert http_upstream.last_request.header("x-forwarded-for") == "::1"

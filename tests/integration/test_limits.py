@@ -119,14 +119,6 @@ def test_more_headers_than_the_configured_count_get_431(make_proxy, http_upstrea
 
 # -- timeouts --------------------------------------------------------------------------------
 
-# A write made from a timer callback sits in the post-I/O queue until something else wakes the
-# loop (see the report of the integration tests); the 408 reply is such a write.
-TIMER_WRITE_STUCK = pytest.mark.xfail(
-    reason="proxy/event/dispatcher.cc: writes scheduled from a timer callback are flushed only "
-           "after the next unrelated I/O event (post-I/O work runs in uv_check, after poll)",
-    strict=True)
-
-@TIMER_WRITE_STUCK
 def test_slowloris_half_request_line_gets_408_after_request_headers_timeout(make_proxy,
                                                                              http_upstream):
     proxy = make_proxy(config_for(http_upstream, request_headers_timeout="500ms"))
@@ -147,7 +139,6 @@ def test_slowloris_half_request_line_gets_408_after_request_headers_timeout(make
     assert_upstream_saw_only_the_barrier(port, http_upstream)
 
 
-@TIMER_WRITE_STUCK
 def test_trickled_headers_do_not_extend_the_request_headers_timeout(make_proxy, http_upstream):
     proxy = make_proxy(config_for(http_upstream, request_headers_timeout="500ms"))
     port = proxy.port("ingress")

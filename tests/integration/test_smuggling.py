@@ -166,7 +166,8 @@ def test_valid_request_followed_by_a_malformed_one_answers_first_then_400(proxie
     with RawConnection(port) as conn:
         conn.send(b"POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
                   b"POST /smuggled HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n"
-                  b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /inner HTTP/1.1\r\nHost: a\r\n\r\n")
+                  b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                  b"GET /inner HTTP/1.1\r\nHost: a\r\n\r\n")
         first = conn.read_response()
         second = conn.read_response()
         closed = conn.wait_closed()

@@ -2,6 +2,7 @@
 upstreams, the idle timeout, large transfers both ways and backpressure."""
 
 import os
+import signal
 import socket
 import struct
 import threading
@@ -216,10 +217,13 @@ def test_slow_reader_applies_backpressure_to_the_writer(make_proxy, tcp_upstream
     try:
         # Nobody reads the echo: once the kernel buffers along the way are full, the writer
         # must stall, and the proxy must not have soaked up the difference.
-        time.sleep(1.5)
-        stalled_at = sent[0]
-        time.sleep(0.5)
-        assert sent[0] == stalled_at < total, (stalled_at, sent[0])
+        last = [-1]
+
+        def stalled():
+            before, last[0] = last[0], sent[0]
+            return before == last[0]
+        wait_until(stalled, timeout=15, interval=0.5, message="the writer to stall")
+        assert last[0] < total, f"all {total} bytes accepted with nobody reading"
         peak = rss_kib(proxy.pid)
 
         echoed = bytearray()
@@ -308,3 +312,46 @@ def test_upstream_reset_reaches_the_client_as_a_reset(make_proxy):
             assert reset, f"clean end instead of a reset (read {rest!r})"
     finally:
         upstream.stop()
+
+
+def test_max_connections_circuit_breaker_closes_extra_sessions(make_proxy, tcp_upstream):
+    config = tcp_config(tcp_upstream)
+    config["clusters"][0]["circuit_breakers"] = {"max_connections": 1}
+    proxy = make_proxy(config, concurrency=1)
+
+    with connect(proxy) as first:
+        first.sendall(b"one")
+        assert recv_exactly(first, 3) == b"one"
+        with connect(proxy) as second:
+            assert closed_by_peer(second, timeout=3)
+        # The first session is unaffected.
+        first.sendall(b"still")
+        assert recv_exactly(first, 5) == b"still"
+    assert tcp_upstream.connections_accepted == 1
+
+    # The slot is released when the session ends.
+    wait_until(lambda: tcp_upstream.connections_closed == 1, timeout=3,
+               message="the first session to end")
+    with connect(proxy) as third:
+        third.sendall(b"three")
+        assert recv_exactly(third, 5) == b"three"
+
+
+def test_tcp_sessions_are_closed_at_the_drain_timeout(make_proxy, tcp_upstream):
+    config = tcp_config(tcp_upstream)
+    config["drain_timeout"] = "500ms"
+    proxy = make_proxy(config, concurrency=1)
+
+    with connect(proxy) as s:
+        s.sendall(b"before")
+        assert recv_exactly(s, 6) == b"before"
+        started = time.monotonic()
+        proxy.signal(signal.SIGTERM)
+        proxy.wait_for_log(msg="draining")
+        # Still proxying while draining.
+        s.sendall(b"during")
+        assert recv_exactly(s, 6) == b"during"
+        assert closed_by_peer(s, timeout=3)
+
+    assert proxy.wait_exit(5) == 0
+    assert time.monotonic() - started < 2.5

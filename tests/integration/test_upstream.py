@@ -6,14 +6,23 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import (bootstrap, cluster, http_get, http_listener, http_request, route,
-                     wait_until)
+from harness import (RawConnection, bootstrap, cluster, http_get, http_listener, http_request,
+                     unused_port, wait_until)
 from upstreams.base import ThreadedServer
 
 
 def single_cluster_config(*endpoints, timeout="5s", **cluster_extra):
     return bootstrap([http_listener("ingress", "backend", timeout=timeout)],
                      [cluster("backend", endpoints, **cluster_extra)])
+
+
+def admin_stat(proxy, name):
+    body = http_get(proxy.admin_port, "/stats").body.decode()
+    for line in body.splitlines():
+        key, _, value = line.partition(": ")
+        if key == name:
+            return int(value)
+    raise AssertionError(f"no stat {name} in:\n{body}")
 
 
 def parallel(fn, args, workers):
@@ -166,6 +175,8 @@ def test_max_connections_with_no_pending_queue_rejects_the_second_request(make_p
     assert b"overflow" in rejected.body, rejected.body
     assert http_upstream.request_count == 1
     assert http_upstream.connections_accepted == 1
+    assert admin_stat(proxy, "cluster.backend.upstream_rq_pending_overflow") == 1
+    assert admin_stat(proxy, "cluster.backend.upstream_rq_active") == 0
 
 
 def test_max_requests_rejects_requests_beyond_the_limit(make_proxy, http_upstream):
@@ -337,3 +348,53 @@ def test_concurrent_clients_share_a_bounded_set_of_upstream_connections(make_pro
     assert http_upstream.request_count == 20
     # Never more upstream connections than requests in flight at once.
     assert 1 <= http_upstream.connections_accepted <= 4
+
+
+def test_ipv6_upstream_endpoint(make_proxy, make_http_upstream):
+    upstream = make_http_upstream(name="v6", host="::1")
+    proxy = make_proxy(single_cluster_config(upstream.address), concurrency=1)
+
+    r = http_get(proxy.port("ingress"), "/v6")
+
+    assert r.status == 200
+    assert r.header("x-upstream") == "v6"
+    assert upstream.last_request.header("x-forwarded-for") == "127.0.0.1"
+
+
+def test_interim_responses_from_the_upstream_are_not_forwarded(make_proxy):
+    class InterimUpstream(ThreadedServer):
+        def handle_connection(self, sock, conn_id):
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                data = self.recv_some(sock, deadline=time.monotonic() + 5)
+                if not data:
+                    return
+                buf += data
+            self.send_all(sock, b"HTTP/1.1 100 Continue\r\n\r\n"
+                                b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\n"
+                                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfinal")
+            self.recv_some(sock, deadline=time.monotonic() + 2)
+
+    upstream = InterimUpstream(name="interim").start()
+    try:
+        proxy = make_proxy(single_cluster_config(upstream), concurrency=1)
+        with RawConnection(proxy.port("ingress")) as conn:
+            conn.send(b"GET /interim HTTP/1.1\r\nhost: x\r\n\r\n")
+            r = conn.read_response(timeout=5)
+            assert r is not None
+            assert r.status == 200
+            assert r.body == b"final"
+    finally:
+        upstream.stop()
+
+
+def test_connect_failure_fails_every_queued_request_quickly(make_proxy):
+    proxy = make_proxy(single_cluster_config(unused_port()), concurrency=1)
+    port = proxy.port("ingress")
+
+    started = time.monotonic()
+    results = parallel(lambda i: http_get(port, f"/q/{i}"), range(10), workers=10)
+
+    assert [r.status for r in results] == [503] * 10
+    assert all(b"connection_refused" in r.body for r in results)
+    assert time.monotonic() - started < 3.0

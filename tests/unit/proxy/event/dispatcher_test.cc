@@ -76,6 +76,37 @@ TEST(Dispatcher, PostIoRunsOnceAndCancelledTargetsDoNot) {
   EXPECT_TRUE(d.shutdown());
 }
 
+struct ExitingFlush : PostIoCallback {
+  explicit ExitingFlush(Dispatcher& d) : dispatcher(d) {}
+  void onPostIo() override {
+    ran = true;
+    dispatcher.exit();
+  }
+  Dispatcher& dispatcher;
+  bool ran = false;
+};
+
+TEST(Dispatcher, PostIoScheduledFromATimerRunsWithoutOtherIo) {
+  // A reply written from a timeout (408, 504) must go out at once, not when some unrelated
+  // event next wakes the loop.
+  Dispatcher d("test");
+  ExitingFlush flush(d);
+  bool guard_fired = false;
+  auto timer = d.createTimer([&] { d.schedulePostIo(&flush); });
+  auto guard = d.createTimer([&] {
+    guard_fired = true;
+    d.exit();
+  });
+  timer->enable(std::chrono::milliseconds(1));
+  guard->enable(std::chrono::seconds(5));
+  d.run();
+  EXPECT_TRUE(flush.ran);
+  EXPECT_FALSE(guard_fired);
+  timer.reset();
+  guard.reset();
+  EXPECT_TRUE(d.shutdown());
+}
+
 TEST(Dispatcher, ShutdownReportsLeakedHandles) {
   Dispatcher d("test");
   auto* leaked = new uv_timer_t;

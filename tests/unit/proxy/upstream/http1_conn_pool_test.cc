@@ -137,6 +137,7 @@ class TestStream : public http::ResponseDecoder,
     ready = true;
     this->reused = reused;
     handle = &stream;
+    if (on_ready) on_ready(stream);
     if (!send_on_ready) return;
     http::RequestHeaders headers;
     headers.method = "GET";
@@ -171,6 +172,7 @@ class TestStream : public http::ResponseDecoder,
   bool done() const { return complete || reset.has_value() || failure.has_value(); }
 
   bool send_on_ready = true;
+  std::function<void(StreamHandle&)> on_ready;  // runs before the request is sent
   bool ready = false;
   bool reused = false;
   StreamHandle* handle = nullptr;
@@ -510,10 +512,13 @@ TEST_F(Http1ConnPoolTest, ReadDisableOnHandleHoldsTheResponse) {
   makePool(upstream.port());
 
   TestStream a;
+  // Disable before the request goes out, so the response cannot have been read already.
+  a.on_ready = [](StreamHandle& stream) {
+    stream.readDisable(true);
+    stream.readDisable(true);  // counted: one enable is not enough
+  };
   start(a);
   ASSERT_TRUE(runUntil(dispatcher_, [&] { return a.ready; }));
-  a.handle->readDisable(true);
-  a.handle->readDisable(true);  // counted: one enable is not enough
   runUntil(
       dispatcher_, [] { return false; }, 100ms);
   EXPECT_FALSE(a.complete);

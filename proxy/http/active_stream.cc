@@ -263,28 +263,44 @@ void ActiveStream::encodeData(buffer::Buffer& data, bool end_stream) {
     data.clear();
     return;
   }
-  if (encode_stopped_) {
+  if (encode_stopped_ && !encode_stopped_on_headers_) {
+    // A filter stopped on data sees the body accumulate.
     encode_buffered_.move(data);
     encode_buffered_end_ = end_stream;
-    if (!encode_stopped_on_headers_) runEncodeData(encode_stopped_at_, encode_buffered_, end_stream);
-    return;
+    runEncodeData(encode_stopped_at_, encode_buffered_, end_stream);
+  } else {
+    runEncodeData(0, data, end_stream);
   }
-  runEncodeData(0, data, end_stream);
+}
+
+size_t ActiveStream::encodeEnd() const {
+  // The same rule as for requests: the filter holding the headers still sees body and trailers.
+  return encode_stopped_ && encode_stopped_on_headers_ ? encode_stopped_at_ + 1
+                                                       : encoder_filters_.size();
 }
 
 void ActiveStream::runEncodeData(size_t from, buffer::Buffer& data, bool end_stream) {
-  for (size_t i = from; i < encoder_filters_.size(); ++i) {
+  const bool headers_held = encode_stopped_ && encode_stopped_on_headers_;
+  const size_t end = encodeEnd();
+  for (size_t i = from; i < end; ++i) {
     const FilterDataStatus status = encoder_filters_[i]->encodeData(data, end_stream);
     if (destroyed_) return;
     if (status == FilterDataStatus::kStopIterationAndBuffer) {
       if (&data != &encode_buffered_) encode_buffered_.move(data);
       encode_buffered_end_ = end_stream;
-      encode_stopped_ = true;
-      encode_stopped_on_headers_ = false;
-      encode_stopped_at_ = i;
+      if (!headers_held) {
+        encode_stopped_ = true;
+        encode_stopped_on_headers_ = false;
+        encode_stopped_at_ = i;
+      }
       return;
     }
     if (status == FilterDataStatus::kStopIterationNoBuffer) return;
+  }
+  if (headers_held) {
+    if (&data != &encode_buffered_) encode_buffered_.move(data);
+    encode_buffered_end_ = end_stream;
+    return;
   }
   encode_stopped_ = false;
   info_.bytes_sent += data.length();
@@ -295,18 +311,21 @@ void ActiveStream::runEncodeData(size_t from, buffer::Buffer& data, bool end_str
 void ActiveStream::encodeTrailers(std::unique_ptr<TrailerMap> trailers) {
   if (destroyed_ || response_complete_) return;
   response_trailers_ = std::move(trailers);
-  if (encode_stopped_) return;
-  runEncodeTrailers(0);
+  if (encode_stopped_ && !encode_stopped_on_headers_) return;
+  runEncodeTrailers();
 }
 
-void ActiveStream::runEncodeTrailers(size_t from) {
-  for (size_t i = from; i < encoder_filters_.size(); ++i) {
+void ActiveStream::runEncodeTrailers() {
+  const size_t end = encodeEnd();
+  while (encode_trailers_next_ < end) {
+    const size_t i = encode_trailers_next_++;
     if (encoder_filters_[i]->encodeTrailers(*response_trailers_) ==
         FilterTrailersStatus::kStopIteration) {
       return;
     }
     if (destroyed_) return;
   }
+  if (encode_stopped_ && encode_stopped_on_headers_) return;  // held behind the headers
   encoder_.encodeTrailers(*response_trailers_);
   finishResponse();
 }
@@ -317,15 +336,19 @@ void ActiveStream::continueEncoding() {
   const size_t resume = encode_stopped_at_ + 1;
   if (encode_stopped_on_headers_) {
     runEncodeHeaders(resume);
-    if (encode_stopped_ || destroyed_ || response_complete_) return;
+    if (destroyed_ || response_complete_) return;
     if (!encode_buffered_.empty() || encode_buffered_end_) {
-      runEncodeData(0, encode_buffered_, encode_buffered_end_);
+      runEncodeData(resume, encode_buffered_, encode_buffered_end_);
     }
-  } else {
-    runEncodeData(resume, encode_buffered_, encode_buffered_end_);
+    if (destroyed_ || response_complete_ || (encode_stopped_ && !encode_stopped_on_headers_)) {
+      return;
+    }
+    if (response_trailers_) runEncodeTrailers();
+    return;
   }
+  runEncodeData(resume, encode_buffered_, encode_buffered_end_);
   if (encode_stopped_ || destroyed_ || response_complete_) return;
-  if (response_trailers_) runEncodeTrailers(0);
+  if (response_trailers_) runEncodeTrailers();
 }
 
 void ActiveStream::finishResponse() {

@@ -72,7 +72,9 @@ class ActiveStream final : public RequestDecoder,
   void runDecodeTrailers();
   void runEncodeHeaders(size_t from);
   void runEncodeData(size_t from, buffer::Buffer& data, bool end_stream);
-  void runEncodeTrailers(size_t from);
+  void runEncodeTrailers();
+  // One past the last encoder filter that may see response body and trailers now.
+  size_t encodeEnd() const;
   void finishResponse();
   void recordResponseCode(uint16_t status);
 
@@ -103,6 +105,7 @@ class ActiveStream final : public RequestDecoder,
   bool encode_headers_end_stream_ = false;
   buffer::Buffer encode_buffered_;
   bool encode_buffered_end_ = false;
+  size_t encode_trailers_next_ = 0;  // the first encoder filter that has not seen the trailers
 
   uint32_t downstream_read_disables_ = 0;
   bool request_complete_ = false;

@@ -355,3 +355,24 @@ def test_tcp_sessions_are_closed_at_the_drain_timeout(make_proxy, tcp_upstream):
 
     assert proxy.wait_exit(5) == 0
     assert time.monotonic() - started < 2.5
+
+
+class SayByeUpstream(ThreadedServer):
+    """Server-initiated close: sends a goodbye and half-closes at once, then drains the client."""
+
+    def handle_connection(self, sock, conn_id):
+        self.send_all(sock, b"bye\n")
+        sock.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + 3
+        while self.recv_some(sock, deadline=deadline):
+            pass
+
+
+def test_upstream_closing_first_delivers_its_data_then_eof(make_proxy):
+    upstream = SayByeUpstream(name="bye").start()
+    try:
+        proxy = make_proxy(tcp_config(upstream), concurrency=1)
+        with connect(proxy) as s:
+            assert recv_until_eof(s, timeout=3) == b"bye\n"
+    finally:
+        upstream.stop()

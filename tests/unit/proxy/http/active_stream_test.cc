@@ -85,7 +85,9 @@ class Chain : public FilterChainFactory {
 // A ConnectionManager on our side of a loopback connection; the test writes the client bytes.
 class StreamHarness {
  public:
-  explicit StreamHarness(bool two_filters) : chain_(two_filters) {
+  explicit StreamHarness(bool two_filters, FilterChainFactory* factory = nullptr)
+      : chain_(two_filters), context_{config_, factory != nullptr ? *factory : chain_, random_,
+                                      stats_} {
     auto sockets = network::createListenSockets(*network::Address::parse("127.0.0.1:0"), 1);
     EXPECT_TRUE(sockets.has_value());
     listen_fd_ = sockets->fds[0];
@@ -104,6 +106,17 @@ class StreamHarness {
     ::close(listen_fd_);
   }
 
+  // Whatever the client has received so far (non-blocking).
+  std::string received() {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::recv(client_fd_, buf, sizeof(buf), MSG_DONTWAIT);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
   void send(std::string_view bytes) {
     ASSERT_EQ(::write(client_fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
   }
@@ -125,7 +138,7 @@ class StreamHarness {
   Chain chain_;
   Random random_{42};
   ConnectionManagerStats stats_;
-  ConnectionManagerContext context_{config_, chain_, random_, stats_};
+  ConnectionManagerContext context_;
   std::unique_ptr<network::Connection> connection_;
   int listen_fd_ = -1;
   int client_fd_ = -1;
@@ -167,6 +180,94 @@ TEST(ActiveStream, LaterFiltersGetBodyAndTrailersOnceAfterContinueDecoding) {
   EXPECT_EQ(h.log(),
             (std::vector<std::string>{"first:headers /two", "first:data abc", "first:trailers t1",
                                       "last:headers /two", "last:data abc", "last:trailers t1"}));
+}
+
+// Answers every request with a chunked body and trailers.
+class Responder : public StreamDecoderFilter {
+ public:
+  void setDecoderFilterCallbacks(StreamDecoderFilterCallbacks& callbacks) override {
+    callbacks_ = &callbacks;
+  }
+  FilterHeadersStatus decodeHeaders(RequestHeaders&, bool) override {
+    auto headers = std::make_unique<ResponseHeaders>();
+    headers->status = 200;
+    callbacks_->encodeHeaders(std::move(headers), false);
+    buffer::Buffer body;
+    body.add("abc");
+    callbacks_->encodeData(body, false);
+    auto trailers = std::make_unique<TrailerMap>();
+    trailers->add("x-t", "t2");
+    callbacks_->encodeTrailers(std::move(trailers));
+    return FilterHeadersStatus::kStopIteration;
+  }
+  FilterDataStatus decodeData(buffer::Buffer& data, bool) override {
+    data.clear();
+    return FilterDataStatus::kStopIterationNoBuffer;
+  }
+  FilterTrailersStatus decodeTrailers(TrailerMap&) override {
+    return FilterTrailersStatus::kContinue;
+  }
+
+ private:
+  StreamDecoderFilterCallbacks* callbacks_ = nullptr;
+};
+
+// Holds the response headers; logs what it sees of the rest.
+class HoldingEncoder : public StreamEncoderFilter {
+ public:
+  explicit HoldingEncoder(std::vector<std::string>& log) : log_(log) {}
+  void setEncoderFilterCallbacks(StreamEncoderFilterCallbacks& callbacks) override {
+    callbacks_ = &callbacks;
+  }
+  FilterHeadersStatus encodeHeaders(ResponseHeaders& headers, bool) override {
+    log_.push_back("headers " + std::to_string(headers.status));
+    return FilterHeadersStatus::kStopIteration;
+  }
+  FilterDataStatus encodeData(buffer::Buffer& data, bool) override {
+    log_.push_back("data " + data.toString());
+    return FilterDataStatus::kContinue;
+  }
+  FilterTrailersStatus encodeTrailers(TrailerMap& trailers) override {
+    log_.push_back("trailers " + *trailers.get("x-t"));
+    return FilterTrailersStatus::kContinue;
+  }
+  StreamEncoderFilterCallbacks* callbacks_ = nullptr;
+
+ private:
+  std::vector<std::string>& log_;
+};
+
+class EncodeChain : public FilterChainFactory {
+ public:
+  void createFilterChain(FilterChainFactoryCallbacks& callbacks) override {
+    callbacks.addDecoderFilter(std::make_unique<Responder>());
+    auto encoder = std::make_unique<HoldingEncoder>(log);
+    holder = encoder.get();
+    callbacks.addEncoderFilter(std::move(encoder));
+  }
+  std::vector<std::string> log;
+  HoldingEncoder* holder = nullptr;
+};
+
+TEST(ActiveStream, EncoderFilterStoppedOnHeadersSeesBodyAndTrailersAndReleasesThemInOrder) {
+  EncodeChain chain;
+  StreamHarness h(false, &chain);
+  h.send("GET /r HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(h.runUntil([&] { return chain.log.size() >= 3; }));
+  EXPECT_EQ(chain.log, (std::vector<std::string>{"headers 200", "data abc", "trailers t2"}));
+  h.runUntil([] { return false; }, 50ms);
+  EXPECT_EQ(h.received(), "");  // nothing passes the held headers
+
+  chain.holder->callbacks_->continueEncoding();
+  std::string response;
+  ASSERT_TRUE(h.runUntil([&] {
+    response += h.received();
+    return response.find("\r\n0\r\n") != std::string::npos;
+  }));
+  EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  EXPECT_NE(response.find("transfer-encoding: chunked"), std::string::npos);
+  EXPECT_NE(response.find("\r\n3\r\nabc\r\n0\r\nx-t: t2\r\n\r\n"), std::string::npos);
+  EXPECT_EQ(chain.log.size(), 3u);  // the holder saw everything exactly once
 }
 
 }  // namespace

@@ -84,6 +84,10 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
   applyRequestMutations(route_->config().headers, headers);
 
   callbacks_->addDownstreamWatermarkCallbacks(*this);
+  if (action_->idle_timeout.count() > 0) {
+    idle_timer_ = callbacks_->dispatcher().createTimer([this] { onIdleTimeout(); });
+    touchIdleTimer();
+  }
   startAttempt(false);
   return http::FilterHeadersStatus::kStopIteration;
 }
@@ -155,6 +159,7 @@ void Router::onPoolFailure(upstream::PoolFailureReason reason, std::string_view 
 
 http::FilterDataStatus Router::decodeData(buffer::Buffer& data, bool end_stream) {
   if (end_stream) request_complete_ = true;
+  touchIdleTimer();
   if (upstream_ != nullptr) {
     if (reused_connection_ && !retried_ && retry_body_complete_) {
       if (retry_body_.length() + data.length() <= max_body_buffer_bytes_) {
@@ -194,8 +199,7 @@ void Router::onRequestComplete() {
   response_timer_->enable(action_->timeout);
 }
 
-void Router::onResponseTimeout() {
-  ++stats_.upstream_rq_timeout;
+void Router::abandonUpstream() {
   if (pending_ != nullptr) {
     pending_->cancel();
     pending_ = nullptr;
@@ -205,6 +209,30 @@ void Router::onResponseTimeout() {
     upstream_ = nullptr;
     stream->resetStream();
   }
+  response_timer_.reset();
+  idle_timer_.reset();
+}
+
+void Router::touchIdleTimer() {
+  if (idle_timer_) idle_timer_->enable(action_->idle_timeout);
+}
+
+void Router::onIdleTimeout() {
+  ++stats_.stream_idle_timeout;
+  abandonUpstream();
+  callbacks_->streamInfo().addResponseFlag(http::response_flags::kStreamIdleTimeout);
+  if (response_started_) {
+    callbacks_->resetStream("stream_idle_timeout");
+    return;
+  }
+  // Envoy's answer: 408 while the client still owes us its request, 504 once we wait upstream.
+  callbacks_->sendLocalReply(request_complete_ ? 504 : 408, "stream idle timeout",
+                             "stream_idle_timeout");
+}
+
+void Router::onResponseTimeout() {
+  ++stats_.upstream_rq_timeout;
+  abandonUpstream();
   if (response_started_) {
     callbacks_->streamInfo().addResponseFlag(http::response_flags::kUpstreamRequestTimeout);
     callbacks_->resetStream("upstream_response_timeout");
@@ -265,12 +293,14 @@ void Router::applyResponseMutations(http::ResponseHeaders& headers) const {
 
 void Router::onUpstreamHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) {
   response_started_ = true;
+  touchIdleTimer();
   if (end_stream) finishUpstream();
   applyResponseMutations(*headers);
   callbacks_->encodeHeaders(std::move(headers), end_stream);
 }
 
 void Router::onUpstreamData(buffer::Buffer& data, bool end_stream) {
+  touchIdleTimer();
   if (end_stream) finishUpstream();
   callbacks_->encodeData(data, end_stream);
 }
@@ -285,6 +315,7 @@ void Router::finishUpstream() {
   upstream_ = nullptr;  // the pool takes the connection back
   upstream_read_disables_ = 0;
   response_timer_.reset();
+  idle_timer_.reset();
 }
 
 void Router::onAboveWriteBufferHighWatermark() {
@@ -308,17 +339,8 @@ void Router::UpstreamWatermarks::onBelowWriteBufferLowWatermark() {
 }
 
 void Router::onDestroy() {
-  response_timer_.reset();
-  if (pending_ != nullptr) {
-    pending_->cancel();
-    pending_ = nullptr;
-  }
-  if (upstream_ != nullptr) {
-    // The downstream is gone or answered early: never reuse a half-done exchange.
-    upstream::StreamHandle* stream = upstream_;
-    upstream_ = nullptr;
-    stream->resetStream();
-  }
+  // The downstream is gone or answered early: never reuse a half-done exchange.
+  abandonUpstream();
   if (callbacks_ != nullptr && cluster_ != nullptr) {
     callbacks_->removeDownstreamWatermarkCallbacks(*this);
   }

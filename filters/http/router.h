@@ -25,6 +25,7 @@ struct RouterStats {
   uint64_t no_healthy_upstream = 0;
   uint64_t upstream_rq_total = 0;
   uint64_t upstream_rq_timeout = 0;
+  uint64_t stream_idle_timeout = 0;
   uint64_t upstream_rq_retry = 0;  // keep-alive race retries
   uint64_t upstream_cx_connect_fail = 0;
   uint64_t upstream_rq_overflow = 0;
@@ -103,6 +104,10 @@ class Router final : public http::StreamDecoderFilter,
   void startAttempt(bool fresh_connection);
   void onRequestComplete();
   void onResponseTimeout();
+  // Route idle_timeout: restarted by every byte in either direction.
+  void touchIdleTimer();
+  void onIdleTimeout();
+  void abandonUpstream();
   void finishUpstream();
   bool canRetryKeepAliveRace() const;
   void localReply(uint16_t status, std::string_view body, std::string_view details,
@@ -127,6 +132,7 @@ class Router final : public http::StreamDecoderFilter,
   UpstreamWatermarks upstream_watermarks_{*this};
   UpstreamResponse upstream_response_{*this};
   std::unique_ptr<event::Timer> response_timer_;
+  std::unique_ptr<event::Timer> idle_timer_;
 
   buffer::Buffer pending_body_;  // body that arrived before the upstream stream was ready
   buffer::Buffer retry_body_;    // copy of the body sent on a reused connection, for one retry

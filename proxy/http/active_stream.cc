@@ -69,7 +69,22 @@ void ActiveStream::decodeHeaders(std::unique_ptr<RequestHeaders> headers, bool e
   prepareRequest(*request_headers_);
   request_complete_ = end_stream;
   decode_headers_end_stream_ = end_stream;
+  const auto request_timeout = manager_.context().config.options.request_timeout;
+  if (!end_stream && request_timeout.count() > 0) {
+    request_timer_ = dispatcher().createTimer([this] { onRequestTimeout(); });
+    request_timer_->enable(request_timeout);
+  }
   runDecodeHeaders(0);
+}
+
+void ActiveStream::onRequestTimeout() {
+  if (request_complete_ || destroyed_) return;
+  // The client is too slow sending its body: answer if we still can, else cut the stream.
+  if (response_headers_sent_) {
+    resetStream("request_overall_timeout");
+    return;
+  }
+  sendLocalReply(408, "request timeout", "request_overall_timeout");
 }
 
 void ActiveStream::runDecodeHeaders(size_t from) {
@@ -89,7 +104,10 @@ void ActiveStream::runDecodeHeaders(size_t from) {
 
 void ActiveStream::decodeData(buffer::Buffer& data, bool end_stream) {
   info_.bytes_received += data.length();
-  if (end_stream) request_complete_ = true;
+  if (end_stream) {
+    request_complete_ = true;
+    request_timer_.reset();
+  }
   if (destroyed_ || local_reply_sent_) {
     data.clear();
     return;
@@ -145,6 +163,7 @@ void ActiveStream::runDecodeData(size_t from, buffer::Buffer& data, bool end_str
 
 void ActiveStream::decodeTrailers(std::unique_ptr<TrailerMap> trailers) {
   request_complete_ = true;
+  request_timer_.reset();
   request_trailers_ = std::move(trailers);
   if (destroyed_ || local_reply_sent_) return;
   // Behind a filter holding the body, trailers wait for it: continueDecoding() sends them.
@@ -199,6 +218,9 @@ void ActiveStream::sendLocalReply(uint16_t status, std::string_view body, std::s
   }
   local_reply_sent_ = true;
   info_.details = std::string(details);
+  // Answered before the whole request arrived: the rest of it cannot be trusted as the start
+  // of a next request, so say now that the connection ends with this response.
+  if (!request_complete_) manager_.closeAfterResponse();
   LOG_DEBUG("local reply", {"status", status}, {"details", details},
             {"request_id", info_.request_id});
   auto headers = std::make_unique<ResponseHeaders>();
@@ -398,6 +420,7 @@ void ActiveStream::onConnectionClosed() {
 void ActiveStream::destroyFilters() {
   if (destroyed_) return;
   destroyed_ = true;
+  request_timer_.reset();
   // Give back any read-disables this stream still holds on the connection.
   while (downstream_read_disables_ > 0) {
     --downstream_read_disables_;

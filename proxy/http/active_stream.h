@@ -77,6 +77,7 @@ class ActiveStream final : public RequestDecoder,
   size_t encodeEnd() const;
   void finishResponse();
   void recordResponseCode(uint16_t status);
+  void onRequestTimeout();
 
   ConnectionManager& manager_;
   ResponseEncoder& encoder_;
@@ -89,6 +90,7 @@ class ActiveStream final : public RequestDecoder,
   std::vector<std::unique_ptr<StreamDecoderFilter>> decoder_filters_;
   std::vector<std::unique_ptr<StreamEncoderFilter>> encoder_filters_;  // response order
   std::vector<DownstreamWatermarkCallbacks*> watermark_callbacks_;
+  std::unique_ptr<event::Timer> request_timer_;  // request_timeout: the whole request must arrive
 
   // Decode iteration state: where it stopped and what was held back meanwhile.
   size_t decode_stopped_at_ = 0;

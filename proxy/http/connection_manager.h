@@ -81,6 +81,10 @@ class ConnectionManager final : public network::ReadFilter,
 
   // Called by ActiveStream.
   void onStreamComplete(ActiveStream& stream);
+  // The current response will be the connection's last ("Connection: close").
+  void closeAfterResponse() {
+    if (codec_) codec_->setCloseAfterResponse();
+  }
   void onStreamReset(ActiveStream& stream);
 
  private:

@@ -296,3 +296,30 @@ def test_half_open_connection_is_not_counted_forever(make_proxy, http_upstream):
 
     wait_until(lambda: _served(port, "/after-reset"), timeout=5,
                message="the reset connection's slot was never freed")
+
+
+def test_request_timeout_answers_408_when_the_body_never_completes(make_proxy, http_upstream):
+    proxy = make_proxy(config_for(http_upstream, request_timeout="500ms"))
+    with RawConnection(proxy.port("ingress"), timeout=5) as conn:
+        conn.send(b"POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab")
+        response = conn.read_response(timeout=3)
+        assert response is not None, "no answer after the request timeout"
+        assert response.status == 408
+        assert response.header("connection") == "close"
+        assert conn.wait_closed(timeout=3)
+
+
+def test_request_timeout_does_not_cut_a_request_that_completes(make_proxy, http_upstream):
+    proxy = make_proxy(config_for(http_upstream, request_timeout="500ms"))
+    with RawConnection(proxy.port("ingress"), timeout=5) as conn:
+        conn.send(b"POST /ok HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab")
+        time.sleep(0.2)
+        conn.send(b"cd")
+        response = conn.read_response(timeout=3)
+        assert response is not None and response.status == 200
+        assert response.json()["body_length"] == 4
+        # Completed in time: the timer is gone, the connection stays usable past 500 ms.
+        time.sleep(0.6)
+        conn.send(get("/again"))
+        again = conn.read_response(timeout=3)
+        assert again is not None and again.status == 200

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from harness import RawConnection, bootstrap, cluster, curl, curl_http, http_request
+from harness import RawConnection, bootstrap, cluster, curl, curl_http, http_get, http_request
 
 NAMES = ("alpha", "beta", "gamma", "delta")
 
@@ -449,3 +449,19 @@ def test_route_timeout_gives_504_and_the_connection_stays_usable_or_closes(make_
             assert conn.read_response(timeout=2.2) is None
 
     assert upstreams["alpha"].requests[0].path == "/delay/2000"
+
+
+def test_route_idle_timeout_gives_504_when_the_upstream_goes_silent(make_proxy, upstreams):
+    proxy = make_proxy(config_with(upstreams, [vhost("all", ["*"], [
+        fwd({"prefix": "/delay/"}, "alpha", timeout="10s", idle_timeout="300ms"),
+        fwd({"prefix": "/"}, "beta", timeout="10s", idle_timeout="300ms"),
+    ])]))
+    with RawConnection(proxy.port("ingress"), timeout=5) as conn:
+        conn.send(b"GET /delay/3000 HTTP/1.1\r\nHost: h\r\n\r\n")
+        response = conn.read_response(timeout=2.5)
+        assert response is not None, "no answer long after the 300 ms idle timeout"
+        assert response.status == 504
+        assert b"idle" in response.body
+    # A request that keeps moving is not cut by the idle timer.
+    fast = http_get(proxy.port("ingress"), "/quick")
+    assert fast.status == 200

@@ -27,6 +27,7 @@ class ScriptedUpstream(ThreadedServer):
         self.script = script
         self.heads = []
         self.first_reads = []  # the bytes read up to the end of the head (body bytes included)
+        self.results = []  # whatever a script wants to report
 
     def handle_connection(self, sock, conn_id):
         buf = b""
@@ -319,13 +320,11 @@ def test_upload_to_a_slow_reading_upstream_keeps_proxy_memory_bounded(make_proxy
             if not data:
                 return
             received += len(data)
-        with server._lock:
-            server.body_sizes.append(received)
+        server.results.append(received)
         server.send_all(sock, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
         _linger_until_peer_closes(server, sock)
 
     upstream = ScriptedUpstream(slow_reader).start()
-    upstream.body_sizes = []
     try:
         proxy = make_proxy(single_cluster_config(upstream, timeout="60s"), concurrency=1)
         baseline = rss_kib(proxy.pid)
@@ -350,7 +349,7 @@ def test_upload_to_a_slow_reading_upstream_keeps_proxy_memory_bounded(make_proxy
             sock.close()
 
         assert response.startswith(b"HTTP/1.1 200"), response
-        assert upstream.body_sizes == [size]
+        assert upstream.results == [size]
         growth_mib = (peak - baseline) / 1024
         assert growth_mib < 8, f"proxy RSS grew by {growth_mib:.1f} MiB"
     finally:

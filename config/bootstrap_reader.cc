@@ -1,9 +1,12 @@
 #include "config/bootstrap_reader.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 
 #include "config/route_reader.h"
+#include "config/telemetry_reader.h"
 #include "config/values.h"
 #include "proxy/network/address.h"
 
@@ -63,15 +66,73 @@ HttpConnectionManagerConfig readHttp(const YamlNode& node, const std::string& li
 
 TcpProxyConfig readTcp(const YamlNode& node, const std::string& listener_name,
                        ReadContext& context) {
-  node.allowOnly({"stat_prefix", "cluster", "idle_timeout"});
+  node.allowOnly({"stat_prefix", "cluster", "original_destination", "idle_timeout"});
   TcpProxyConfig tcp;
   tcp.stat_prefix = listener_name;
   if (auto v = node.get("stat_prefix")) tcp.stat_prefix = readStatPrefix(*v);
-  const YamlNode cluster = node.require("cluster");
-  tcp.cluster = cluster.asNonEmptyString();
-  context.cluster_references.push_back({tcp.cluster, cluster});
+  if (*node.oneOf({"cluster", "original_destination"}) == "cluster") {
+    const YamlNode cluster = node.require("cluster");
+    tcp.cluster = cluster.asNonEmptyString();
+    context.cluster_references.push_back({tcp.cluster, cluster});
+  } else {
+    const YamlNode flag = node.require("original_destination");
+    if (!flag.asBool()) flag.fail("original_destination must be true (or name a cluster instead)");
+    tcp.original_destination = true;
+    context.original_destination_uses.push_back(flag);
+  }
   if (auto v = node.get("idle_timeout")) tcp.idle_timeout = v->asDuration();
   return tcp;
+}
+
+CaptureOptions readCapture(const YamlNode& node) {
+  node.allowOnly({"direction", "detection_timeout", "tcp_ports", "inbound_target"});
+  CaptureOptions capture;
+  if (auto v = node.get("direction")) {
+    const std::string direction = v->asString();
+    if (direction == "outbound") {
+      capture.direction = CaptureOptions::Direction::kOutbound;
+    } else if (direction == "inbound") {
+      capture.direction = CaptureOptions::Direction::kInbound;
+    } else {
+      v->fail("direction must be outbound or inbound");
+    }
+  }
+  if (auto v = node.get("detection_timeout")) capture.detection_timeout = v->asPositiveDuration();
+  if (auto v = node.get("tcp_ports")) {
+    for (const YamlNode& item : v->items()) {
+      capture.tcp_ports.push_back(static_cast<uint16_t>(item.asUnsigned(1, 65535)));
+    }
+  }
+  if (auto v = node.get("inbound_target")) {
+    const std::string target = v->asString();
+    if (target == "loopback") {
+      capture.inbound_target = CaptureOptions::InboundTarget::kLoopback;
+    } else if (target == "original") {
+      capture.inbound_target = CaptureOptions::InboundTarget::kOriginal;
+    } else {
+      v->fail("inbound_target must be loopback or original");
+    }
+  }
+  return capture;
+}
+
+// What a capture listener does when its file leaves http/tcp out: everything goes where the
+// original destination points.
+HttpConnectionManagerConfig defaultCaptureHttp(const std::string& listener_name) {
+  HttpConnectionManagerConfig http;
+  http.stat_prefix = listener_name;
+  http.route_config.name = listener_name;
+  VirtualHost all;
+  all.name = "all";
+  all.domains = {"*"};
+  Route route;
+  route.name = "original_destination";
+  RouteAction action;
+  action.original_destination = true;
+  route.action = action;
+  all.routes.push_back(std::move(route));
+  http.route_config.virtual_hosts.push_back(std::move(all));
+  return http;
 }
 
 // Listener names and bound addresses must be unique; port 0 never clashes (each bind gets its own
@@ -87,8 +148,8 @@ std::string normalizedAddress(const SocketAddress& address) {
 }
 
 Listener readListener(const YamlNode& node, ListenerIndex& index, ReadContext& context) {
-  node.allowOnly(
-      {"name", "address", "max_connections", "per_connection_buffer_limit_bytes", "http", "tcp"});
+  node.allowOnly({"name", "address", "max_connections", "per_connection_buffer_limit_bytes", "http",
+                  "tcp", "capture", "direction", "access_log"});
   Listener listener;
   const YamlNode name = node.require("name");
   listener.name = name.asNonEmptyString();
@@ -109,11 +170,35 @@ Listener readListener(const YamlNode& node, ListenerIndex& index, ReadContext& c
   if (auto v = node.get("per_connection_buffer_limit_bytes")) {
     listener.per_connection_buffer_limit_bytes = v->asSize(1);
   }
-  if (*node.oneOf({"http", "tcp"}) == "http") {
-    listener.http = readHttp(node.require("http"), listener.name, context);
+  const size_t original_destination_uses = context.original_destination_uses.size();
+  if (auto v = node.get("capture")) {
+    // Capture listeners take both chains: detected HTTP gets http, everything else tcp.
+    listener.capture = readCapture(*v);
+    if (auto h = node.get("http")) listener.http = readHttp(*h, listener.name, context);
+    if (auto t = node.get("tcp")) listener.tcp = readTcp(*t, listener.name, context);
+    if (!listener.http) listener.http = defaultCaptureHttp(listener.name);
+    if (!listener.tcp) {
+      listener.tcp = TcpProxyConfig{};
+      listener.tcp->stat_prefix = listener.name;
+      listener.tcp->original_destination = true;
+    }
   } else {
-    listener.tcp = readTcp(node.require("tcp"), listener.name, context);
+    if (*node.oneOf({"http", "tcp"}) == "http") {
+      listener.http = readHttp(node.require("http"), listener.name, context);
+    } else {
+      listener.tcp = readTcp(node.require("tcp"), listener.name, context);
+    }
+    if (context.original_destination_uses.size() > original_destination_uses) {
+      context.original_destination_uses[original_destination_uses].fail(
+          "original_destination needs a capture listener (add capture:)");
+    }
   }
+  // Telemetry: the direction sets Istio's reporter label; capture listeners imply theirs.
+  if (listener.capture && listener.capture->direction == CaptureOptions::Direction::kInbound) {
+    listener.direction = TrafficDirection::kInbound;
+  }
+  if (auto v = node.get("direction")) listener.direction = readDirection(*v);
+  if (auto v = node.get("access_log")) listener.access_log = readAccessLog(*v);
   return listener;
 }
 
@@ -128,8 +213,9 @@ CircuitBreakers readCircuitBreakers(const YamlNode& node) {
 }
 
 Cluster readCluster(const YamlNode& node, std::set<std::string>& names) {
-  node.allowOnly({"name", "type", "lb_policy", "endpoints", "connect_timeout", "idle_timeout",
-                  "dns_refresh_rate", "max_requests_per_connection", "circuit_breakers"});
+  node.allowOnly({"name", "type", "lb_policy", "endpoints", "service_addresses", "connect_timeout",
+                  "idle_timeout", "dns_refresh_rate", "max_requests_per_connection",
+                  "circuit_breakers"});
   Cluster cluster;
   const YamlNode name = node.require("name");
   cluster.name = name.asNonEmptyString();
@@ -142,8 +228,10 @@ Cluster readCluster(const YamlNode& node, std::set<std::string>& names) {
       cluster.type = Cluster::Type::kStatic;
     } else if (type == "strict_dns") {
       cluster.type = Cluster::Type::kStrictDns;
+    } else if (type == "original_dst") {
+      cluster.type = Cluster::Type::kOriginalDst;
     } else {
-      v->fail("type must be static or strict_dns");
+      v->fail("type must be static, strict_dns or original_dst");
     }
   }
   if (auto v = node.get("lb_policy")) {
@@ -160,7 +248,20 @@ Cluster readCluster(const YamlNode& node, std::set<std::string>& names) {
   }
   const HostKind kind =
       cluster.type == Cluster::Type::kStatic ? HostKind::kIpOnly : HostKind::kIpOrDnsName;
-  for (const YamlNode& item : node.require("endpoints").nonEmptyItems()) {
+  if (auto v = node.get("service_addresses")) {
+    for (const YamlNode& item : v->nonEmptyItems()) {
+      auto address = parseSocketAddress(item.asNonEmptyString(), HostKind::kIpOnly, false);
+      if (!address) item.fail(address.error());
+      cluster.service_addresses.push_back(std::move(*address));
+    }
+  }
+  if (cluster.type == Cluster::Type::kOriginalDst) {
+    // Each connection names its own host: there is nothing to list.
+    if (auto v = node.get("endpoints")) v->fail("original_dst clusters take no endpoints");
+  }
+  for (const YamlNode& item : cluster.type == Cluster::Type::kOriginalDst
+                                  ? std::vector<YamlNode>{}
+                                  : node.require("endpoints").nonEmptyItems()) {
     auto endpoint = parseSocketAddress(item.asNonEmptyString(), kind, /*allow_port_zero=*/false);
     if (!endpoint) {
       if (kind == HostKind::kIpOnly &&
@@ -184,10 +285,12 @@ Cluster readCluster(const YamlNode& node, std::set<std::string>& names) {
 }
 
 Admin readAdmin(const YamlNode& node) {
-  node.allowOnly({"address", "enabled"});
+  node.allowOnly({"address", "enabled", "stats_address", "health_address"});
   Admin admin;
   if (auto v = node.get("address")) admin.address = readListenAddress(*v);
   if (auto v = node.get("enabled")) admin.enabled = v->asBool();
+  if (auto v = node.get("stats_address")) admin.stats_address = readTelemetryAddress(*v);
+  if (auto v = node.get("health_address")) admin.health_address = readTelemetryAddress(*v);
   return admin;
 }
 
@@ -197,7 +300,8 @@ Bootstrap readBootstrap(const YamlNode& root) {
   if (!root.raw().IsMap()) {
     root.fail("the configuration must be a mapping with fields like listeners: and clusters:");
   }
-  root.allowOnly({"concurrency", "drain_timeout", "log_level", "admin", "listeners", "clusters"});
+  root.allowOnly({"concurrency", "drain_timeout", "log_level", "admin", "listeners", "clusters",
+                  "telemetry"});
   Bootstrap bootstrap;
   if (auto v = root.get("concurrency")) {
     bootstrap.concurrency = static_cast<uint32_t>(v->asUnsigned(0, kMaxConcurrency));
@@ -210,6 +314,9 @@ Bootstrap readBootstrap(const YamlNode& root) {
     }
   }
   if (auto v = root.get("admin")) bootstrap.admin = readAdmin(*v);
+  bootstrap.telemetry = readTelemetry(root.get("telemetry"), [](const char* name) {
+    return static_cast<const char*>(std::getenv(name));
+  });
 
   ReadContext context;
   ListenerIndex listeners;
@@ -227,10 +334,32 @@ Bootstrap readBootstrap(const YamlNode& root) {
   }
 
   std::set<std::string> cluster_names;
+  std::map<std::string, std::string> service_owners;  // "ip:port" -> cluster
   if (auto v = root.get("clusters")) {
     for (const YamlNode& item : v->items()) {
       bootstrap.clusters.push_back(readCluster(item, cluster_names));
+      const Cluster& cluster = bootstrap.clusters.back();
+      for (size_t i = 0; i < cluster.service_addresses.size(); ++i) {
+        auto [owner, inserted] =
+            service_owners.emplace(normalizedAddress(cluster.service_addresses[i]), cluster.name);
+        if (!inserted) {
+          item.require("service_addresses").items()[i].fail(
+              "service address " + owner->first + " already belongs to cluster '" +
+              owner->second + "'");
+        }
+      }
     }
+  }
+  // Capture listeners pass unknown destinations through: give them the passthrough cluster
+  // unless the file defines its own.
+  const bool has_capture = std::any_of(bootstrap.listeners.begin(), bootstrap.listeners.end(),
+                                       [](const Listener& l) { return l.capture.has_value(); });
+  if (has_capture && !cluster_names.contains(std::string(kPassthroughCluster))) {
+    Cluster passthrough;
+    passthrough.name = kPassthroughCluster;
+    passthrough.type = Cluster::Type::kOriginalDst;
+    cluster_names.insert(passthrough.name);
+    bootstrap.clusters.push_back(std::move(passthrough));
   }
   for (const ClusterReference& reference : context.cluster_references) {
     if (!cluster_names.contains(reference.cluster)) {

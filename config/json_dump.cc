@@ -1,5 +1,6 @@
 #include "config/json_dump.h"
 
+#include <cstdio>
 #include <type_traits>
 
 #include "proxy/common/logger.h"
@@ -35,6 +36,12 @@ class JsonWriter {
   void value(N v) {
     separator();
     out_ += std::to_string(v);
+  }
+  void value(double v) {
+    separator();
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%g", v);
+    out_ += buf;
   }
   void value(Duration d) {
     separator();
@@ -229,6 +236,38 @@ std::string_view lbName(Cluster::LbPolicy p) {
   return "round_robin";
 }
 
+void writeTelemetry(JsonWriter& w, const Telemetry& t) {
+  w.key("telemetry");
+  w.beginObject();
+  w.key("workload");
+  w.beginObject();
+  w.field("name", t.workload.name);
+  w.field("namespace", t.workload.namespace_name);
+  w.field("service_account", t.workload.service_account);
+  w.field("app", t.workload.app);
+  w.field("version", t.workload.version);
+  w.field("cluster_id", t.workload.cluster_id);
+  w.field("service", t.workload.service);
+  w.endObject();
+  w.key("tracing");
+  w.beginObject();
+  w.field("sampling", t.tracing.sampling);
+  w.endObject();
+  w.endObject();
+}
+
+void writeListenerTelemetry(JsonWriter& w, const Listener& l) {
+  w.field("direction", l.direction == TrafficDirection::kInbound ? "inbound" : "outbound");
+  w.key("access_log");
+  w.beginObject();
+  w.field("enabled", l.access_log.enabled);
+  w.key("fields");
+  w.beginArray();
+  for (const auto& f : l.access_log.fields) w.value(f);
+  w.endArray();
+  w.endObject();
+}
+
 }  // namespace
 
 std::string toJson(const Bootstrap& b) {
@@ -242,7 +281,10 @@ std::string toJson(const Bootstrap& b) {
   w.beginObject();
   w.field("address", addressString(b.admin.address));
   w.field("enabled", b.admin.enabled);
+  if (b.admin.stats_address) w.field("stats_address", addressString(*b.admin.stats_address));
+  if (b.admin.health_address) w.field("health_address", addressString(*b.admin.health_address));
   w.endObject();
+  writeTelemetry(w, b.telemetry);
   w.key("listeners");
   w.beginArray();
   for (const auto& l : b.listeners) {
@@ -251,6 +293,7 @@ std::string toJson(const Bootstrap& b) {
     w.field("address", addressString(l.address));
     w.field("max_connections", l.max_connections);
     w.field("per_connection_buffer_limit_bytes", l.per_connection_buffer_limit_bytes);
+    writeListenerTelemetry(w, l);
     if (l.http) writeHttp(w, *l.http);
     if (l.tcp) {
       w.key("tcp");

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -60,8 +61,12 @@ struct WeightedCluster {
 };
 
 struct RouteAction {
-  std::string cluster;                            // exactly one of cluster / weighted_clusters
+  // Exactly one of cluster / weighted_clusters / original_destination.
+  std::string cluster;
   std::vector<WeightedCluster> weighted_clusters;
+  // Capture listeners only: the cluster the connection's original destination picked
+  // (a cluster listing it in service_addresses, else passthrough).
+  bool original_destination = false;
   std::optional<std::string> prefix_rewrite;      // replaces the matched prefix
   std::optional<std::string> host_rewrite;        // replaces :authority / Host
   Duration timeout{15000};                        // upstream response timeout; 0 disables
@@ -128,19 +133,79 @@ struct HttpConnectionManagerConfig {
 
 struct TcpProxyConfig {
   std::string stat_prefix;
-  std::string cluster;
+  std::string cluster;                // or, on capture listeners, original_destination
+  bool original_destination = false;  // see RouteAction::original_destination
   Duration idle_timeout{3600000};  // no bytes either way for this long closes both sides
 };
+
+// Transparent capture (iptables REDIRECT to this listener): the connection's original
+// destination is recovered, its protocol detected, and its cluster chosen by that destination.
+struct CaptureOptions {
+  enum class Direction { kOutbound, kInbound };
+  enum class InboundTarget { kLoopback, kOriginal };
+  Direction direction = Direction::kOutbound;
+  // Client-first sniff window; when the client sends nothing for this long the connection is
+  // proxied as TCP (server-first protocols: MySQL, SMTP...).
+  Duration detection_timeout{100};
+  std::vector<uint16_t> tcp_ports;  // destination ports proxied as TCP with no sniffing
+  // Inbound: forward to the app on 127.0.0.1:<original port> (loopback) or on the original
+  // destination address itself (original).
+  InboundTarget inbound_target = InboundTarget::kLoopback;
+};
+
+// --- Telemetry (access logs, metrics labels, tracing) ---
+
+// Which side of the workload a listener serves: it sets Istio's `reporter` label ("source" for
+// outbound, "destination" for inbound) and whether the local workload is the source or the
+// destination of the traffic.
+enum class TrafficDirection { kOutbound, kInbound };
+
+// One JSON line per HTTP request / TCP session on stdout.
+struct AccessLogConfig {
+  bool enabled = true;
+  std::vector<std::string> fields;  // empty: every field (proxy/access_log/access_log_fields.h)
+};
+
+// The local workload's identity for Istio's source_* / destination_* labels. The loader fills
+// unset fields from the Kubernetes downward-API environment; "unknown" as Istio when absent.
+struct WorkloadIdentity {
+  std::string name = "unknown";           // WORKLOAD_NAME, else POD_NAME
+  std::string namespace_name = "unknown";  // POD_NAMESPACE
+  std::string service_account = "unknown";  // SERVICE_ACCOUNT
+  std::string app = "unknown";               // APP (canonical service)
+  std::string version = "unknown";           // VERSION (canonical revision)
+  std::string cluster_id = "unknown";        // CLUSTER_ID
+  std::string service = "unknown";  // SERVICE_NAME: this workload's service host (inbound)
+};
+
+struct TracingConfig {
+  double sampling = 1.0;  // percent of new traces marked sampled (Istio's tracing.sampling)
+};
+
+struct Telemetry {
+  WorkloadIdentity workload;
+  TracingConfig tracing;
+};
+
+// --- end telemetry ---
 
 struct Listener {
   std::string name;
   SocketAddress address;
   uint32_t max_connections = 100000;    // per listener, across workers
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;  // high watermark
-  // Exactly one of http / tcp.
+  // Exactly one of http / tcp; capture listeners have both (detected HTTP takes http, the rest
+  // tcp), filled with original_destination defaults when absent.
   std::optional<HttpConnectionManagerConfig> http;
   std::optional<TcpProxyConfig> tcp;
+  std::optional<CaptureOptions> capture;
+  // Telemetry: defaults to the capture direction, else outbound.
+  TrafficDirection direction = TrafficDirection::kOutbound;
+  AccessLogConfig access_log;
 };
+
+// The cluster capture listeners use for destinations no cluster claims (added when absent).
+inline constexpr std::string_view kPassthroughCluster = "passthrough";
 
 struct CircuitBreakers {
   uint32_t max_connections = 1024;
@@ -149,12 +214,17 @@ struct CircuitBreakers {
 };
 
 struct Cluster {
-  enum class Type { kStatic, kStrictDns };
+  // original_dst: no endpoints; each connection goes to its own original destination
+  // (the passthrough cluster of capture listeners).
+  enum class Type { kStatic, kStrictDns, kOriginalDst };
   enum class LbPolicy { kRoundRobin, kRandom, kLeastRequest };
   std::string name;
   Type type = Type::kStatic;
   LbPolicy lb_policy = LbPolicy::kRoundRobin;
   std::vector<SocketAddress> endpoints;
+  // Capture: outbound connections whose original destination is one of these IP:port pairs
+  // (a Service's cluster IP) are routed to this cluster.
+  std::vector<SocketAddress> service_addresses;
   Duration connect_timeout{5000};
   Duration idle_timeout{60000};          // idle upstream keep-alive connection timeout
   Duration dns_refresh_rate{5000};       // strict_dns only
@@ -165,6 +235,9 @@ struct Cluster {
 struct Admin {
   SocketAddress address{"127.0.0.1", 15000};
   bool enabled = true;
+  // Pod-reachable telemetry ports, served on the main thread; absent: not served.
+  std::optional<SocketAddress> stats_address;   // GET /stats/prometheus (Istio: 0.0.0.0:15090)
+  std::optional<SocketAddress> health_address;  // GET /healthz/ready (Istio: 0.0.0.0:15021)
 };
 
 struct Bootstrap {
@@ -175,6 +248,7 @@ struct Bootstrap {
   Admin admin;
   std::vector<Listener> listeners;
   std::vector<Cluster> clusters;
+  Telemetry telemetry;
 };
 
 }  // namespace podproxy::config

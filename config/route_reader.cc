@@ -138,13 +138,19 @@ void rejectPrefixRewriteOnRegex(const YamlNode& node, const RouteMatch& match) {
 }
 
 RouteAction readRouteAction(const YamlNode& node, const RouteMatch& match, ReadContext& context) {
-  node.allowOnly({"cluster", "weighted_clusters", "prefix_rewrite", "host_rewrite", "timeout",
-                  "idle_timeout"});
+  node.allowOnly({"cluster", "weighted_clusters", "original_destination", "prefix_rewrite",
+                  "host_rewrite", "timeout", "idle_timeout"});
   RouteAction action;
-  if (*node.oneOf({"cluster", "weighted_clusters"}) == "cluster") {
+  const std::string_view target = *node.oneOf({"cluster", "weighted_clusters", "original_destination"});
+  if (target == "cluster") {
     const YamlNode cluster = node.require("cluster");
     action.cluster = cluster.asNonEmptyString();
     context.cluster_references.push_back({action.cluster, cluster});
+  } else if (target == "original_destination") {
+    const YamlNode flag = node.require("original_destination");
+    if (!flag.asBool()) flag.fail("original_destination must be true (or name a cluster instead)");
+    action.original_destination = true;
+    context.original_destination_uses.push_back(flag);
   } else {
     uint64_t total = 0;
     std::set<std::string> seen;

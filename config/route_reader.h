@@ -21,6 +21,8 @@ struct ClusterReference {
 
 struct ReadContext {
   std::vector<ClusterReference> cluster_references;
+  // Where `original_destination: true` was written: valid on capture listeners only.
+  std::vector<YamlNode> original_destination_uses;
 };
 
 // Throws ConfigException. default_name is used when route_config has no name.

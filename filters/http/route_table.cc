@@ -122,8 +122,13 @@ std::expected<std::unique_ptr<RouteEntry>, std::string> RouteEntry::create(
   }
 
   if (const config::RouteAction* action = entry->routeAction()) {
-    if (action->cluster.empty() == action->weighted_clusters.empty()) {
-      return std::unexpected(where + "needs exactly one of cluster and weighted_clusters");
+    const int targets = (action->cluster.empty() ? 0 : 1) +
+                        (action->weighted_clusters.empty() ? 0 : 1) +
+                        (action->original_destination ? 1 : 0);
+    if (targets != 1) {
+      return std::unexpected(where +
+                             "needs exactly one of cluster, weighted_clusters and "
+                             "original_destination");
     }
     uint64_t total = 0;
     for (const config::WeightedCluster& weighted : action->weighted_clusters) {

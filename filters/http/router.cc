@@ -68,7 +68,13 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
   }
 
   action_ = route_->routeAction();
-  const std::string_view cluster_name = route_->pickCluster(random_.next());
+  // Capture listeners: the connection's original destination picked the cluster.
+  capture_ = callbacks_->connection().captureInfo();
+  const std::string_view cluster_name = action_->original_destination
+                                            ? std::string_view(capture_ != nullptr
+                                                                   ? capture_->cluster
+                                                                   : std::string_view())
+                                            : route_->pickCluster(random_.next());
   cluster_ = clusters_.get(cluster_name);
   if (cluster_ == nullptr) {
     ++stats_.no_cluster;
@@ -78,7 +84,10 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
   info.upstream_cluster = std::string(cluster_name);
 
   // The request as the upstream sees it.
-  if (action_->prefix_rewrite) headers.path = route_->rewritePath(headers.path);
+  if (action_->prefix_rewrite) {
+    info.original_path = headers.path;  // the access log shows what the client asked for
+    headers.path = route_->rewritePath(headers.path);
+  }
   if (action_->host_rewrite) headers.authority = *action_->host_rewrite;
   applyRequestMutations(route_->virtualHost().headers(), headers);
   applyRequestMutations(route_->config().headers, headers);
@@ -93,7 +102,8 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
 }
 
 void Router::startAttempt(bool fresh_connection) {
-  upstream::HostConstSharedPtr host = cluster_->chooseHost();
+  upstream::HostConstSharedPtr host =
+      cluster_->chooseHost(capture_ != nullptr ? &capture_->upstream_target : nullptr);
   if (host == nullptr) {
     ++stats_.no_healthy_upstream;
     localReply(503, "no healthy upstream", "no_healthy_upstream",
@@ -112,6 +122,7 @@ void Router::onPoolReady(upstream::StreamHandle& stream, const upstream::Host& h
   pending_ = nullptr;
   upstream_ = &stream;
   reused_connection_ = reused;
+  upstream_request_start_ms_ = callbacks_->dispatcher().nowMs();
   stream.setWatermarkCallbacks(&upstream_watermarks_);
   // Keep a copy of the body only where the keep-alive race can bite: a reused connection.
   retry_body_.clear();
@@ -293,6 +304,8 @@ void Router::applyResponseMutations(http::ResponseHeaders& headers) const {
 
 void Router::onUpstreamHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) {
   response_started_ = true;
+  callbacks_->streamInfo().upstream_service_time_ms =
+      static_cast<int64_t>(callbacks_->dispatcher().nowMs() - upstream_request_start_ms_);
   touchIdleTimer();
   if (end_stream) finishUpstream();
   applyResponseMutations(*headers);

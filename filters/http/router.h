@@ -13,6 +13,7 @@
 #include "filters/http/route_table.h"
 #include "proxy/common/random.h"
 #include "proxy/http/filter.h"
+#include "proxy/network/connection.h"
 #include "proxy/upstream/http1_conn_pool.h"
 #include "proxy/upstream/thread_local_cluster.h"
 
@@ -124,6 +125,7 @@ class Router final : public http::StreamDecoderFilter,
   const RouteEntry* route_ = nullptr;
   const config::RouteAction* action_ = nullptr;
   upstream::ThreadLocalCluster* cluster_ = nullptr;
+  const network::CaptureInfo* capture_ = nullptr;  // the downstream's, when captured
   http::RequestHeaders* request_ = nullptr;  // owned by the stream; outlives us
   std::unique_ptr<http::TrailerMap> request_trailers_;
 
@@ -145,6 +147,7 @@ class Router final : public http::StreamDecoderFilter,
   bool response_started_ = false;  // upstream response headers went downstream
   bool response_complete_ = false;
   uint32_t upstream_read_disables_ = 0;
+  uint64_t upstream_request_start_ms_ = 0;  // loop time the request went upstream
 };
 
 // Adds a Router as the last filter of every stream of one listener on one worker.

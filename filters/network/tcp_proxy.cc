@@ -20,8 +20,9 @@ class TcpProxy::UpstreamReadFilter : public network::ReadFilter {
 };
 
 TcpProxy::TcpProxy(const config::TcpProxyConfig& config,
-                   upstream::ThreadLocalClusterManager& clusters, TcpProxyStats* stats)
-    : config_(config), clusters_(clusters), stats_(stats) {}
+                   upstream::ThreadLocalClusterManager& clusters, TcpProxyStats* stats,
+                   TcpSessionObserver* observer)
+    : config_(config), clusters_(clusters), stats_(stats), observer_(observer) {}
 
 TcpProxy::~TcpProxy() {
   if (upstream_) {
@@ -46,18 +47,30 @@ network::FilterStatus TcpProxy::onNewConnection() {
     ++stats_->cx_active;
   }
 
-  upstream::ThreadLocalCluster* cluster = clusters_.get(config_.cluster);
-  if (cluster != nullptr) host_ = cluster->chooseHost();
+  // Capture listeners: the original destination picked the cluster (and is the host for
+  // passthrough).
+  const network::CaptureInfo* capture = down.captureInfo();
+  cluster_name_ = config_.original_destination && capture != nullptr ? capture->cluster
+                                                                      : config_.cluster;
+  start_time_ms_ = dispatcher_->nowMs();
+  downstream_remote_ = down.remoteAddress();
+  if (observer_ != nullptr) live_bytes_ = observer_->onTcpSessionStart(cluster_name_);
+  upstream::ThreadLocalCluster* cluster = clusters_.get(cluster_name_);
+  if (cluster != nullptr) {
+    host_ = cluster->chooseHost(capture != nullptr ? &capture->upstream_target : nullptr);
+  }
   if (host_ == nullptr) {
-    LOG_DEBUG("tcp_proxy: no upstream host", {"cluster", config_.cluster});
+    LOG_DEBUG("tcp_proxy: no upstream host", {"cluster", cluster_name_});
     if (stats_ != nullptr) ++stats_->no_cluster;
+    response_flags_ = "UH";
     down.close(network::CloseType::kNoFlush);
     finish();
     return network::FilterStatus::kStopIteration;
   }
   if (!cluster->resources().tryAcquireConnection()) {
-    LOG_DEBUG("tcp_proxy: upstream overflow: max_connections", {"cluster", config_.cluster});
+    LOG_DEBUG("tcp_proxy: upstream overflow: max_connections", {"cluster", cluster_name_});
     if (stats_ != nullptr) ++stats_->overflow;
+    response_flags_ = "UO";
     down.close(network::CloseType::kNoFlush);
     finish();
     return network::FilterStatus::kStopIteration;
@@ -93,6 +106,7 @@ network::FilterStatus TcpProxy::onData(buffer::Buffer& data, bool end_stream) {
   }
   bytes_from_downstream_ += data.length();
   if (stats_ != nullptr) stats_->downstream_rx_bytes += data.length();
+  if (live_bytes_ != nullptr) live_bytes_->received += data.length();
   onActivity();
   // While connecting, the upstream's write buffer holds this (its watermark bounds it).
   upstream_->write(data, end_stream);
@@ -102,6 +116,7 @@ network::FilterStatus TcpProxy::onData(buffer::Buffer& data, bool end_stream) {
 void TcpProxy::onUpstreamData(buffer::Buffer& data, bool end_stream) {
   bytes_from_upstream_ += data.length();
   if (stats_ != nullptr) stats_->upstream_rx_bytes += data.length();
+  if (live_bytes_ != nullptr) live_bytes_->sent += data.length();
   onActivity();
   downstream().write(data, end_stream);
 }
@@ -117,8 +132,9 @@ void TcpProxy::onUpstreamEvent(network::ConnectionEvent event) {
       }
       return;
     case network::ConnectionEvent::kConnectFailed:
-      LOG_DEBUG("tcp_proxy: upstream connect failed", {"cluster", config_.cluster},
+      LOG_DEBUG("tcp_proxy: upstream connect failed", {"cluster", cluster_name_},
                 {"host", host_->address().toString()}, {"reason", upstream_->failureReason()});
+      response_flags_ = "UF";
       if (stats_ != nullptr) {
         ++stats_->connect_fail;
         if (upstream_->failureReason() == "connect_timeout") ++stats_->connect_timeout;
@@ -163,7 +179,7 @@ void TcpProxy::onIdleTimer() {
     idle_timer_->enable(std::chrono::milliseconds(timeout - idle_ms));
     return;
   }
-  LOG_DEBUG("tcp_proxy: idle timeout", {"cluster", config_.cluster});
+  LOG_DEBUG("tcp_proxy: idle timeout", {"cluster", cluster_name_});
   if (stats_ != nullptr) ++stats_->idle_timeout;
   downstream().close(network::CloseType::kNoFlush);
   if (upstream_) upstream_->close(network::CloseType::kNoFlush);
@@ -182,6 +198,19 @@ void TcpProxy::finish() {
   if (counted_active_) {
     counted_active_ = false;
     if (stats_ != nullptr) --stats_->cx_active;
+    if (live_bytes_ != nullptr) {
+      TcpSessionInfo info;
+      info.start_time_ms = start_time_ms_;
+      info.cluster = cluster_name_;
+      const std::string host = host_ ? host_->address().toString() : std::string();
+      info.upstream_host = host;
+      info.response_flags = response_flags_;
+      info.downstream_remote_address = downstream_remote_;
+      info.bytes_received = bytes_from_downstream_;
+      info.bytes_sent = bytes_from_upstream_;
+      live_bytes_ = nullptr;
+      observer_->onTcpSessionEnd(info);
+    }
   }
 }
 

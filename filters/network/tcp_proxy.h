@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "config/model.h"
+#include "filters/network/tcp_session_observer.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/network/connection.h"
 #include "proxy/upstream/host.h"
@@ -31,8 +32,9 @@ struct TcpProxyStats {
 class TcpProxy : public network::ReadFilter {
  public:
   // `stats` (optional) must outlive the filter: it is the worker's shard.
+  // `observer` (optional) is told when the session starts and ends (istio_tcp_*, access log).
   TcpProxy(const config::TcpProxyConfig& config, upstream::ThreadLocalClusterManager& clusters,
-           TcpProxyStats* stats = nullptr);
+           TcpProxyStats* stats = nullptr, TcpSessionObserver* observer = nullptr);
   ~TcpProxy() override;
 
   // network::ReadFilter
@@ -92,6 +94,13 @@ class TcpProxy : public network::ReadFilter {
   UpstreamCallbacks upstream_callbacks_{*this};
   std::unique_ptr<network::Connection> upstream_;
   upstream::HostConstSharedPtr host_;
+  std::string cluster_name_;
+  // Telemetry: the observer's live byte counters, and what the session end reports.
+  TcpSessionObserver* observer_ = nullptr;
+  stats::TcpByteCounters* live_bytes_ = nullptr;
+  uint64_t start_time_ms_ = 0;
+  network::Address downstream_remote_;  // copied: the session may end in the connection's dtor
+  std::string_view response_flags_;  // one of http::response_flags
   upstream::ResourceManager* resources_ = nullptr;  // holds a connection slot while non-null
   std::unique_ptr<event::Timer> idle_timer_;
   uint64_t last_activity_ms_ = 0;

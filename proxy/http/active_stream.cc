@@ -429,6 +429,11 @@ void ActiveStream::destroyFilters() {
   watermark_callbacks_.clear();
   for (auto& f : decoder_filters_) f->onDestroy();
   for (auto& f : encoder_filters_) f->onDestroy();
+  // Once per stream, with everything final: metrics and the access log line.
+  if (StreamObserver* observer = manager_.context().observer) {
+    observer->onStreamComplete(info_, request_headers_.get(), response_headers_.get(),
+                               response_trailers_.get());
+  }
 }
 
 }  // namespace podproxy::http

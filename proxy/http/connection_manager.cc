@@ -30,6 +30,9 @@ network::FilterStatus ConnectionManager::onNewConnection() {
   settings.max_request_headers_bytes = options.max_request_headers_bytes;
   settings.max_request_headers_count = options.max_request_headers_count;
   codec_ = std::make_unique<http1::ServerCodec>(*this, *this, settings);
+  // A client may half-close after its request and still expect the whole response: the FIN
+  // comes to us as end_stream, and we decide what it means.
+  connection_->enableHalfClose(true);
   auto& dispatcher = connection_->dispatcher();
   idle_timer_ = dispatcher.createTimer([this] { onIdleTimeout(); });
   headers_timer_ = dispatcher.createTimer([this] { onRequestHeadersTimeout(); });
@@ -42,7 +45,7 @@ void ConnectionManager::armIdleTimer() {
   if (timeout.count() > 0 && idle_timer_) idle_timer_->enable(timeout);
 }
 
-network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool) {
+network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool end_stream) {
   if (closed_) {
     data.clear();
     return network::FilterStatus::kStopIteration;
@@ -55,7 +58,26 @@ network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool) {
     if (timeout.count() > 0) headers_timer_->enable(timeout);
   }
   dispatchInput(data);
+  if (end_stream && !closed_) onEndOfInput();
   return network::FilterStatus::kStopIteration;
+}
+
+void ConnectionManager::onEndOfInput() {
+  const CodecStatus status = codec_->onEndOfInput();
+  if (!status) {
+    // The FIN cut a request short.
+    onCodecError(status.error());
+    return;
+  }
+  if (!stream_) {
+    // Nothing in flight: flush what is queued (a finished response) and close.
+    headers_timer_->disable();
+    closed_ = true;
+    connection_->close(network::CloseType::kFlushWrite);
+    return;
+  }
+  // A complete request is in flight: its response is the last thing on this connection.
+  codec_->setCloseAfterResponse();
 }
 
 void ConnectionManager::dispatchInput(buffer::Buffer& data) {

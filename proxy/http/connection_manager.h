@@ -15,6 +15,7 @@
 #include "proxy/event/dispatcher.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/filter.h"
+#include "proxy/http/stream_observer.h"
 #include "proxy/network/connection.h"
 
 namespace podproxy::http {
@@ -46,6 +47,7 @@ struct ConnectionManagerContext {
   FilterChainFactory& filter_factory;
   Random& random;
   ConnectionManagerStats& stats;
+  StreamObserver* observer = nullptr;  // metrics and access log; told once per stream
 };
 
 class ConnectionManager final : public network::ReadFilter,
@@ -90,6 +92,8 @@ class ConnectionManager final : public network::ReadFilter,
  private:
   void dispatchInput(buffer::Buffer& data);
   void onCodecError(const CodecError& error);
+  // The client half-closed: finish what is in flight, then close.
+  void onEndOfInput();
   void sendRawLocalReply(uint16_t status, std::string_view body);
   void armIdleTimer();
   void onIdleTimeout();

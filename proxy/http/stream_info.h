@@ -41,6 +41,12 @@ struct StreamInfo {
   uint64_t bytes_sent = 0;
   uint32_t upstream_attempts = 0;
   network::Address downstream_remote_address;
+  // Telemetry: set by the tracing filter and the router, read by access logs.
+  std::string trace_id;        // W3C trace id (32 hex) of the request's trace
+  std::string span_id;         // the span podproxy created for this hop (16 hex)
+  std::string parent_span_id;  // the caller's span, when the request continued a trace
+  std::string original_path;   // the path before a route's prefix_rewrite (empty: unchanged)
+  int64_t upstream_service_time_ms = -1;  // upstream request sent -> response headers; -1: none
 
   void addResponseFlag(std::string_view flag) {
     if (!response_flags.empty()) response_flags += ',';

@@ -33,6 +33,13 @@ struct Socket {
   static void closeAndDelete(Socket* socket);
 };
 
+// What transparent capture learned about a connection at accept time.
+struct CaptureInfo {
+  Address original_destination;  // where the client meant to go (SO_ORIGINAL_DST)
+  Address upstream_target;       // where an original_dst cluster connects (inbound: 127.0.0.1)
+  std::string cluster;           // the cluster the original destination picked
+};
+
 enum class ConnectionEvent {
   kConnected,      // upstream connect completed
   kConnectFailed,  // upstream connect failed or timed out; see failureReason()
@@ -119,6 +126,9 @@ class Connection final : public event::DeferredDeletable,
   size_t bufferedWriteBytes() const { return write_buffer_.length(); }
   // Raw descriptor, for listener filters (SO_ORIGINAL_DST) and socket options.
   int fd() const;
+  // Set by capture listeners before the filter chain runs; nullptr elsewhere.
+  const CaptureInfo* captureInfo() const { return capture_.get(); }
+  void setCaptureInfo(CaptureInfo info) { capture_ = std::make_unique<CaptureInfo>(std::move(info)); }
 
   // event::PostIoCallback: flushes the write buffer.
   void onPostIo() override;
@@ -157,6 +167,7 @@ class Connection final : public event::DeferredDeletable,
   Address remote_address_;
   Address local_address_;
   std::string failure_reason_;
+  std::unique_ptr<CaptureInfo> capture_;  // a pointer: most connections are not captured
 
   std::vector<ConnectionCallbacks*> callbacks_;
   std::vector<std::unique_ptr<ReadFilter>> filters_;

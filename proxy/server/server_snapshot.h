@@ -10,6 +10,7 @@
 
 #include "config/model.h"
 #include "filters/http/route_table.h"
+#include "proxy/access_log/access_log_ring.h"
 #include "proxy/server/active_listener.h"
 #include "proxy/upstream/host.h"
 #include "proxy/upstream/resource_manager.h"
@@ -33,6 +34,8 @@ struct ServerSnapshot {
   std::shared_ptr<const config::Bootstrap> config;
   std::vector<ListenerRuntime> listeners;
   std::vector<ClusterRuntime> clusters;
+  // One access-log ring per worker (owned by the server's AccessLogWriter); empty: no logs.
+  std::vector<access_log::AccessLogRing*> access_log_rings;
 };
 
 }  // namespace podproxy::server

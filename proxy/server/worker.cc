@@ -3,10 +3,15 @@
 #include <list>
 
 #include "filters/http/router.h"
+#include "filters/http/tracing_filter.h"
 #include "filters/network/tcp_proxy.h"
+#include "filters/telemetry/cluster_index.h"
+#include "filters/telemetry/listener_telemetry.h"
 #include "proxy/common/logger.h"
 #include "proxy/common/random.h"
 #include "proxy/http/connection_manager.h"
+#include "proxy/stats/loop_lag_probe.h"
+#include "proxy/stats/worker_stats.h"
 #include "proxy/upstream/thread_local_cluster.h"
 
 namespace podproxy::server {
@@ -15,7 +20,14 @@ namespace podproxy::server {
 class WorkerState {
  public:
   WorkerState(uint32_t index, event::Dispatcher& dispatcher, const ServerSnapshot& snapshot)
-      : dispatcher_(dispatcher), clusters_(dispatcher, random_) {
+      : dispatcher_(dispatcher),
+        snapshot_(snapshot),
+        clusters_(dispatcher, random_),
+        cluster_index_(snapshot.config->clusters),
+        access_log_ring_(index < snapshot.access_log_rings.size()
+                             ? snapshot.access_log_rings[index]
+                             : nullptr),
+        loop_lag_probe_(dispatcher, loop_lag_) {
     for (const ClusterRuntime& c : snapshot.clusters) {
       clusters_.addCluster(*c.config, c.initial_hosts, c.resources);
     }
@@ -58,24 +70,56 @@ class WorkerState {
 
   upstream::ThreadLocalClusterManager& clusters() { return clusters_; }
 
+  // A copy of this worker's stats shard, for the main thread's scrape.
+  stats::WorkerStatsSnapshot statsSnapshot(uint32_t index) const {
+    stats::WorkerStatsSnapshot s;
+    s.worker = index;
+    for (const auto& l : listener_stats_) s.listeners.push_back(*l);
+    for (const ClusterRuntime& c : snapshot_.clusters) {
+      stats::ClusterStatsSnapshot& cs = s.clusters.emplace_back();
+      const upstream::ThreadLocalCluster* cluster =
+          const_cast<upstream::ThreadLocalClusterManager&>(clusters_).get(c.config->name);
+      if (cluster == nullptr) continue;
+      cs.pool = cluster->stats();
+      cs.hosts = cluster->hosts() ? cluster->hosts()->hosts.size() : 0;
+      cluster->forEachPool([&](const upstream::Http1ConnPool& pool) {
+        cs.host_stats.push_back({pool.host().address().toString(), pool.stats().rq_active,
+                                 pool.stats().pending_active, pool.connections(),
+                                 pool.stats().rq_total});
+      });
+    }
+    s.loop_lag_seconds = loop_lag_;
+    return s;
+  }
+
  private:
   struct HttpListenerState {
-    http::ConnectionManagerStats cm_stats;
-    router::RouterStats router_stats;
-    std::unique_ptr<router::RouterFilterFactory> factory;
+    std::unique_ptr<http::FilterChainFactory> factory;
     std::unique_ptr<http::ConnectionManagerContext> context;
   };
 
   void addListener(uint32_t index, const ListenerRuntime& runtime) {
     const config::Listener& cfg = *runtime.config;
+    // Telemetry: this listener's stats shard and its metrics/access-log observer.
+    stats::ListenerStats& listener_stats =
+        *listener_stats_.emplace_back(std::make_unique<stats::ListenerStats>());
+    telemetry::ListenerTelemetry* observer =
+        telemetry_
+            .emplace_back(std::make_unique<telemetry::ListenerTelemetry>(
+                dispatcher_, cfg, cluster_index_, listener_stats.istio, access_log_ring_))
+            .get();
     NetworkFilterChainFactory factory;
     if (cfg.http) {
       auto state = std::make_unique<HttpListenerState>();
-      state->factory = std::make_unique<router::RouterFilterFactory>(
-          runtime.routes, clusters_, random_, state->router_stats,
-          cfg.http->options.max_request_body_buffer_bytes);
+      // The tracing filter runs before the router on every stream.
+      state->factory = std::make_unique<tracing::TracingFilterChainFactory>(
+          snapshot_.config->telemetry.tracing, random_,
+          std::make_unique<router::RouterFilterFactory>(
+              runtime.routes, clusters_, random_, listener_stats.router,
+              cfg.http->options.max_request_body_buffer_bytes));
       state->context = std::make_unique<http::ConnectionManagerContext>(
-          http::ConnectionManagerContext{*cfg.http, *state->factory, random_, state->cm_stats});
+          http::ConnectionManagerContext{*cfg.http, *state->factory, random_, listener_stats.http,
+                                         observer});
       http::ConnectionManagerContext* context = state->context.get();
       http_states_.push_back(std::move(state));
       factory = [context](network::Connection& connection) -> http::ConnectionManager* {
@@ -86,8 +130,11 @@ class WorkerState {
       };
     } else {
       const config::TcpProxyConfig* tcp = &*cfg.tcp;
-      factory = [this, tcp](network::Connection& connection) -> http::ConnectionManager* {
-        connection.addReadFilter(std::make_unique<filters::TcpProxy>(*tcp, clusters_));
+      filters::TcpProxyStats* tcp_stats = &listener_stats.tcp;
+      factory = [this, tcp, tcp_stats,
+                 observer](network::Connection& connection) -> http::ConnectionManager* {
+        connection.addReadFilter(
+            std::make_unique<filters::TcpProxy>(*tcp, clusters_, tcp_stats, observer));
         return nullptr;
       };
     }
@@ -107,8 +154,16 @@ class WorkerState {
   }
 
   event::Dispatcher& dispatcher_;
+  const ServerSnapshot& snapshot_;
   Random random_;
   upstream::ThreadLocalClusterManager clusters_;
+  // Telemetry shard: written only on this thread, copied out by statsSnapshot().
+  const telemetry::ClusterIndex cluster_index_;
+  access_log::AccessLogRing* access_log_ring_;  // nullptr: no access logs
+  std::vector<std::unique_ptr<stats::ListenerStats>> listener_stats_;  // config order
+  std::vector<std::unique_ptr<telemetry::ListenerTelemetry>> telemetry_;
+  stats::Histogram loop_lag_{stats::kLoopLagBucketsSeconds};
+  stats::LoopLagProbe loop_lag_probe_;
   std::list<std::unique_ptr<HttpListenerState>> http_states_;
   std::vector<std::unique_ptr<ActiveListener>> listeners_;
   std::unique_ptr<event::Timer> drain_timer_;
@@ -157,6 +212,12 @@ void Worker::stop() {
 void Worker::updateHosts(const std::string& cluster, upstream::HostSetConstSharedPtr hosts) {
   post([this, cluster, hosts = std::move(hosts)]() {
     if (state_) state_->clusters().onHostsUpdated(cluster, hosts);
+  });
+}
+
+void Worker::collectStats(std::function<void(stats::WorkerStatsSnapshot)> done) {
+  post([this, done = std::move(done)]() {
+    done(state_ ? state_->statsSnapshot(index_) : stats::WorkerStatsSnapshot{index_});
   });
 }
 

@@ -11,6 +11,7 @@
 
 #include "proxy/event/dispatcher.h"
 #include "proxy/server/server_snapshot.h"
+#include "proxy/stats/worker_stats.h"
 
 namespace podproxy::server {
 
@@ -33,6 +34,10 @@ class Worker {
   void join();
   // Thread-safe. A cluster's new host set (DNS refresh) reaches this worker's balancer.
   void updateHosts(const std::string& cluster, upstream::HostSetConstSharedPtr hosts);
+
+  // Thread-safe. `done` runs on the worker with a copy of its stats shard (the main thread folds
+  // the copies on scrape); it never runs if the worker's loop has already stopped.
+  void collectStats(std::function<void(stats::WorkerStatsSnapshot)> done);
 
   void post(std::function<void()> fn) { dispatcher_.post(std::move(fn)); }
   uint32_t index() const { return index_; }

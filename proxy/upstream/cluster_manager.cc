@@ -47,12 +47,13 @@ ClusterManager::ClusterManager(event::Dispatcher& main_dispatcher,
         }
         set->hosts.push_back(std::make_shared<const Host>(c.name, *addr, ep.host));
       }
-    } else {
+    } else if (c.type == config::Cluster::Type::kStrictDns) {
       auto dns = std::make_unique<DnsCluster>();
       dns->config = &c;
       dns->last_good.resize(c.endpoints.size());
       dns_clusters_.push_back(std::move(dns));
     }
+    // original_dst clusters have no hosts of their own: each connection brings its target.
     hosts_[c.name] = std::move(set);
   }
 }

@@ -83,10 +83,20 @@ HostConstSharedPtr ThreadLocalCluster::chooseHost() {
   return lb_->chooseHost();
 }
 
+HostConstSharedPtr ThreadLocalCluster::chooseHost(const network::Address* target) {
+  if (config_.type != config::Cluster::Type::kOriginalDst) return chooseHost();
+  if (target == nullptr || !target->valid()) return nullptr;
+  return std::make_shared<const Host>(config_.name, *target, target->ip());
+}
+
 Http1ConnPool& ThreadLocalCluster::pool(const Host& host) {
   std::string key = hostKey(host);
   auto it = pools_.find(key);
   if (it != pools_.end()) return *it->second;
+  if (config_.type == config::Cluster::Type::kOriginalDst && pools_.size() >= kMaxIdlePools) {
+    // Passthrough meets a new destination per pool: forget the ones with nothing open.
+    std::erase_if(pools_, [](const auto& entry) { return entry.second->idle(); });
+  }
   // Keep the snapshot's shared pointer when the host is in it; otherwise (a host chosen from
   // an older snapshot) a copy keeps the pool independent of snapshot lifetimes.
   HostConstSharedPtr shared;

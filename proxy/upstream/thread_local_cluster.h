@@ -35,6 +35,9 @@ class ThreadLocalCluster {
   void updateHosts(HostSetConstSharedPtr hosts);
   // nullptr when the cluster has no host.
   HostConstSharedPtr chooseHost();
+  // For original_dst clusters, a host for `target` (the connection's original destination);
+  // for the others the load balancer's choice. nullptr when there is none.
+  HostConstSharedPtr chooseHost(const network::Address* target);
   // The worker's pool for `host`, created on first use. A host is identified by its address,
   // so it keeps its pool (and warm connections) across DNS refreshes that return it again.
   Http1ConnPool& pool(const Host& host);
@@ -44,6 +47,11 @@ class ThreadLocalCluster {
   const HostSetConstSharedPtr& hosts() const { return hosts_; }
   // Sum of the counters of this worker's pools of this cluster (draining ones included).
   PoolStats stats() const;
+  // Visits this worker's live pools of the cluster (admin /clusters, per-host stats).
+  template <typename Fn>
+  void forEachPool(Fn&& fn) const {
+    for (const auto& [key, pool] : pools_) fn(*pool);
+  }
 
   // Graceful shutdown: every pool stops reusing connections; idle() once all are gone.
   void drainAll();
@@ -53,6 +61,8 @@ class ThreadLocalCluster {
 
  private:
   static std::string hostKey(const Host& host) { return host.address().toString(); }
+  // original_dst clusters sweep idle pools once they hold this many.
+  static constexpr size_t kMaxIdlePools = 256;
   void retirePool(std::unique_ptr<Http1ConnPool> pool);
 
   event::Dispatcher& dispatcher_;

@@ -398,10 +398,6 @@ def test_client_leaving_while_waiting_leaks_nothing(make_proxy, http_upstream):
     assert http_get(port, "/after").status == 200
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "proxy/http: after a complete response the ConnectionManager resumes reading; the client's "
-    "earlier FIN then closes the connection with kNoFlush (non-half-close EOF path), discarding "
-    "the response bytes still queued in the write buffer"))
 def test_half_closed_client_receives_a_large_response_completely(make_proxy, http_upstream):
     # The client reads slowly, so part of the response is still queued in the proxy when the
     # upstream's last byte arrives (the kernel buffers alone cannot hold 4 MiB here).

@@ -217,9 +217,9 @@ TEST(ConfigRouteValidation, RouteActionIsClusterOrWeightedClusters) {
   route: {cluster: app, weighted_clusters: [{name: app, weight: 1}]}
 )"),
                       R + 2, RC + 25, kRoutesField + "[0].route.weighted_clusters",
-                      "only one of cluster, weighted_clusters may be set");
+                      "only one of cluster, weighted_clusters, original_destination may be set");
   EXPECT_CONFIG_ERROR(withRoutes("- match: {prefix: /}\n  route: {timeout: 1s}\n"), R + 2, RC + 10,
-                      kRoutesField + "[0].route", "one of cluster, weighted_clusters is required");
+                      kRoutesField + "[0].route", "one of cluster, weighted_clusters, original_destination is required");
 }
 
 TEST(ConfigRouteValidation, WeightedClustersNeedPositiveWeights) {

@@ -343,7 +343,7 @@ TEST(ConfigValidation, EndpointPortZeroIsRejected) {
 TEST(ConfigValidation, ClusterTypeAndLbPolicyAreEnumerations) {
   EXPECT_CONFIG_ERROR(
       withClusters("- name: a\n  type: logical_dns\n  endpoints: [\"1.2.3.4:1\"]\n"), C + 2, CC + 9,
-      "clusters[0].type", "type must be static or strict_dns");
+      "clusters[0].type", "type must be static, strict_dns or original_dst");
   EXPECT_CONFIG_ERROR(
       withClusters("- name: a\n  lb_policy: ring_hash\n  endpoints: [\"1.2.3.4:1\"]\n"), C + 2,
       CC + 14, "clusters[0].lb_policy", "lb_policy must be round_robin, random or least_request");

@@ -1,0 +1,142 @@
+#include "filters/telemetry/listener_telemetry.h"
+
+#include <chrono>
+
+namespace podproxy::telemetry {
+
+namespace {
+
+std::string_view headerOr(const http::HeaderMap& headers, std::string_view name) {
+  const std::string* v = headers.get(name);
+  return v != nullptr ? std::string_view(*v) : std::string_view();
+}
+
+bool isGrpc(const http::RequestHeaders* request) {
+  if (request == nullptr) return false;
+  return headerOr(request->headers, "content-type").starts_with("application/grpc");
+}
+
+}  // namespace
+
+std::vector<access_log::AccessLogField> accessLogFields(const config::AccessLogConfig& config) {
+  std::vector<access_log::AccessLogField> fields;
+  for (const std::string& name : config.fields) {
+    if (auto field = access_log::accessLogFieldByName(name)) fields.push_back(*field);
+  }
+  return fields;
+}
+
+ListenerTelemetry::ListenerTelemetry(event::Dispatcher& dispatcher,
+                                     const config::Listener& listener,
+                                     const ClusterIndex& clusters, stats::IstioShard& shard,
+                                     access_log::AccessLogRing* ring)
+    : dispatcher_(dispatcher),
+      listener_(listener),
+      clusters_(clusters),
+      shard_(shard),
+      ring_(listener.access_log.enabled ? ring : nullptr),
+      formatter_(accessLogFields(listener.access_log)) {}
+
+int64_t ListenerTelemetry::unixMs(uint64_t loop_ms) const {
+  using namespace std::chrono;
+  const int64_t now_unix =
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  return now_unix - static_cast<int64_t>(dispatcher_.nowMs() - loop_ms);
+}
+
+void ListenerTelemetry::pushLine() {
+  ring_->tryPush(line_);
+  line_.clear();
+}
+
+void ListenerTelemetry::onStreamComplete(const http::StreamInfo& info,
+                                         const http::RequestHeaders* request,
+                                         const http::ResponseHeaders* response,
+                                         const http::TrailerMap* response_trailers) {
+  const uint64_t now = dispatcher_.nowMs();
+  const uint64_t duration = now >= info.start_time_ms ? now - info.start_time_ms : 0;
+
+  stats::HttpSeriesKey key;
+  key.response_flags = stats::responseFlagBits(info.response_flags);
+  key.response_code = info.response_code;
+  key.cluster = clusters_.id(info.upstream_cluster);
+  if (isGrpc(request)) {
+    key.protocol = stats::RequestProtocol::kGrpc;
+    std::string_view status;
+    if (response_trailers != nullptr) status = headerOr(*response_trailers, "grpc-status");
+    if (status.empty() && response != nullptr) status = headerOr(response->headers, "grpc-status");
+    key.grpc_status = stats::grpcStatusKey(status);
+  }
+  stats::HttpSeries& series = shard_.httpSeries(key);
+  ++series.requests;
+  series.duration_ms.observe(static_cast<double>(duration));
+  series.request_bytes.observe(static_cast<double>(info.bytes_received));
+  series.response_bytes.observe(static_cast<double>(info.bytes_sent));
+
+  if (ring_ == nullptr) return;
+  access_log::AccessLogRecord r;
+  r.start_time_unix_ms = unixMs(info.start_time_ms);
+  if (request != nullptr) {
+    r.method = request->method;
+    r.path = info.original_path.empty() ? std::string_view(request->path)
+                                        : std::string_view(info.original_path);
+    r.authority = request->authority;
+    r.x_forwarded_for = headerOr(request->headers, "x-forwarded-for");
+    r.user_agent = headerOr(request->headers, "user-agent");
+  }
+  r.protocol = info.protocol;
+  r.response_code = info.response_code;
+  r.response_flags = info.response_flags.empty() ? std::string_view("-") : info.response_flags;
+  r.response_code_details = info.details;
+  r.bytes_received = info.bytes_received;
+  r.bytes_sent = info.bytes_sent;
+  r.duration_ms = duration;
+  r.upstream_service_time_ms = info.upstream_service_time_ms;
+  r.request_id = info.request_id;
+  r.upstream_host = info.upstream_host;
+  r.upstream_cluster = info.upstream_cluster;
+  r.route_name = info.route_name;
+  const std::string remote = info.downstream_remote_address.valid()
+                                 ? info.downstream_remote_address.toString()
+                                 : std::string();
+  r.downstream_remote_address = remote;
+  r.trace_id = info.trace_id;
+  r.span_id = info.span_id;
+  r.parent_span_id = info.parent_span_id;
+  r.listener_name = listener_.name;
+  formatter_.format(r, line_);
+  pushLine();
+}
+
+stats::TcpByteCounters* ListenerTelemetry::onTcpSessionStart(std::string_view cluster) {
+  stats::TcpSeries& series = shard_.tcpSeries(stats::TcpSeriesKey{0, clusters_.id(cluster)});
+  ++series.opened;
+  return &series.bytes;
+}
+
+void ListenerTelemetry::onTcpSessionEnd(const filters::TcpSessionInfo& info) {
+  const uint32_t flags = stats::responseFlagBits(info.response_flags);
+  ++shard_.tcpSeries(stats::TcpSeriesKey{flags, clusters_.id(info.cluster)}).closed;
+
+  if (ring_ == nullptr) return;
+  const uint64_t now = dispatcher_.nowMs();
+  access_log::AccessLogRecord r;
+  r.start_time_unix_ms = unixMs(info.start_time_ms);
+  r.protocol = "tcp";
+  r.has_response_code = false;
+  r.response_flags = info.response_flags.empty() ? std::string_view("-") : info.response_flags;
+  r.bytes_received = info.bytes_received;
+  r.bytes_sent = info.bytes_sent;
+  r.duration_ms = now >= info.start_time_ms ? now - info.start_time_ms : 0;
+  r.upstream_host = info.upstream_host;
+  r.upstream_cluster = info.cluster;
+  const std::string remote = info.downstream_remote_address.valid()
+                                 ? info.downstream_remote_address.toString()
+                                 : std::string();
+  r.downstream_remote_address = remote;
+  r.listener_name = listener_.name;
+  formatter_.format(r, line_);
+  pushLine();
+}
+
+}  // namespace podproxy::telemetry

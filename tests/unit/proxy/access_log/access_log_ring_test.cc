@@ -1,0 +1,117 @@
+#include "proxy/access_log/access_log_ring.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+
+#include "proxy/access_log/access_log_writer.h"
+
+namespace podproxy::access_log {
+namespace {
+
+TEST(AccessLogRing, DrainsWholeLinesInOrder) {
+  AccessLogRing ring(256);
+  EXPECT_TRUE(ring.tryPush("one\n"));
+  EXPECT_TRUE(ring.tryPush("two\n"));
+  std::string out;
+  EXPECT_EQ(ring.drainTo(out, 1024), 8u);
+  EXPECT_EQ(out, "one\ntwo\n");
+  EXPECT_EQ(ring.drainTo(out, 1024), 0u);
+  EXPECT_EQ(ring.pushed(), 2u);
+  EXPECT_EQ(ring.dropped(), 0u);
+}
+
+TEST(AccessLogRing, DropsAndCountsWhenFullInsteadOfGrowing) {
+  AccessLogRing ring(64);
+  ASSERT_EQ(ring.capacity(), 64u);
+  const std::string line(30, 'x');
+  EXPECT_TRUE(ring.tryPush(line));
+  EXPECT_TRUE(ring.tryPush(line));
+  EXPECT_FALSE(ring.tryPush(line));  // 60 of 64 bytes used
+  EXPECT_FALSE(ring.tryPush(line));
+  EXPECT_EQ(ring.dropped(), 2u);
+  EXPECT_EQ(ring.pushed(), 2u);
+  std::string out;
+  ring.drainTo(out, 1024);
+  EXPECT_TRUE(ring.tryPush(line));  // room again once drained
+}
+
+TEST(AccessLogRing, WrapsAroundTheEnd) {
+  AccessLogRing ring(64);
+  std::string out;
+  for (int i = 0; i < 20; ++i) {
+    const std::string line = "line-" + std::to_string(i) + "-abcdefghij\n";
+    ASSERT_TRUE(ring.tryPush(line));
+    out.clear();
+    ASSERT_EQ(ring.drainTo(out, 1024), line.size());
+    EXPECT_EQ(out, line);
+  }
+}
+
+TEST(AccessLogRing, DrainStopsAtTheLastLineThatFitsTheChunk) {
+  AccessLogRing ring(1024);
+  ring.tryPush("aaaa\n");
+  ring.tryPush("bbbb\n");
+  ring.tryPush("cccc\n");
+  std::string out;
+  EXPECT_EQ(ring.drainTo(out, 12), 10u);  // two whole lines, never half of the third
+  EXPECT_EQ(out, "aaaa\nbbbb\n");
+  out.clear();
+  ring.tryPush(std::string(40, 'z') + "\n");
+  EXPECT_EQ(ring.drainTo(out, 12), 5u);
+  out.clear();
+  EXPECT_EQ(ring.drainTo(out, 12), 41u);  // a line longer than the chunk goes alone
+}
+
+TEST(AccessLogRing, ProducerAndConsumerThreadsLoseNothingThatWasAccepted) {
+  AccessLogRing ring(4096);
+  constexpr int kLines = 20000;
+  std::thread producer([&] {
+    for (int i = 0; i < kLines; ++i) ring.tryPush("l" + std::to_string(i) + "\n");
+  });
+  std::string all;
+  while (true) {
+    std::string chunk;
+    const size_t n = ring.drainTo(chunk, 512);
+    all += chunk;
+    if (n == 0 && ring.pushed() + ring.dropped() == kLines) {
+      if (ring.drainTo(all, 1 << 20) == 0) break;
+    }
+  }
+  producer.join();
+  size_t lines = 0;
+  for (char c : all) lines += c == '\n';
+  EXPECT_EQ(lines, ring.pushed());
+  EXPECT_EQ(ring.pushed() + ring.dropped(), static_cast<uint64_t>(kLines));
+}
+
+TEST(AccessLogWriter, WritesEveryRingToTheFileDescriptor) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  {
+    AccessLogWriter writer(fds[1]);
+    AccessLogRing& a = writer.addRing(1024);
+    AccessLogRing& b = writer.addRing(1024);
+    writer.start();
+    a.tryPush("{\"a\":1}\n");
+    b.tryPush("{\"b\":2}\n");
+    writer.stop();  // writes what is left before returning
+    EXPECT_EQ(writer.pushed(), 2u);
+    EXPECT_EQ(writer.dropped(), 0u);
+  }
+  close(fds[1]);
+  std::string got;
+  char buf[256];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0) got.append(buf, n);
+  close(fds[0]);
+  EXPECT_EQ(got.size(), 16u);
+  EXPECT_NE(got.find("{\"a\":1}\n"), std::string::npos);
+  EXPECT_NE(got.find("{\"b\":2}\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace podproxy::access_log

@@ -151,6 +151,7 @@ void writeRoute(JsonWriter& w, const Route& r) {
     w.key("route");
     w.beginObject();
     if (!a->cluster.empty()) w.field("cluster", a->cluster);
+    if (a->original_destination) w.field("original_destination", true);
     if (!a->weighted_clusters.empty()) {
       w.key("weighted_clusters");
       w.beginArray();
@@ -294,12 +295,32 @@ std::string toJson(const Bootstrap& b) {
     w.field("max_connections", l.max_connections);
     w.field("per_connection_buffer_limit_bytes", l.per_connection_buffer_limit_bytes);
     writeListenerTelemetry(w, l);
+    if (l.capture) {
+      const CaptureOptions& c = *l.capture;
+      w.key("capture");
+      w.beginObject();
+      w.field("direction",
+              c.direction == CaptureOptions::Direction::kInbound ? "inbound" : "outbound");
+      w.field("detection_timeout", c.detection_timeout);
+      w.key("tcp_ports");
+      w.beginArray();
+      for (uint16_t port : c.tcp_ports) w.value(port);
+      w.endArray();
+      w.field("inbound_target", c.inbound_target == CaptureOptions::InboundTarget::kOriginal
+                                    ? "original"
+                                    : "loopback");
+      w.endObject();
+    }
     if (l.http) writeHttp(w, *l.http);
     if (l.tcp) {
       w.key("tcp");
       w.beginObject();
       w.field("stat_prefix", l.tcp->stat_prefix);
-      w.field("cluster", l.tcp->cluster);
+      if (l.tcp->original_destination) {
+        w.field("original_destination", true);
+      } else {
+        w.field("cluster", l.tcp->cluster);
+      }
       w.field("idle_timeout", l.tcp->idle_timeout);
       w.endObject();
     }
@@ -311,11 +332,17 @@ std::string toJson(const Bootstrap& b) {
   for (const auto& c : b.clusters) {
     w.beginObject();
     w.field("name", c.name);
-    w.field("type", c.type == Cluster::Type::kStatic ? "static" : "strict_dns");
+    w.field("type", c.type == Cluster::Type::kStatic      ? "static"
+                    : c.type == Cluster::Type::kStrictDns ? "strict_dns"
+                                                          : "original_dst");
     w.field("lb_policy", lbName(c.lb_policy));
     w.key("endpoints");
     w.beginArray();
     for (const auto& e : c.endpoints) w.value(addressString(e));
+    w.endArray();
+    w.key("service_addresses");
+    w.beginArray();
+    for (const auto& e : c.service_addresses) w.value(addressString(e));
     w.endArray();
     w.field("connect_timeout", c.connect_timeout);
     w.field("idle_timeout", c.idle_timeout);

@@ -97,9 +97,38 @@ std::expected<BootstrapPtr, ConfigError> loadEmbeddedDefault(const CliOverrides&
   return applyOverrides(**base, overrides);
 }
 
+std::expected<BootstrapPtr, ConfigError> loadEmbeddedSidecar(const CliOverrides& overrides,
+                                                             bool ipv6) {
+  auto base = loadString(embeddedSidecarYaml(ipv6), kEmbeddedSidecarSource);
+  if (!base) return base;
+  return applyOverrides(**base, overrides);
+}
+
 std::expected<BootstrapPtr, ConfigError> applyOverrides(const Bootstrap& base,
                                                         const CliOverrides& overrides) {
   Bootstrap out = base;
+  if (overrides.inbound_target) {
+    CaptureOptions::InboundTarget target;
+    if (*overrides.inbound_target == "loopback") {
+      target = CaptureOptions::InboundTarget::kLoopback;
+    } else if (*overrides.inbound_target == "original") {
+      target = CaptureOptions::InboundTarget::kOriginal;
+    } else {
+      return std::unexpected(
+          commandLineError("--inbound-target", "must be loopback or original"));
+    }
+    bool any = false;
+    for (Listener& l : out.listeners) {
+      if (l.capture && l.capture->direction == CaptureOptions::Direction::kInbound) {
+        l.capture->inbound_target = target;
+        any = true;
+      }
+    }
+    if (!any) {
+      return std::unexpected(
+          commandLineError("--inbound-target", "there is no inbound capture listener to change"));
+    }
+  }
   if (overrides.listen) {
     auto address = parseSocketAddress(*overrides.listen, HostKind::kIpOnly, true);
     if (!address) return std::unexpected(commandLineError("--listen", address.error()));

@@ -42,12 +42,19 @@ struct CliOverrides {
   std::optional<std::string> admin = std::nullopt;     // HOST:PORT of the admin server
   std::optional<uint32_t> concurrency = std::nullopt;
   std::optional<std::string> log_level = std::nullopt;
+  // "loopback" or "original": inbound_target of every inbound capture listener.
+  std::optional<std::string> inbound_target = std::nullopt;
 };
 
 // Loads the embedded default and applies overrides: --listen HOST:PORT replaces listener
 // "ingress"'s address, --upstream HOST:PORT replaces cluster "local_app"'s endpoints, --admin
 // HOST:PORT the admin address.
 std::expected<BootstrapPtr, ConfigError> loadEmbeddedDefault(const CliOverrides& overrides);
+
+// The embedded sidecar configuration (`podproxy sidecar`) with overrides; IPv6 capture
+// listeners are included when `ipv6` (the host has IPv6).
+std::expected<BootstrapPtr, ConfigError> loadEmbeddedSidecar(const CliOverrides& overrides,
+                                                             bool ipv6);
 
 // Applies the same overrides to any loaded Bootstrap and returns a new snapshot. Errors name the
 // option ("--listen") as the field, e.g. for a bad HOST:PORT or a missing "ingress" listener.

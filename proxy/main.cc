@@ -1,5 +1,9 @@
 // podproxy command line: run the proxy (from a file or the embedded default) or validate a file.
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -7,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/embedded_default.h"
 #include "config/loader.h"
 #include "proxy/common/logger.h"
 #include "proxy/server/server.h"
@@ -17,8 +22,11 @@ constexpr std::string_view kUsage = R"(podproxy - a service-mesh sidecar proxy
 
 Usage:
   podproxy [run] [-c FILE] [options]   run the proxy (embedded default config without -c)
+  podproxy sidecar [-c FILE] [options] run as a Pod's sidecar (embedded sidecar config without -c:
+                                       capture on 15001/15006, admin 15000, health 15021,
+                                       metrics 15090; see docker/podproxy-init)
   podproxy validate -c FILE            check a config file and exit (0: valid, 1: invalid)
-  podproxy print-default               print the embedded default config (YAML)
+  podproxy print-default [--sidecar]   print an embedded config (YAML)
 
 Options:
   -c, --config FILE        YAML config file
@@ -27,6 +35,8 @@ Options:
       --admin HOST:PORT    admin address (default 127.0.0.1:15000)
       --concurrency N      worker threads (default: CPUs this process may use)
       --log-level LEVEL    trace, debug, info, warn, error, off (default info)
+      --inbound-target T   sidecar: reach the app on loopback (127.0.0.1:<port>, default)
+                           or on the original destination address (original)
   -h, --help               this help
   -v, --version            print the version
 )";
@@ -34,6 +44,7 @@ Options:
 struct Args {
   std::string command = "run";
   std::optional<std::string> config_path;
+  bool sidecar = false;  // print-default --sidecar
   podproxy::config::CliOverrides overrides;
 };
 
@@ -73,6 +84,11 @@ std::optional<std::string> parseArgs(int argc, char** argv, Args& args) {
       if (!(v = value(arg))) return "missing value for --log-level";
       if (!podproxy::parseLogLevel(*v)) return "unknown log level: " + *v;
       args.overrides.log_level = *v;
+    } else if (arg == "--inbound-target") {
+      if (!(v = value(arg))) return "missing value for --inbound-target";
+      args.overrides.inbound_target = *v;
+    } else if (arg == "--sidecar") {
+      args.sidecar = true;
     } else if (arg == "-h" || arg == "--help") {
       args.command = "help";
     } else if (arg == "-v" || arg == "--version") {
@@ -82,6 +98,18 @@ std::optional<std::string> parseArgs(int argc, char** argv, Args& args) {
     }
   }
   return std::nullopt;
+}
+
+// Whether this network namespace can use IPv6 (the sidecar then captures it too).
+bool hostHasIpv6() {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 any{};
+  any.sin6_family = AF_INET6;
+  any.sin6_addr = in6addr_loopback;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&any), sizeof(any)) == 0;
+  ::close(fd);
+  return ok;
 }
 
 }  // namespace
@@ -101,18 +129,24 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (args.command == "print-default") {
-    const auto yaml = podproxy::config::embeddedDefaultYaml();
+    const std::string yaml = args.sidecar ? podproxy::config::embeddedSidecarYaml(hostHasIpv6())
+                                          : std::string(podproxy::config::embeddedDefaultYaml());
     std::fwrite(yaml.data(), 1, yaml.size(), stdout);
     return 0;
   }
-  if (args.command != "run" && args.command != "validate") {
+  if (args.command != "run" && args.command != "validate" && args.command != "sidecar") {
     std::fprintf(stderr, "podproxy: unknown command '%s'\n\n%s", args.command.c_str(),
                  kUsage.data());
     return 2;
   }
 
   auto loaded = [&]() -> std::expected<podproxy::config::BootstrapPtr, podproxy::config::ConfigError> {
-    if (!args.config_path) return podproxy::config::loadEmbeddedDefault(args.overrides);
+    if (!args.config_path) {
+      if (args.command == "sidecar") {
+        return podproxy::config::loadEmbeddedSidecar(args.overrides, hostHasIpv6());
+      }
+      return podproxy::config::loadEmbeddedDefault(args.overrides);
+    }
     auto file = podproxy::config::loadFile(*args.config_path);
     if (!file) return file;
     return podproxy::config::applyOverrides(**file, args.overrides);

@@ -1,13 +1,36 @@
 #include "proxy/admin/admin_filter.h"
 
+#include "proxy/common/logger.h"
 #include "proxy/network/connection.h"
 
 namespace podproxy::admin {
 
+namespace {
+
+constexpr std::string_view kPrometheusType = "text/plain; version=0.0.4; charset=utf-8";
+
+constexpr std::string_view kIndex =
+    "podproxy admin\n"
+    "  GET  /ready                 200 LIVE when serving, else 503\n"
+    "  GET  /healthz               200 while the process runs\n"
+    "  GET  /healthz/ready         Istio's readiness probe (as on health_address)\n"
+    "  GET  /config_dump           the effective configuration (JSON)\n"
+    "  GET  /stats                 counters, plain text\n"
+    "  GET  /stats/prometheus      Prometheus exposition (Istio metrics and podproxy's own)\n"
+    "  GET  /clusters              hosts, health and active requests (?format=json)\n"
+    "  GET  /listeners             listeners and bound addresses (?format=json)\n"
+    "  POST /logging?level=L       change the log level (trace..off); GET shows it\n"
+    "  POST /drain_listeners       stop accepting and drain connections, keep running\n"
+    "  POST /quitquitquit          graceful drain and exit\n";
+
+}  // namespace
+
 http::FilterHeadersStatus AdminFilter::decodeHeaders(http::RequestHeaders& headers,
                                                      bool end_stream) {
   method_ = headers.method;
-  path_ = headers.path.substr(0, headers.path.find('?'));
+  const size_t q = headers.path.find('?');
+  path_ = headers.path.substr(0, q);
+  query_ = q == std::string::npos ? std::string() : headers.path.substr(q + 1);
   // Answer once the whole request is in, so a body never lingers unread on keep-alive.
   if (end_stream) handle();
   return http::FilterHeadersStatus::kStopIteration;
@@ -34,8 +57,52 @@ void AdminFilter::reply(uint16_t status, std::string_view content_type, std::str
   }
 }
 
+AdminCallback AdminFilter::later() {
+  return [this, alive = alive_](AdminResponse response) {
+    if (!*alive) return;  // the client left while the workers were asked
+    reply(response.status, response.content_type, std::move(response.body));
+  };
+}
+
+bool AdminFilter::localPeer() const {
+  return callbacks_->connection().remoteAddress().isLoopback();
+}
+
+std::string AdminFilter::queryParam(std::string_view name) const {
+  std::string_view rest = query_;
+  while (!rest.empty()) {
+    const size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return eq == std::string_view::npos ? std::string() : std::string(pair.substr(eq + 1));
+    }
+  }
+  return {};
+}
+
 void AdminFilter::handle() {
   const bool read_only = method_ == "GET" || method_ == "HEAD";
+  switch (mode_) {
+    case AdminMode::kStats:
+      if (path_ != "/stats/prometheus") return reply(404, "text/plain", "not found\n");
+      if (!read_only) return reply(405, "text/plain", "method not allowed\n");
+      return handler_.statsPrometheus(later());
+    case AdminMode::kHealth: {
+      if (path_ != "/healthz/ready") return reply(404, "text/plain", "not found\n");
+      if (!read_only) return reply(405, "text/plain", "method not allowed\n");
+      const bool ready = handler_.ready();
+      return reply(ready ? 200 : 503, "text/plain", ready ? "" : "not ready\n");
+    }
+    case AdminMode::kAdmin:
+      return handleAdmin();
+  }
+}
+
+void AdminFilter::handleAdmin() {
+  const bool read_only = method_ == "GET" || method_ == "HEAD";
+  const bool json = queryParam("format") == "json";
   if (path_ == "/ready") {
     if (!read_only) return reply(405, "text/plain", "method not allowed\n");
     const bool ready = handler_.ready();
@@ -45,34 +112,70 @@ void AdminFilter::handle() {
     if (!read_only) return reply(405, "text/plain", "method not allowed\n");
     return reply(200, "text/plain", "OK\n");
   }
+  if (path_ == "/healthz/ready") {
+    if (!read_only) return reply(405, "text/plain", "method not allowed\n");
+    const bool ready = handler_.ready();
+    return reply(ready ? 200 : 503, "text/plain", ready ? "" : "not ready\n");
+  }
   if (path_ == "/config_dump") {
     if (!read_only) return reply(405, "text/plain", "method not allowed\n");
     return reply(200, "application/json", handler_.configDumpJson());
   }
   if (path_ == "/stats") {
     if (!read_only) return reply(405, "text/plain", "method not allowed\n");
-    return reply(200, "text/plain", handler_.statsText());
+    if (queryParam("format") == "prometheus") return handler_.statsPrometheus(later());
+    return handler_.statsText(later());
+  }
+  if (path_ == "/stats/prometheus") {
+    if (!read_only) return reply(405, "text/plain", "method not allowed\n");
+    return handler_.statsPrometheus(later());
+  }
+  if (path_ == "/clusters") {
+    if (!read_only) return reply(405, "text/plain", "method not allowed\n");
+    return handler_.clusters(json, later());
+  }
+  if (path_ == "/listeners") {
+    if (!read_only) return reply(405, "text/plain", "method not allowed\n");
+    return reply(200, json ? "application/json" : "text/plain", handler_.listeners(json));
+  }
+  if (path_ == "/logging") {
+    if (read_only) {
+      return reply(200, "text/plain",
+                   "level: " + std::string(logLevelName(Logger::level())) + "\n");
+    }
+    // Changing the process's behaviour is a local privilege, and POST as Envoy asks.
+    if (method_ != "POST") return reply(405, "text/plain", "use POST\n");
+    if (!localPeer()) return reply(403, "text/plain", "forbidden: loopback only\n");
+    const std::string name = queryParam("level");
+    const auto level = parseLogLevel(name);
+    if (!level) {
+      return reply(400, "text/plain",
+                   "usage: POST /logging?level=trace|debug|info|warn|error|off\n");
+    }
+    Logger::setLevel(*level);
+    LOG_INFO("log level changed", {"level", logLevelName(*level)});
+    return reply(200, "text/plain", "level: " + std::string(logLevelName(*level)) + "\n");
+  }
+  if (path_ == "/drain_listeners") {
+    if (method_ != "POST") return reply(405, "text/plain", "use POST\n");
+    if (!localPeer()) return reply(403, "text/plain", "forbidden: loopback only\n");
+    handler_.drainListeners();
+    return reply(200, "text/plain", "OK\n");
   }
   if (path_ == "/quitquitquit") {
     if (method_ != "POST") return reply(405, "text/plain", "use POST\n");
     // The admin port may be bound beyond loopback; shutting down stays a local privilege.
-    if (!callbacks_->connection().remoteAddress().isLoopback()) {
-      return reply(403, "text/plain", "forbidden: loopback only\n");
-    }
+    if (!localPeer()) return reply(403, "text/plain", "forbidden: loopback only\n");
     reply(200, "text/plain", "OK\n");
     handler_.requestShutdown();
     return;
   }
-  if (path_ == "/") {
-    return reply(200, "text/plain",
-                 "podproxy admin\n  /ready\n  /healthz\n  /config_dump\n  /stats\n"
-                 "  /quitquitquit (POST)\n");
-  }
+  if (path_ == "/") return reply(200, "text/plain", std::string(kIndex));
   reply(404, "text/plain", "not found\n");
 }
 
 void AdminFilterFactory::createFilterChain(http::FilterChainFactoryCallbacks& callbacks) {
-  callbacks.addDecoderFilter(std::make_unique<AdminFilter>(handler_));
+  callbacks.addDecoderFilter(std::make_unique<AdminFilter>(handler_, mode_));
 }
 
 }  // namespace podproxy::admin

@@ -9,6 +9,7 @@ namespace podproxy::http {
 ConnectionManager::ConnectionManager(ConnectionManagerContext& context) : context_(context) {}
 
 ConnectionManager::~ConnectionManager() {
+  context_.managers.erase(this);
   if (stream_) {
     stream_->destroyFilters();
     stream_.reset();
@@ -20,6 +21,7 @@ ConnectionManager::~ConnectionManager() {
 void ConnectionManager::initializeReadFilterCallbacks(network::ReadFilterCallbacks& callbacks) {
   connection_ = &callbacks.connection();
   connection_->addConnectionCallbacks(*this);
+  context_.managers.insert(this);
   ++context_.stats.downstream_cx_total;
   ++context_.stats.downstream_cx_active;
 }
@@ -216,6 +218,12 @@ void ConnectionManager::onIdleTimeout() {
   ++context_.stats.downstream_cx_idle_timeout;
   closed_ = true;
   connection_->close(network::CloseType::kFlushWrite);
+}
+
+void ConnectionManager::drainAll(ConnectionManagerContext& context) {
+  // Copy: a drain may close (and so unregister) managers while we iterate.
+  const std::vector<ConnectionManager*> managers(context.managers.begin(), context.managers.end());
+  for (ConnectionManager* m : managers) m->startDrain();
 }
 
 void ConnectionManager::startDrain() {

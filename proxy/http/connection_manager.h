@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <list>
+#include <unordered_set>
 #include <memory>
 #include <vector>
 
@@ -21,6 +22,7 @@
 namespace podproxy::http {
 
 class ActiveStream;
+class ConnectionManager;
 
 // Per-worker counters of the connection manager (folded into metrics on scrape).
 struct ConnectionManagerStats {
@@ -48,6 +50,8 @@ struct ConnectionManagerContext {
   Random& random;
   ConnectionManagerStats& stats;
   StreamObserver* observer = nullptr;  // metrics and access log; told once per stream
+  // The live managers, so a drain reaches each of them.
+  std::unordered_set<ConnectionManager*> managers{};
 };
 
 class ConnectionManager final : public network::ReadFilter,
@@ -76,6 +80,8 @@ class ConnectionManager final : public network::ReadFilter,
 
   // Graceful drain: finish what is in flight with "Connection: close", close idle connections.
   void startDrain();
+  // startDrain() on every live manager of `context`.
+  static void drainAll(ConnectionManagerContext& context);
 
   network::Connection& connection() { return *connection_; }
   ConnectionManagerContext& context() { return context_; }

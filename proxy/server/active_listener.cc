@@ -2,16 +2,22 @@
 
 #include <unistd.h>
 
+#include "filters/listener/original_dst.h"
 #include "proxy/common/logger.h"
-#include "proxy/http/connection_manager.h"
 
 namespace podproxy::server {
 
 ActiveListener::ActiveListener(event::Dispatcher& dispatcher, ListenerShared& shared, int fd,
-                               NetworkFilterChainFactory factory)
-    : dispatcher_(dispatcher), shared_(shared), fd_(fd), factory_(std::move(factory)) {}
+                               NetworkFilterChainFactory factory, std::function<void()> drain)
+    : dispatcher_(dispatcher),
+      shared_(shared),
+      fd_(fd),
+      factory_(std::move(factory)),
+      drain_(std::move(drain)) {}
 
 ActiveListener::~ActiveListener() {
+  // Connections go now, not deferred: what they reference (contexts, stats) dies with us.
+  destroying_ = true;
   stopListening();
   closeAll();
 }
@@ -77,8 +83,45 @@ void ActiveListener::acceptOne() {
   connections_.push_front(std::move(active_connection));
   ActiveConnection& tracked = *connections_.front();
   tracked.self = connections_.begin();
-  tracked.http = factory_(connection);
+  if (shared_.capture != nullptr && !classifyCapture(connection)) {
+    connection.close(network::CloseType::kNoFlush);
+    return;
+  }
+  factory_(connection);
   connection.initializeReadFilters();
+}
+
+bool ActiveListener::classifyCapture(network::Connection& connection) {
+  const network::Address& local = connection.localAddress();
+  auto original = filters::originalDestination(connection.fd(), local.family());
+  // Not redirected (a direct connection to the capture port): it "meant" us.
+  const network::Address destination = original ? *original : local;
+  const bool local_address = destination.isLoopback() || destination.ip() == local.ip();
+  if (local_address && shared_.own_ports.contains(destination.port())) {
+    shared_.loops_refused.fetch_add(1, std::memory_order_relaxed);
+    LOG_DEBUG("refused a connection to the proxy's own listener", {"listener", shared_.name},
+              {"destination", destination.toString()},
+              {"peer", connection.remoteAddress().toString()});
+    return false;
+  }
+  network::CaptureInfo info;
+  info.original_destination = destination;
+  info.upstream_target = destination;
+  const config::CaptureOptions& capture = *shared_.capture;
+  if (capture.direction == config::CaptureOptions::Direction::kInbound &&
+      capture.inbound_target == config::CaptureOptions::InboundTarget::kLoopback) {
+    // The app listens on localhost (or everywhere): reach it over loopback.
+    info.upstream_target = *network::Address::fromIp(
+        destination.family() == AF_INET6 ? "::1" : "127.0.0.1", destination.port());
+  }
+  info.cluster = std::string(config::kPassthroughCluster);
+  if (capture.direction == config::CaptureOptions::Direction::kOutbound &&
+      shared_.service_clusters != nullptr) {
+    auto it = shared_.service_clusters->find(destination.toString());
+    if (it != shared_.service_clusters->end()) info.cluster = it->second;
+  }
+  connection.setCaptureInfo(std::move(info));
+  return true;
 }
 
 void ActiveListener::ActiveConnection::onEvent(network::ConnectionEvent event) {
@@ -92,18 +135,14 @@ void ActiveListener::removeConnection(ActiveConnection& active) {
   shared_.connections.fetch_sub(1, std::memory_order_relaxed);
   std::unique_ptr<ActiveConnection> owned = std::move(*active.self);
   connections_.erase(active.self);
+  if (destroying_) return;  // `owned` dies here: we are not inside its callbacks
   // We are inside the connection's own callback: destroy it after this I/O pass.
   dispatcher_.deferredDelete(std::move(owned));
 }
 
 void ActiveListener::drain() {
   stopListening();
-  // Copy: startDrain may close (and so remove) connections while we iterate.
-  std::vector<http::ConnectionManager*> managers;
-  for (auto& c : connections_) {
-    if (c->http != nullptr) managers.push_back(c->http);
-  }
-  for (auto* m : managers) m->startDrain();
+  if (drain_) drain_();
 }
 
 void ActiveListener::closeAll() {

@@ -9,15 +9,15 @@
 #include <atomic>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
+
+#include "config/model.h"
 
 #include "proxy/event/dispatcher.h"
 #include "proxy/network/connection.h"
-
-namespace podproxy::http {
-class ConnectionManager;
-}
 
 namespace podproxy::server {
 
@@ -28,16 +28,25 @@ struct ListenerShared {
   uint32_t buffer_limit = 0;
   std::atomic<uint32_t> connections{0};  // touched once per connection, never per request
   std::atomic<uint64_t> overflows{0};
+
+  // Transparent capture (nullptr otherwise).
+  const config::CaptureOptions* capture = nullptr;
+  // Ports of every listener of this process: a captured connection whose original destination
+  // is one of them on a local address would loop back into us.
+  std::set<uint16_t> own_ports;
+  // Service address ("ip:port") -> cluster, from the clusters' service_addresses.
+  const std::map<std::string, std::string>* service_clusters = nullptr;
+  std::atomic<uint64_t> loops_refused{0};
 };
 
-// Adds the network filters of a new connection; returns the HTTP connection manager when the
-// chain has one (so drain can reach it).
-using NetworkFilterChainFactory = std::function<http::ConnectionManager*(network::Connection&)>;
+// Adds the network filters of a new connection.
+using NetworkFilterChainFactory = std::function<void(network::Connection&)>;
 
 class ActiveListener {
  public:
+  // `drain` asks this listener's live connections to finish gracefully.
   ActiveListener(event::Dispatcher& dispatcher, ListenerShared& shared, int fd,
-                 NetworkFilterChainFactory factory);
+                 NetworkFilterChainFactory factory, std::function<void()> drain);
   ~ActiveListener();
   ActiveListener(const ActiveListener&) = delete;
   ActiveListener& operator=(const ActiveListener&) = delete;
@@ -57,12 +66,14 @@ class ActiveListener {
     void onEvent(network::ConnectionEvent event) override;
     ActiveListener* parent = nullptr;
     std::unique_ptr<network::Connection> connection;
-    http::ConnectionManager* http = nullptr;
     std::list<std::unique_ptr<ActiveConnection>>::iterator self;
   };
 
   static void onConnection(uv_stream_t* server, int status);
   void acceptOne();
+  // Capture: records where the connection was going and which cluster that picks; false when
+  // the connection must be refused (it would loop back into the proxy).
+  bool classifyCapture(network::Connection& connection);
   void removeConnection(ActiveConnection& active);
 
   event::Dispatcher& dispatcher_;
@@ -70,7 +81,9 @@ class ActiveListener {
   int fd_;
   uv_tcp_t* handle_ = nullptr;
   NetworkFilterChainFactory factory_;
+  std::function<void()> drain_;
   std::list<std::unique_ptr<ActiveConnection>> connections_;
+  bool destroying_ = false;
 };
 
 }  // namespace podproxy::server

@@ -3,10 +3,13 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "config/json_dump.h"
@@ -14,6 +17,11 @@
 #include "proxy/network/listen_socket.h"
 
 namespace podproxy::server {
+
+namespace {
+// Per worker: at 100k lines/s of ~400 bytes, 2 MiB covers 50 ms of a stalled stdout.
+constexpr size_t kAccessLogRingBytes = 2 * 1024 * 1024;
+}  // namespace
 
 uint32_t defaultConcurrency() {
   cpu_set_t set;
@@ -46,6 +54,14 @@ bool Server::buildSnapshot(uint32_t concurrency) {
     snapshot_->clusters.push_back(
         ClusterRuntime{&c, clusters_->hosts(c.name), clusters_->resources(c.name)});
   }
+  for (const config::Cluster& c : config_->clusters) {
+    for (const config::SocketAddress& a : c.service_addresses) {
+      if (auto address = network::Address::fromIp(a.host, a.port)) {
+        snapshot_->service_clusters.emplace(address->toString(), c.name);
+      }
+    }
+  }
+  std::set<uint16_t> bound_ports;
   for (const config::Listener& l : config_->listeners) {
     ListenerRuntime runtime;
     runtime.config = &l;
@@ -72,49 +88,84 @@ bool Server::buildSnapshot(uint32_t concurrency) {
     runtime.shared->name = l.name;
     runtime.shared->max_connections = l.max_connections;
     runtime.shared->buffer_limit = l.per_connection_buffer_limit_bytes;
+    if (l.capture) {
+      runtime.shared->capture = &*l.capture;
+      runtime.shared->service_clusters = &snapshot_->service_clusters;
+    }
     LOG_INFO("listening", {"listener", l.name}, {"address", sockets->bound.toString()},
-             {"protocol", l.http ? "http" : "tcp"});
+             {"protocol", l.capture ? "capture" : (l.http ? "http" : "tcp")});
+    bound_addresses_.emplace_back(l.name, sockets->bound.toString());
+    bound_ports.insert(sockets->bound.port());
     snapshot_->listeners.push_back(std::move(runtime));
   }
+  // The loop guard knows every port this process listens on (admin and telemetry ports are
+  // never captured by the init script, but a misconfigured one must not loop either).
+  bound_ports.insert(config_->admin.address.port);
+  for (ListenerRuntime& runtime : snapshot_->listeners) runtime.shared->own_ports = bound_ports;
   return true;
 }
 
 bool Server::startAdmin() {
-  if (!config_->admin.enabled) return true;
-  auto address = network::Address::fromIp(config_->admin.address.host, config_->admin.address.port);
+  const config::Admin& admin = config_->admin;
+  if (admin.enabled && !startMainListener("admin", admin.address, admin::AdminMode::kAdmin)) {
+    return false;
+  }
+  // Istio's pod-reachable ports: scraping (15090) and the readiness probe (15021).
+  if (admin.stats_address &&
+      !startMainListener("stats", *admin.stats_address, admin::AdminMode::kStats)) {
+    return false;
+  }
+  if (admin.health_address &&
+      !startMainListener("health", *admin.health_address, admin::AdminMode::kHealth)) {
+    return false;
+  }
+  return true;
+}
+
+bool Server::startMainListener(std::string_view name, const config::SocketAddress& at,
+                               admin::AdminMode mode) {
+  auto address = network::Address::fromIp(at.host, at.port);
   if (!address) {
-    LOG_ERROR("invalid admin address", {"host", config_->admin.address.host});
+    LOG_ERROR("invalid address", {"listener", name}, {"host", at.host});
     return false;
   }
   auto sockets = network::createListenSockets(*address, 1);
   if (!sockets) {
-    LOG_ERROR("cannot listen", {"listener", "admin"}, {"error", sockets.error()});
+    LOG_ERROR("cannot listen", {"listener", name}, {"error", sockets.error()});
     return false;
   }
-  admin_http_config_.stat_prefix = "admin";
-  admin_factory_ = std::make_unique<admin::AdminFilterFactory>(*this);
-  admin_context_ = std::make_unique<http::ConnectionManagerContext>(http::ConnectionManagerContext{
-      admin_http_config_, *admin_factory_, admin_random_, admin_stats_});
-  admin_shared_.name = "admin";
-  admin_shared_.max_connections = 1024;
-  admin_shared_.buffer_limit = 1024 * 1024;
-  http::ConnectionManagerContext* context = admin_context_.get();
-  admin_listener_ = std::make_unique<ActiveListener>(
-      main_, admin_shared_, sockets->fds[0],
-      [context](network::Connection& connection) -> http::ConnectionManager* {
-        auto manager = std::make_unique<http::ConnectionManager>(*context);
-        http::ConnectionManager* raw = manager.get();
-        connection.addReadFilter(std::move(manager));
-        return raw;
-      });
-  const std::string err = admin_listener_->start();
+  auto l = std::make_unique<MainListener>();
+  l->http_config.stat_prefix = std::string(name);
+  l->factory = std::make_unique<admin::AdminFilterFactory>(*this, mode);
+  l->context = std::make_unique<http::ConnectionManagerContext>(
+      http::ConnectionManagerContext{l->http_config, *l->factory, admin_random_, l->stats});
+  l->shared.name = std::string(name);
+  l->shared.max_connections = 1024;
+  l->shared.buffer_limit = 1024 * 1024;
+  http::ConnectionManagerContext* context = l->context.get();
+  l->listener = std::make_unique<ActiveListener>(
+      main_, l->shared, sockets->fds[0],
+      [context](network::Connection& connection) {
+        connection.addReadFilter(std::make_unique<http::ConnectionManager>(*context));
+      },
+      [context] { http::ConnectionManager::drainAll(*context); });
+  const std::string err = l->listener->start();
+  main_listeners_.push_back(std::move(l));
   if (!err.empty()) {
-    LOG_ERROR("cannot start admin listener", {"error", err});
+    LOG_ERROR("cannot start listener", {"listener", name}, {"error", err});
     return false;
   }
-  LOG_INFO("listening", {"listener", "admin"}, {"address", sockets->bound.toString()},
+  LOG_INFO("listening", {"listener", name}, {"address", sockets->bound.toString()},
            {"protocol", "http"});
+  bound_addresses_.emplace_back(std::string(name), sockets->bound.toString());
   return true;
+}
+
+void Server::stopMainListeners() {
+  for (auto& l : main_listeners_) {
+    l->listener->stopListening();
+    l->listener->closeAll();
+  }
 }
 
 void Server::startSignals() {
@@ -141,6 +192,10 @@ void Server::startSignals() {
 int Server::run() {
   const uint32_t concurrency =
       config_->concurrency > 0 ? config_->concurrency : defaultConcurrency();
+  concurrency_ = concurrency;
+  start_time_seconds_ = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
   LOG_INFO("starting podproxy", {"version", PODPROXY_VERSION}, {"config", config_->source},
            {"concurrency", concurrency});
 
@@ -152,13 +207,24 @@ int Server::run() {
   if (!buildSnapshot(concurrency) || !startAdmin()) {
     for (auto& l : snapshot_->listeners) network::closeSockets(l.fds);
     clusters_->stop();
-    admin_listener_.reset();
+    main_listeners_.clear();
     clusters_.reset();
     main_.shutdown();
     return 1;
   }
   clusters_->start();
   startSignals();
+  // Access logs: one ring per worker, one writer thread doing the blocking writes.
+  const bool any_access_log =
+      std::any_of(config_->listeners.begin(), config_->listeners.end(),
+                  [](const config::Listener& l) { return l.access_log.enabled; });
+  if (any_access_log) {
+    access_log_ = std::make_unique<access_log::AccessLogWriter>(STDOUT_FILENO);
+    for (uint32_t i = 0; i < concurrency; ++i) {
+      snapshot_->access_log_rings.push_back(&access_log_->addRing(kAccessLogRingBytes));
+    }
+    access_log_->start();
+  }
   for (uint32_t i = 0; i < concurrency; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, snapshot_));
   }
@@ -170,10 +236,11 @@ int Server::run() {
   main_.run();
 
   for (auto& w : workers_) w->join();
+  if (access_log_) access_log_->stop();  // the workers are gone: write what they left
   bool clean = true;
   for (auto& w : workers_) clean = clean && w->closedClean();
   workers_.clear();
-  admin_listener_.reset();
+  main_listeners_.clear();
   clusters_.reset();
   if (!main_.shutdown()) clean = false;
   if (!clean) LOG_WARN("event loops closed with handles still open");
@@ -230,8 +297,12 @@ void Server::finish() {
   finished_ = true;
   drain_timer_.reset();
   for (auto& w : workers_) w->stop();
-  if (admin_listener_) admin_listener_->stopListening();
-  if (admin_listener_) admin_listener_->closeAll();
+  stopMainListeners();
+  for (auto& c : collections_) {
+    c->done = nullptr;
+    c->timeout.reset();
+  }
+  collections_.clear();
   if (clusters_) clusters_->stop();
   for (uv_signal_t* s : {sigterm_, sigint_}) {
     if (s != nullptr) {
@@ -243,31 +314,174 @@ void Server::finish() {
   main_.exit();
 }
 
-std::string Server::configDumpJson() const { return config::toJson(*config_); }
+std::string Server::configDumpJson() const {
+  return config::toJson(*config_);
+}
 
-std::string Server::statsText() const {
-  std::ostringstream out;
+stats::ServerStats Server::serverStats() const {
+  stats::ServerStats s;
+  s.ready = ready();
+  s.draining = draining_ || listeners_drained_;
+  s.concurrency = concurrency_;
+  s.start_time_seconds = start_time_seconds_;
+  if (access_log_) {
+    s.access_log_lines = access_log_->pushed();
+    s.access_log_dropped = access_log_->dropped() + access_log_->writeErrors();
+  }
   for (const auto& l : snapshot_->listeners) {
-    out << "listener." << l.shared->name << ".downstream_cx_active: "
-        << l.shared->connections.load(std::memory_order_relaxed) << '\n';
-    out << "listener." << l.shared->name << ".downstream_cx_overflow: "
-        << l.shared->overflows.load(std::memory_order_relaxed) << '\n';
+    s.listeners.push_back({l.shared->name, l.shared->connections.load(std::memory_order_relaxed),
+                           l.shared->overflows.load(std::memory_order_relaxed)});
   }
   for (const auto& c : snapshot_->clusters) {
     const auto& r = *c.resources;
-    out << "cluster." << c.config->name << ".upstream_cx_active: " << r.connections() << '\n';
-    out << "cluster." << c.config->name << ".upstream_rq_active: " << r.requests() << '\n';
-    out << "cluster." << c.config->name << ".upstream_rq_pending_active: " << r.pendingRequests()
-        << '\n';
-    out << "cluster." << c.config->name << ".upstream_cx_overflow: " << r.connectionOverflows()
-        << '\n';
-    out << "cluster." << c.config->name << ".upstream_rq_pending_overflow: "
-        << r.pendingOverflows() << '\n';
-    out << "cluster." << c.config->name << ".upstream_rq_overflow: " << r.requestOverflows()
-        << '\n';
+    s.clusters.push_back(
+        {c.config->name, r.connectionOverflows(), r.pendingOverflows(), r.requestOverflows()});
   }
-  out << "server.ready: " << (ready() ? 1 : 0) << '\n';
-  return out.str();
+  return s;
+}
+
+void Server::collectWorkerStats(std::function<void(std::vector<stats::WorkerStatsSnapshot>)> done) {
+  if (workers_.empty() || finished_) {
+    done({});
+    return;
+  }
+  auto collection = std::make_shared<StatsCollection>();
+  collection->remaining = workers_.size();
+  collection->done = std::move(done);
+  // A worker that does not answer (stopping, or stuck) must not hold the scrape forever.
+  std::weak_ptr<StatsCollection> weak = collection;
+  collection->timeout = main_.createTimer([this, weak] {
+    if (auto c = weak.lock()) completeCollection(c);
+  });
+  collection->timeout->enable(std::chrono::seconds(1));
+  collections_.push_back(collection);
+  for (auto& w : workers_) {
+    w->collectStats([this, collection](stats::WorkerStatsSnapshot snapshot) {
+      // On the worker: hand the copy to the main thread.
+      main_.post([this, collection, snapshot = std::move(snapshot)]() mutable {
+        if (!collection->done) return;
+        collection->snapshots.push_back(std::move(snapshot));
+        if (--collection->remaining == 0) completeCollection(collection);
+      });
+    });
+  }
+}
+
+void Server::completeCollection(const std::shared_ptr<StatsCollection>& collection) {
+  if (!collection->done) return;
+  auto done = std::move(collection->done);
+  collection->done = nullptr;
+  auto snapshots = std::move(collection->snapshots);
+  std::erase(collections_, collection);
+  collection->timeout.reset();  // may be running this very callback: touch nothing after
+  std::sort(snapshots.begin(), snapshots.end(),
+            [](const auto& a, const auto& b) { return a.worker < b.worker; });
+  done(std::move(snapshots));
+}
+
+void Server::statsText(admin::AdminCallback done) {
+  collectWorkerStats([this, done = std::move(done)](auto snapshots) {
+    std::ostringstream out;
+    out << stats::renderPlainStats(*config_, snapshots, serverStats());
+    for (const auto& c : snapshot_->clusters) {
+      const auto& r = *c.resources;
+      const std::string prefix = "cluster." + c.config->name + ".";
+      out << prefix << "upstream_cx_active: " << r.connections() << '\n';
+      out << prefix << "upstream_rq_active: " << r.requests() << '\n';
+      out << prefix << "upstream_rq_pending_active: " << r.pendingRequests() << '\n';
+      out << prefix << "upstream_cx_overflow: " << r.connectionOverflows() << '\n';
+      out << prefix << "upstream_rq_pending_overflow: " << r.pendingOverflows() << '\n';
+      out << prefix << "upstream_rq_overflow: " << r.requestOverflows() << '\n';
+    }
+    out << "server.ready: " << (ready() ? 1 : 0) << '\n';
+    done({200, "text/plain", out.str()});
+  });
+}
+
+void Server::statsPrometheus(admin::AdminCallback done) {
+  collectWorkerStats([this, done = std::move(done)](auto snapshots) {
+    done({200, "text/plain; version=0.0.4; charset=utf-8",
+          stats::renderPrometheus(*config_, snapshots, serverStats())});
+  });
+}
+
+void Server::clusters(bool json, admin::AdminCallback done) {
+  collectWorkerStats([this, json, done = std::move(done)](auto snapshots) {
+    const stats::FoldedStats folded =
+        stats::fold(snapshots, config_->listeners.size(), config_->clusters.size());
+    std::string text;
+    std::string js = "{\"clusters\":[";
+    for (size_t i = 0; i < config_->clusters.size(); ++i) {
+      const config::Cluster& c = config_->clusters[i];
+      // Every host the cluster has now (no health checks yet: all healthy), plus any host a
+      // worker still holds a pool for (draining after a DNS change, original_dst targets).
+      std::vector<stats::HostStatsSnapshot> hosts;
+      if (auto set = clusters_->hosts(c.name)) {
+        for (const auto& h : set->hosts) hosts.push_back({h->address().toString()});
+      }
+      for (const auto& h : folded.clusters[i].host_stats) {
+        auto it = std::find_if(hosts.begin(), hosts.end(),
+                               [&](const auto& x) { return x.address == h.address; });
+        if (it == hosts.end()) {
+          hosts.push_back(h);
+        } else {
+          *it = h;
+        }
+      }
+      if (i > 0) js += ',';
+      js += "{\"name\":\"";
+      Logger::appendJsonEscaped(js, c.name);
+      js += "\",\"hosts\":[";
+      for (size_t j = 0; j < hosts.size(); ++j) {
+        const auto& h = hosts[j];
+        const std::string p = c.name + "::" + h.address + "::";
+        text += p + "cx_active::" + std::to_string(h.cx_active) + "\n";
+        text += p + "rq_active::" + std::to_string(h.rq_active) + "\n";
+        text += p + "rq_pending_active::" + std::to_string(h.pending_active) + "\n";
+        text += p + "rq_total::" + std::to_string(h.rq_total) + "\n";
+        text += p + "health_flags::healthy\n";
+        if (j > 0) js += ',';
+        js += "{\"address\":\"" + h.address +
+              "\",\"health\":\"healthy\",\"cx_active\":" + std::to_string(h.cx_active) +
+              ",\"rq_active\":" + std::to_string(h.rq_active) +
+              ",\"rq_pending_active\":" + std::to_string(h.pending_active) +
+              ",\"rq_total\":" + std::to_string(h.rq_total) + "}";
+      }
+      js += "]}";
+    }
+    js += "]}";
+    if (json) {
+      done({200, "application/json", js});
+    } else {
+      done({200, "text/plain", text});
+    }
+  });
+}
+
+std::string Server::listeners(bool json) const {
+  std::string out = json ? "{\"listeners\":[" : "";
+  for (size_t i = 0; i < bound_addresses_.size(); ++i) {
+    const auto& [name, address] = bound_addresses_[i];
+    if (json) {
+      if (i > 0) out += ',';
+      out += "{\"name\":\"";
+      Logger::appendJsonEscaped(out, name);
+      out += "\",\"address\":\"" + address + "\"}";
+    } else {
+      out += name + "::" + address + "\n";
+    }
+  }
+  if (json) out += "]}";
+  return out;
+}
+
+void Server::drainListeners() {
+  if (draining_ || listeners_drained_) return;
+  listeners_drained_ = true;
+  ready_.store(false, std::memory_order_relaxed);
+  LOG_INFO("draining listeners", {"reason", "admin /drain_listeners"});
+  // Workers stop accepting and finish their connections gracefully; the process keeps running.
+  for (auto& w : workers_) w->drain([](uint32_t) {});
 }
 
 }  // namespace podproxy::server

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/model.h"
+#include "proxy/access_log/access_log_writer.h"
 #include "proxy/admin/admin_filter.h"
 #include "proxy/common/random.h"
 #include "proxy/event/dispatcher.h"
@@ -14,6 +15,7 @@
 #include "proxy/server/active_listener.h"
 #include "proxy/server/server_snapshot.h"
 #include "proxy/server/worker.h"
+#include "proxy/stats/prometheus_exporter.h"
 #include "proxy/upstream/cluster_manager.h"
 
 namespace podproxy::server {
@@ -33,12 +35,41 @@ class Server final : public admin::AdminHandler {
   // admin::AdminHandler
   bool ready() const override { return ready_.load(std::memory_order_relaxed); }
   std::string configDumpJson() const override;
-  std::string statsText() const override;
+  void statsText(admin::AdminCallback done) override;
+  void statsPrometheus(admin::AdminCallback done) override;
+  void clusters(bool json, admin::AdminCallback done) override;
+  std::string listeners(bool json) const override;
+  void drainListeners() override;
   void requestShutdown() override;
 
  private:
+  // A listener served by the main thread's loop (admin, stats, health): never on a worker.
+  struct MainListener {
+    config::HttpConnectionManagerConfig http_config;
+    http::ConnectionManagerStats stats;
+    std::unique_ptr<admin::AdminFilterFactory> factory;
+    std::unique_ptr<http::ConnectionManagerContext> context;
+    ListenerShared shared;
+    std::unique_ptr<ActiveListener> listener;
+  };
+  // One scrape's wait for every worker's stats copy (bounded by a timer).
+  struct StatsCollection {
+    std::vector<stats::WorkerStatsSnapshot> snapshots;
+    size_t remaining = 0;
+    std::function<void(std::vector<stats::WorkerStatsSnapshot>)> done;
+    std::unique_ptr<event::Timer> timeout;
+  };
+
   bool buildSnapshot(uint32_t concurrency);
   bool startAdmin();
+  bool startMainListener(std::string_view name, const config::SocketAddress& address,
+                         admin::AdminMode mode);
+  void stopMainListeners();
+  // Asks every worker for a copy of its stats; `done` runs on the main thread with the copies
+  // that arrived (all of them, unless a worker did not answer within a second).
+  void collectWorkerStats(std::function<void(std::vector<stats::WorkerStatsSnapshot>)> done);
+  void completeCollection(const std::shared_ptr<StatsCollection>& collection);
+  stats::ServerStats serverStats() const;
   void startSignals();
   void onWorkerStarted(uint32_t index, bool ok);
   void beginDrain(std::string_view reason);
@@ -51,14 +82,17 @@ class Server final : public admin::AdminHandler {
   std::shared_ptr<ServerSnapshot> snapshot_;
   std::vector<std::unique_ptr<Worker>> workers_;
 
-  // Admin listener, on the main thread.
-  config::HttpConnectionManagerConfig admin_http_config_;
-  http::ConnectionManagerStats admin_stats_;
+  // Admin, stats and health listeners, on the main thread.
   Random admin_random_;
-  std::unique_ptr<admin::AdminFilterFactory> admin_factory_;
-  std::unique_ptr<http::ConnectionManagerContext> admin_context_;
-  ListenerShared admin_shared_;
-  std::unique_ptr<ActiveListener> admin_listener_;
+  std::vector<std::unique_ptr<MainListener>> main_listeners_;
+  std::vector<std::pair<std::string, std::string>> bound_addresses_;  // listener -> "ip:port"
+
+  // Telemetry.
+  std::unique_ptr<access_log::AccessLogWriter> access_log_;
+  std::vector<std::shared_ptr<StatsCollection>> collections_;
+  uint32_t concurrency_ = 0;
+  int64_t start_time_seconds_ = 0;
+  bool listeners_drained_ = false;  // /drain_listeners
 
   uv_signal_t* sigterm_ = nullptr;
   uv_signal_t* sigint_ = nullptr;

@@ -32,6 +32,8 @@ struct ClusterRuntime {
 
 struct ServerSnapshot {
   std::shared_ptr<const config::Bootstrap> config;
+  // Capture: service address ("ip:port") -> cluster, from clusters' service_addresses.
+  std::map<std::string, std::string> service_clusters;
   std::vector<ListenerRuntime> listeners;
   std::vector<ClusterRuntime> clusters;
   // One access-log ring per worker (owned by the server's AccessLogWriter); empty: no logs.

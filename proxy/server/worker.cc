@@ -1,9 +1,11 @@
 #include "proxy/server/worker.h"
 
+#include <algorithm>
 #include <list>
 
 #include "filters/http/router.h"
 #include "filters/http/tracing_filter.h"
+#include "filters/listener/sniffing_filter.h"
 #include "filters/network/tcp_proxy.h"
 #include "filters/telemetry/cluster_index.h"
 #include "filters/telemetry/listener_telemetry.h"
@@ -24,9 +26,8 @@ class WorkerState {
         snapshot_(snapshot),
         clusters_(dispatcher, random_),
         cluster_index_(snapshot.config->clusters),
-        access_log_ring_(index < snapshot.access_log_rings.size()
-                             ? snapshot.access_log_rings[index]
-                             : nullptr),
+        access_log_ring_(index < snapshot.access_log_rings.size() ? snapshot.access_log_rings[index]
+                                                                  : nullptr),
         loop_lag_probe_(dispatcher, loop_lag_) {
     for (const ClusterRuntime& c : snapshot.clusters) {
       clusters_.addCluster(*c.config, c.initial_hosts, c.resources);
@@ -108,7 +109,7 @@ class WorkerState {
             .emplace_back(std::make_unique<telemetry::ListenerTelemetry>(
                 dispatcher_, cfg, cluster_index_, listener_stats.istio, access_log_ring_))
             .get();
-    NetworkFilterChainFactory factory;
+    http::ConnectionManagerContext* context = nullptr;
     if (cfg.http) {
       auto state = std::make_unique<HttpListenerState>();
       // The tracing filter runs before the router on every stream.
@@ -117,29 +118,58 @@ class WorkerState {
           std::make_unique<router::RouterFilterFactory>(
               runtime.routes, clusters_, random_, listener_stats.router,
               cfg.http->options.max_request_body_buffer_bytes));
-      state->context = std::make_unique<http::ConnectionManagerContext>(
-          http::ConnectionManagerContext{*cfg.http, *state->factory, random_, listener_stats.http,
-                                         observer});
-      http::ConnectionManagerContext* context = state->context.get();
+      state->context =
+          std::make_unique<http::ConnectionManagerContext>(http::ConnectionManagerContext{
+              *cfg.http, *state->factory, random_, listener_stats.http, observer});
+      context = state->context.get();
       http_states_.push_back(std::move(state));
-      factory = [context](network::Connection& connection) -> http::ConnectionManager* {
-        auto manager = std::make_unique<http::ConnectionManager>(*context);
-        http::ConnectionManager* raw = manager.get();
-        connection.addReadFilter(std::move(manager));
-        return raw;
+    }
+    auto make_http = [context]() -> std::unique_ptr<network::ReadFilter> {
+      return std::make_unique<http::ConnectionManager>(*context);
+    };
+    const config::TcpProxyConfig* tcp = cfg.tcp ? &*cfg.tcp : nullptr;
+    filters::TcpProxyStats* tcp_stats = &listener_stats.tcp;
+    auto make_tcp = [this, tcp, tcp_stats, observer]() -> std::unique_ptr<network::ReadFilter> {
+      return std::make_unique<filters::TcpProxy>(*tcp, clusters_, tcp_stats, observer);
+    };
+
+    NetworkFilterChainFactory factory;
+    if (cfg.capture) {
+      // Captured traffic: declared TCP ports go straight to tcp_proxy; everything else is
+      // sniffed first (HTTP/1 gets the HTTP chain; TLS and h2 stay TCP until those land).
+      const config::CaptureOptions* capture = &*cfg.capture;
+      filters::DetectionStats* detection = &listener_stats.detection;
+      factory = [capture, detection, make_http, make_tcp](network::Connection& connection) {
+        const network::CaptureInfo* info = connection.captureInfo();
+        const uint16_t port = info != nullptr ? info->original_destination.port() : 0;
+        if (std::find(capture->tcp_ports.begin(), capture->tcp_ports.end(), port) !=
+            capture->tcp_ports.end()) {
+          ++detection->declared_tcp;
+          connection.addReadFilter(make_tcp());
+          return;
+        }
+        connection.addReadFilter(std::make_unique<filters::SniffingFilter>(
+            capture->detection_timeout,
+            [make_http, make_tcp](filters::DetectedProtocol protocol) {
+              return protocol == filters::DetectedProtocol::kHttp1 ? make_http() : make_tcp();
+            },
+            *detection));
+      };
+    } else if (cfg.http) {
+      factory = [make_http](network::Connection& connection) {
+        connection.addReadFilter(make_http());
       };
     } else {
-      const config::TcpProxyConfig* tcp = &*cfg.tcp;
-      filters::TcpProxyStats* tcp_stats = &listener_stats.tcp;
-      factory = [this, tcp, tcp_stats,
-                 observer](network::Connection& connection) -> http::ConnectionManager* {
-        connection.addReadFilter(
-            std::make_unique<filters::TcpProxy>(*tcp, clusters_, tcp_stats, observer));
-        return nullptr;
+      factory = [make_tcp](network::Connection& connection) {
+        connection.addReadFilter(make_tcp());
       };
     }
-    listeners_.push_back(std::make_unique<ActiveListener>(dispatcher_, *runtime.shared,
-                                                          runtime.fds[index], std::move(factory)));
+    std::function<void()> drain;
+    if (context != nullptr) {
+      drain = [context] { http::ConnectionManager::drainAll(*context); };
+    }
+    listeners_.push_back(std::make_unique<ActiveListener>(
+        dispatcher_, *runtime.shared, runtime.fds[index], std::move(factory), std::move(drain)));
   }
 
   void checkDrained() {
@@ -159,7 +189,7 @@ class WorkerState {
   upstream::ThreadLocalClusterManager clusters_;
   // Telemetry shard: written only on this thread, copied out by statsSnapshot().
   const telemetry::ClusterIndex cluster_index_;
-  access_log::AccessLogRing* access_log_ring_;  // nullptr: no access logs
+  access_log::AccessLogRing* access_log_ring_;                         // nullptr: no access logs
   std::vector<std::unique_ptr<stats::ListenerStats>> listener_stats_;  // config order
   std::vector<std::unique_ptr<telemetry::ListenerTelemetry>> telemetry_;
   stats::Histogram loop_lag_{stats::kLoopLagBucketsSeconds};
@@ -183,7 +213,8 @@ Worker::~Worker() {
 }
 
 void Worker::start(std::function<void(uint32_t, bool)> on_started) {
-  thread_ = std::thread([this, cb = std::move(on_started)]() mutable { threadMain(std::move(cb)); });
+  thread_ =
+      std::thread([this, cb = std::move(on_started)]() mutable { threadMain(std::move(cb)); });
 }
 
 void Worker::threadMain(std::function<void(uint32_t, bool)> on_started) {

@@ -71,6 +71,8 @@ enum class MetricType { kCounter, kGauge, kHistogram };
     "TCP proxy sessions closed by idle_timeout.")                                                \
   X(kTcpRxBytes, kCounter, "podproxy_tcp_rx_bytes_total",                                        \
     "Bytes the TCP proxy received, by the side that sent them.")                                 \
+  X(kProtocolDetection, kCounter, "podproxy_protocol_detection_total",                          \
+    "Captured connections by the protocol detection outcome.")                                   \
   X(kAccessLogLines, kCounter, "podproxy_access_log_lines_total",                                \
     "Access-log lines handed to the writer.")                                                    \
   X(kAccessLogDropped, kCounter, "podproxy_access_log_dropped_total",                            \
@@ -180,6 +182,16 @@ inline constexpr FieldMetric<Tp> kTcpProxyMetrics[] = {
     {F::kTcpCxIdleTimeout, "", "", "idle_timeout", &Tp::idle_timeout},
     {F::kTcpRxBytes, "side", "downstream", "downstream_rx_bytes", &Tp::downstream_rx_bytes},
     {F::kTcpRxBytes, "side", "upstream", "upstream_rx_bytes", &Tp::upstream_rx_bytes},
+};
+
+using Ds = filters::DetectionStats;
+inline constexpr FieldMetric<Ds> kDetectionMetrics[] = {
+    {F::kProtocolDetection, "outcome", "http1", "http1", &Ds::http1},
+    {F::kProtocolDetection, "outcome", "http2", "http2", &Ds::http2},
+    {F::kProtocolDetection, "outcome", "tls", "tls", &Ds::tls},
+    {F::kProtocolDetection, "outcome", "tcp", "tcp", &Ds::tcp},
+    {F::kProtocolDetection, "outcome", "timeout", "timeout", &Ds::timeout},
+    {F::kProtocolDetection, "outcome", "declared_tcp", "declared_tcp", &Ds::declared_tcp},
 };
 
 using Ps = upstream::PoolStats;

@@ -157,6 +157,7 @@ FoldedStats fold(const std::vector<WorkerStatsSnapshot>& workers, size_t listene
       into.http.downstream_cx_active += from.http.downstream_cx_active;
       addFields(into.router, from.router, kRouterMetrics);
       addFields(into.tcp, from.tcp, kTcpProxyMetrics);
+      addFields(into.detection, from.detection, kDetectionMetrics);
     }
     for (size_t i = 0; i < clusters && i < w.clusters.size(); ++i) {
       ClusterStatsSnapshot& into = out.clusters[i];
@@ -310,6 +311,7 @@ std::string renderPrometheus(const config::Bootstrap& config,
       exportFields(families, s.router, kRouterMetrics, "listener", l.name);
     }
     if (l.tcp) exportFields(families, s.tcp, kTcpProxyMetrics, "listener", l.name);
+    if (l.capture) exportFields(families, s.detection, kDetectionMetrics, "listener", l.name);
   }
   for (const ServerStats::Listener& l : server.listeners) {
     families.add(InternalFamily::kDownstreamCxActive, {{"listener", l.name}},
@@ -366,6 +368,10 @@ std::string renderPlainStats(const config::Bootstrap& config,
       plainFields(out, folded.listeners[i].router, kRouterMetrics, "http." + l.name + ".router.");
     }
     if (l.tcp) plainFields(out, folded.listeners[i].tcp, kTcpProxyMetrics, "tcp." + l.name + ".");
+    if (l.capture) {
+      plainFields(out, folded.listeners[i].detection, kDetectionMetrics,
+                  "listener." + l.name + ".protocol_detection.");
+    }
   }
   for (size_t i = 0; i < config.clusters.size(); ++i) {
     const std::string prefix = "cluster." + config.clusters[i].name + ".";

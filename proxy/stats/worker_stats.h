@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "filters/http/router.h"
+#include "filters/listener/sniffing_filter.h"
 #include "filters/network/tcp_proxy.h"
 #include "proxy/http/connection_manager.h"
 #include "proxy/stats/histogram.h"
@@ -23,6 +24,7 @@ struct ListenerStats {
   http::ConnectionManagerStats http;
   router::RouterStats router;
   filters::TcpProxyStats tcp;
+  filters::DetectionStats detection;  // capture listeners: protocol detection outcomes
 };
 
 struct HostStatsSnapshot {

@@ -171,9 +171,12 @@ class NsProcess:
                 pass
         return self.proc.returncode
 
-    def tail(self, n=60):
+    def tail(self, n=60, width=400):
+        """The last n output lines, each cut at `width` characters."""
         with self._cond:
-            return "\n".join(self.lines[-n:])
+            lines = self.lines[-n:]
+        return "\n".join(line if len(line) <= width else line[:width] + " [...]"
+                         for line in lines)
 
 
 class Pod:

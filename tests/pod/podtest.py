@@ -68,3 +68,20 @@ def counts(outbound=0, inbound=0, proxy_exempt=0, passthrough_src=0):
 
 def header(echo, name):
     return [v for k, v in echo["headers"] if k == name]
+
+
+class ProxyStats:
+    """Deltas of podproxy's own counters (admin /stats) around a call; with the relay, which
+    has none, delta() returns None and the tests rely on the kernel counters alone."""
+
+    def __init__(self, sidecar):
+        self.sidecar = sidecar
+        self.before = sidecar.stats()
+
+    def delta(self, *names):
+        if self.before is None:
+            return None
+        after = self.sidecar.stats()
+        missing = [n for n in names if n not in after]
+        assert not missing, f"podproxy has no stat {missing}; it has: {sorted(after)}"
+        return {n: after[n] - self.before.get(n, 0) for n in names}

@@ -50,7 +50,7 @@ class _Sidecar:
             return self.proc.stop()
         return None
 
-    def tail(self, n=80):
+    def tail(self, n=20):
         return self.proc.tail(n) if self.proc else ""
 
     def log_mark(self):
@@ -76,19 +76,24 @@ class RelaySidecar(_Sidecar):
         self._wait_ready()
         return self
 
+    def stats(self):
+        return None  # the relay keeps no counters; the tests use its log lines
+
     def connections(self, start=0, listener=None):
         """The connections the relay accepted since log line `start`."""
         return [e for e in self.logs(start) if e.get("msg") == "connection"
                 and (listener is None or e.get("listener") == listener)]
 
 
-def sidecar_config(pod):
-    """config/examples/sidecar.yaml (the embedded default spelled out) plus what the test
-    needs: a cluster whose service addresses are the VIPs, and declared TCP ports."""
-    example = REPO / "config" / "examples" / "sidecar.yaml"
-    if not example.exists():
-        raise AssertionError(f"{example} is missing (podproxy's sidecar mode is not built yet?)")
-    config = yaml.safe_load(example.read_text())
+def sidecar_config(pod, binary):
+    """The embedded sidecar config (`podproxy print-default --sidecar`, run inside the pod so
+    it includes the IPv6 listeners when the pod has IPv6) plus what the test needs: clusters
+    whose service addresses are the VIPs, and declared TCP ports."""
+    r = pod.exec(pod.pod, str(binary), "print-default", "--sidecar", check=False)
+    if r.returncode != 0:
+        raise AssertionError(f"podproxy print-default --sidecar failed ({r.returncode}):\n"
+                             f"{r.stdout}{r.stderr}")
+    config = yaml.safe_load(r.stdout)
     config.setdefault("clusters", [])
     config["clusters"].append({
         "name": "vip_backend",
@@ -104,7 +109,8 @@ def sidecar_config(pod):
     outbound = [listener for listener in config.get("listeners", [])
                 if (listener.get("capture") or {}).get("direction") == "outbound"]
     if not outbound:
-        raise AssertionError(f"{example} has no outbound capture listener")
+        raise AssertionError(f"the embedded sidecar config has no outbound capture listener:\n"
+                             f"{r.stdout}")
     for listener in outbound:
         listener["capture"]["tcp_ports"] = list(DECLARED_TCP_PORTS)
     return config
@@ -118,7 +124,7 @@ class PodproxySidecar(_Sidecar):
         shutil.copy(podproxy_binary(), binary)  # executable by uid 1337 wherever the build is
         binary.chmod(0o755)
         config_path = self.workdir / "sidecar.yaml"
-        config_path.write_text(yaml.safe_dump(sidecar_config(self.pod), sort_keys=False))
+        config_path.write_text(yaml.safe_dump(sidecar_config(self.pod, binary), sort_keys=False))
         config_path.chmod(0o644)
         check = subprocess.run([str(binary), "validate", "-c", str(config_path)],
                                capture_output=True, text=True, timeout=10)
@@ -133,6 +139,17 @@ class PodproxySidecar(_Sidecar):
 
     def connections(self, start=0, listener=None):
         return None  # podproxy logs no line per connection; the tests use kernel counters
+
+    def stats(self):
+        """The admin API's /stats as {name: int}."""
+        out = {}
+        for line in self.admin("/stats").splitlines():
+            name, sep, value = line.partition(": ")
+            if sep and value.strip().lstrip("-").isdigit():
+                out[name.strip()] = int(value)
+        if not out:
+            raise AssertionError(f"no stats from podproxy's admin API\n{self.tail()}")
+        return out
 
     def admin(self, path):
         """GET on the admin API (127.0.0.1:15000 inside the pod) -> text."""

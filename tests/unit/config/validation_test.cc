@@ -81,7 +81,8 @@ TEST(ConfigValidation, BooleansAreTrueOrFalse) {
 
 TEST(ConfigValidation, RejectsUnknownAdminField) {
   EXPECT_CONFIG_ERROR("admin: {address: 127.0.0.1:1, port: 2}\n", 1, 31, "admin.port",
-                      "unknown field (expected one of: address, enabled)");
+                      "unknown field (expected one of: address, enabled, stats_address, "
+                      "health_address)");
 }
 
 TEST(ConfigValidation, AdminMayNotShareAListenerAddress) {

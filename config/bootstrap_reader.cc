@@ -7,6 +7,7 @@
 
 #include "config/route_reader.h"
 #include "config/telemetry_reader.h"
+#include "config/tls_reader.h"
 #include "config/values.h"
 #include "proxy/network/address.h"
 
@@ -33,12 +34,30 @@ std::string readStatPrefix(const YamlNode& node) {
   return prefix;
 }
 
+Http2Options readHttp2Options(const YamlNode& node) {
+  node.allowOnly(
+      {"max_concurrent_streams", "initial_stream_window_size", "initial_connection_window_size"});
+  Http2Options o;
+  if (auto v = node.get("max_concurrent_streams")) o.max_concurrent_streams = v->asUint32(1);
+  // RFC 9113 6.9.2: windows are at most 2^31-1; below 65535 only slows everyone down.
+  if (auto v = node.get("initial_stream_window_size")) {
+    o.initial_stream_window_size = v->asUint32(65535);
+    if (o.initial_stream_window_size > 0x7fffffffu) v->fail("must be at most 2147483647");
+  }
+  if (auto v = node.get("initial_connection_window_size")) {
+    o.initial_connection_window_size = v->asUint32(65535);
+    if (o.initial_connection_window_size > 0x7fffffffu) v->fail("must be at most 2147483647");
+  }
+  return o;
+}
+
 HttpConnectionManagerConfig readHttp(const YamlNode& node, const std::string& listener_name,
                                      ReadContext& context) {
   node.allowOnly({"stat_prefix", "route_config", "max_request_headers_bytes",
                   "max_request_headers_count", "request_headers_timeout", "idle_timeout",
                   "request_timeout", "max_request_body_buffer_bytes", "max_requests_per_connection",
-                  "preserve_host", "generate_request_id", "use_remote_address", "server_name"});
+                  "preserve_host", "generate_request_id", "use_remote_address", "server_name",
+                  "http2"});
   HttpConnectionManagerConfig http;
   http.stat_prefix = listener_name;
   if (auto v = node.get("stat_prefix")) http.stat_prefix = readStatPrefix(*v);
@@ -60,6 +79,7 @@ HttpConnectionManagerConfig readHttp(const YamlNode& node, const std::string& li
     o.server_name = v->asNonEmptyString();
     if (!isValidHeaderValue(o.server_name)) v->fail("may not contain CR, LF or NUL");
   }
+  if (auto v = node.get("http2")) o.http2 = readHttp2Options(*v);
   http.route_config = readRouteConfig(node.require("route_config"), listener_name, context);
   return http;
 }
@@ -149,7 +169,7 @@ std::string normalizedAddress(const SocketAddress& address) {
 
 Listener readListener(const YamlNode& node, ListenerIndex& index, ReadContext& context) {
   node.allowOnly({"name", "address", "max_connections", "per_connection_buffer_limit_bytes", "http",
-                  "tcp", "capture", "direction", "access_log"});
+                  "tcp", "capture", "direction", "access_log", "tls", "mtls", "authorization"});
   Listener listener;
   const YamlNode name = node.require("name");
   listener.name = name.asNonEmptyString();
@@ -199,6 +219,15 @@ Listener readListener(const YamlNode& node, ListenerIndex& index, ReadContext& c
   }
   if (auto v = node.get("direction")) listener.direction = readDirection(*v);
   if (auto v = node.get("access_log")) listener.access_log = readAccessLog(*v);
+  // TLS: termination, or mesh mTLS with the workload certificate; authorization.
+  if (auto v = node.get("tls")) listener.tls = readDownstreamTls(*v, listener.http.has_value());
+  if (auto v = node.get("mtls")) {
+    listener.mtls = readMtlsMode(*v);
+    if (listener.tls && listener.mtls != MtlsMode::kDisabled) {
+      v->fail("mtls uses the workload certificate: not together with tls");
+    }
+  }
+  if (auto v = node.get("authorization")) listener.authorization = readAuthorization(*v);
   return listener;
 }
 
@@ -215,7 +244,8 @@ CircuitBreakers readCircuitBreakers(const YamlNode& node) {
 Cluster readCluster(const YamlNode& node, std::set<std::string>& names) {
   node.allowOnly({"name", "type", "lb_policy", "endpoints", "service_addresses", "connect_timeout",
                   "idle_timeout", "dns_refresh_rate", "max_requests_per_connection",
-                  "circuit_breakers"});
+                  "circuit_breakers", "protocol", "http2", "tls", "mutual", "peer_spiffe_ids",
+                  "peer_trust_domains"});
   Cluster cluster;
   const YamlNode name = node.require("name");
   cluster.name = name.asNonEmptyString();
@@ -281,6 +311,32 @@ Cluster readCluster(const YamlNode& node, std::set<std::string>& names) {
     cluster.max_requests_per_connection = v->asUint32();
   }
   if (auto v = node.get("circuit_breakers")) cluster.circuit_breakers = readCircuitBreakers(*v);
+  if (auto v = node.get("protocol")) {
+    const std::string protocol = v->asString();
+    if (protocol == "http1") {
+      cluster.protocol = Cluster::Protocol::kHttp1;
+    } else if (protocol == "http2") {
+      cluster.protocol = Cluster::Protocol::kHttp2;
+    } else if (protocol == "auto") {
+      cluster.protocol = Cluster::Protocol::kAuto;
+    } else {
+      v->fail("protocol must be http1, http2 or auto");
+    }
+  }
+  if (auto v = node.get("http2")) cluster.http2 = readHttp2Options(*v);
+  // TLS to the hosts, or mesh mTLS with the workload certificate.
+  if (auto v = node.get("tls")) cluster.tls = readUpstreamTls(*v);
+  if (auto v = node.get("mutual")) {
+    cluster.mutual = v->asBool();
+    if (cluster.mutual && cluster.tls) {
+      v->fail("mutual uses the workload certificate: not together with tls");
+    }
+  }
+  for (const char* field : {"peer_spiffe_ids", "peer_trust_domains"}) {
+    if (auto v = node.get(field); v && !cluster.mutual) v->fail("needs mutual: true");
+  }
+  if (auto v = node.get("peer_spiffe_ids")) cluster.peer_spiffe_ids = readSpiffeIds(*v);
+  if (auto v = node.get("peer_trust_domains")) cluster.peer_trust_domains = readTrustDomains(*v);
   return cluster;
 }
 
@@ -301,7 +357,7 @@ Bootstrap readBootstrap(const YamlNode& root) {
     root.fail("the configuration must be a mapping with fields like listeners: and clusters:");
   }
   root.allowOnly({"concurrency", "drain_timeout", "log_level", "admin", "listeners", "clusters",
-                  "telemetry"});
+                  "telemetry", "workload_identity"});
   Bootstrap bootstrap;
   if (auto v = root.get("concurrency")) {
     bootstrap.concurrency = static_cast<uint32_t>(v->asUnsigned(0, kMaxConcurrency));
@@ -317,6 +373,9 @@ Bootstrap readBootstrap(const YamlNode& root) {
   bootstrap.telemetry = readTelemetry(root.get("telemetry"), [](const char* name) {
     return static_cast<const char*>(std::getenv(name));
   });
+  bootstrap.workload_identity = readWorkloadIdentity(
+      root.get("workload_identity"),
+      [](const char* name) { return static_cast<const char*>(std::getenv(name)); });
 
   ReadContext context;
   ListenerIndex listeners;

@@ -111,6 +111,13 @@ struct RouteConfig {
   std::vector<VirtualHost> virtual_hosts;
 };
 
+// HTTP/2 settings of one side: on a listener what clients may do, on a cluster our client side.
+struct Http2Options {
+  uint32_t max_concurrent_streams = 100;                  // SETTINGS_MAX_CONCURRENT_STREAMS
+  uint32_t initial_stream_window_size = 256 * 1024;       // 65535 .. 2^31-1
+  uint32_t initial_connection_window_size = 1024 * 1024;  // 65535 .. 2^31-1
+};
+
 struct HttpOptions {
   uint32_t max_request_headers_bytes = 60 * 1024;  // -> 431
   uint32_t max_request_headers_count = 100;        // -> 431
@@ -123,6 +130,7 @@ struct HttpOptions {
   bool generate_request_id = true;                 // x-request-id when absent
   bool use_remote_address = true;  // append the peer address to x-forwarded-for
   std::string server_name = "podproxy";  // "server" header on local replies
+  Http2Options http2;                    // h2 (ALPN) and h2c (prior knowledge) clients
 };
 
 struct HttpConnectionManagerConfig {
@@ -189,6 +197,89 @@ struct Telemetry {
 
 // --- end telemetry ---
 
+// --- TLS, mTLS and authorization ---
+
+enum class TlsVersion { kTls12, kTls13 };
+
+// One certificate a TLS listener can present; chosen by the client's SNI.
+struct TlsCertificate {
+  std::string cert_file;  // PEM chain, leaf first
+  std::string key_file;   // PEM private key
+  // Exact ("api.example.com") or wildcard ("*.example.com") names this certificate answers;
+  // empty: the default certificate (the first one is the default when none is empty).
+  std::vector<std::string> server_names;
+};
+
+// Protocol settings shared by both sides.
+struct TlsParameters {
+  TlsVersion min_version = TlsVersion::kTls12;
+  TlsVersion max_version = TlsVersion::kTls13;
+  std::string cipher_suites;        // TLS 1.2, OpenSSL syntax; empty: podproxy's defaults
+  std::string tls13_cipher_suites;  // TLS 1.3; empty: OpenSSL's defaults
+  bool session_tickets = true;      // resumption (server: issue tickets; client: reuse them)
+};
+
+// TLS termination on a listener.
+struct DownstreamTls {
+  std::vector<TlsCertificate> certificates;  // at least one
+  std::string ca_file;                       // verifies client certificates when set
+  bool require_client_certificate = false;   // needs ca_file
+  std::vector<std::string> alpn;  // server preference order; empty: http/1.1 for HTTP, none for TCP
+  TlsParameters parameters;
+};
+
+// Mesh mTLS on a listener, with the workload certificate (Bootstrap::workload_identity).
+// strict: TLS with a verified client certificate only; permissive: that, or plaintext on the
+// same port (the first bytes tell them apart, as Istio's PERMISSIVE).
+enum class MtlsMode { kDisabled, kPermissive, kStrict };
+
+// TLS origination to a cluster's hosts.
+struct UpstreamTls {
+  std::string sni;      // server name sent; also the name verified when the list below is empty
+  std::string ca_file;  // trust anchors; empty: the system's (/etc/ssl/certs)
+  // DNS names or URIs (spiffe://...) one of which the server's certificate must carry.
+  std::vector<std::string> verify_subject_alt_names;
+  std::vector<std::string> alpn;  // offered; empty: none
+  TlsParameters parameters;
+};
+
+// The workload's own certificate (mounted from a Kubernetes Secret or written by a SPIFFE
+// helper). Defaults: $PODPROXY_CERT_DIR (else /etc/podproxy/certs) + cert.pem, key.pem, ca.pem.
+struct WorkloadCertificate {
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;  // the mesh's trust bundle
+};
+
+// One principal of an authorization rule: the peer's verified SPIFFE ID.
+struct AuthzPrincipal {
+  enum class Kind { kExact, kPrefix, kTrustDomain, kNamespace };
+  Kind kind = Kind::kExact;
+  std::string value;  // an ID, an ID prefix, a trust domain, or a namespace
+};
+
+// A rule matches when every condition it sets matches (each list: any of its entries).
+// paths, methods and headers are HTTP conditions: a rule with any of them never matches a TCP
+// connection.
+struct AuthzRule {
+  std::string name;  // for logs; default "rules[i]"
+  std::vector<AuthzPrincipal> principals;
+  std::vector<std::string> source_ips;  // CIDRs ("10.0.0.0/8", "::1/128") or addresses
+  std::vector<std::string> paths;       // exact, "/prefix/*", or "*"; query ignored
+  std::vector<std::string> methods;
+  std::vector<HeaderMatcher> headers;
+};
+
+// allow: only what some rule matches gets through; deny: what some rule matches is refused.
+// Refused HTTP requests get 403, refused TCP connections are closed.
+struct Authorization {
+  enum class Action { kAllow, kDeny };
+  Action action = Action::kAllow;
+  std::vector<AuthzRule> rules;
+};
+
+// --- end TLS ---
+
 struct Listener {
   std::string name;
   SocketAddress address;
@@ -202,6 +293,10 @@ struct Listener {
   // Telemetry: defaults to the capture direction, else outbound.
   TrafficDirection direction = TrafficDirection::kOutbound;
   AccessLogConfig access_log;
+  // TLS (see the TLS block above): termination, mesh mTLS, authorization.
+  std::optional<DownstreamTls> tls;
+  MtlsMode mtls = MtlsMode::kDisabled;
+  std::optional<Authorization> authorization;
 };
 
 // The cluster capture listeners use for destinations no cluster claims (added when absent).
@@ -230,6 +325,18 @@ struct Cluster {
   Duration dns_refresh_rate{5000};       // strict_dns only
   uint32_t max_requests_per_connection = 0;  // 0: unlimited
   CircuitBreakers circuit_breakers;
+  // Upstream protocol. auto: HTTP/2 when TLS ALPN negotiates h2, else HTTP/1.1 (plaintext
+  // clusters: HTTP/1.1, there is no negotiation without TLS).
+  enum class Protocol { kHttp1, kHttp2, kAuto };
+  Protocol protocol = Protocol::kHttp1;
+  Http2Options http2;
+  // TLS to the hosts: `tls`, or `mutual` (mesh mTLS with the workload certificate).
+  std::optional<UpstreamTls> tls;
+  bool mutual = false;
+  // mutual: the peer's SPIFFE ID must be one of these or in one of these trust domains (both
+  // empty: any ID in the workload certificate's own trust domain).
+  std::vector<std::string> peer_spiffe_ids;
+  std::vector<std::string> peer_trust_domains;
 };
 
 struct Admin {
@@ -249,6 +356,8 @@ struct Bootstrap {
   std::vector<Listener> listeners;
   std::vector<Cluster> clusters;
   Telemetry telemetry;
+  // Used by mtls listeners and mutual clusters (see WorkloadCertificate for the defaults).
+  WorkloadCertificate workload_identity;
 };
 
 }  // namespace podproxy::config

@@ -78,6 +78,8 @@ HeaderMutations readHeaderMutations(const YamlNode& node) {
   return out;
 }
 
+}  // namespace
+
 HeaderMatcher readHeaderMatcher(const YamlNode& node) {
   node.allowOnly({"name", "exact", "prefix", "regex", "present", "invert"});
   HeaderMatcher matcher;
@@ -102,6 +104,8 @@ HeaderMatcher readHeaderMatcher(const YamlNode& node) {
   if (auto invert = node.get("invert")) matcher.invert = invert->asBool();
   return matcher;
 }
+
+namespace {
 
 RouteMatch readRouteMatch(const YamlNode& node) {
   node.allowOnly({"prefix", "path", "regex", "case_sensitive", "methods", "headers"});

@@ -25,6 +25,9 @@ struct ReadContext {
   std::vector<YamlNode> original_destination_uses;
 };
 
+// One header matcher (name + exact/prefix/regex/present + invert); also used by authorization.
+HeaderMatcher readHeaderMatcher(const YamlNode& node);
+
 // Throws ConfigException. default_name is used when route_config has no name.
 RouteConfig readRouteConfig(const YamlNode& node, std::string_view default_name,
                             ReadContext& context);

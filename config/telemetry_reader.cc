@@ -10,7 +10,8 @@ namespace podproxy::config {
 
 namespace {
 
-void setFromEnv(std::string& field, const EnvLookup& env, std::initializer_list<const char*> names) {
+void setFromEnv(std::string& field, const EnvLookup& env,
+                std::initializer_list<const char*> names) {
   if (field != "unknown") return;
   for (const char* name : names) {
     const char* value = env(name);
@@ -32,8 +33,8 @@ std::string readLabelValue(const YamlNode& node) {
 }
 
 WorkloadIdentity readWorkload(const YamlNode& node) {
-  node.allowOnly({"name", "namespace", "service_account", "app", "version", "cluster_id",
-                  "service"});
+  node.allowOnly(
+      {"name", "namespace", "service_account", "app", "version", "cluster_id", "service"});
   WorkloadIdentity w;
   if (auto v = node.get("name")) w.name = readLabelValue(*v);
   if (auto v = node.get("namespace")) w.namespace_name = readLabelValue(*v);
@@ -52,7 +53,8 @@ TracingConfig readTracing(const YamlNode& node) {
     const std::string text = v->asNonEmptyString();
     double value = -1;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || !(value >= 0.0 && value <= 100.0)) {
+    if (ec != std::errc() || end != text.data() + text.size() ||
+        !(value >= 0.0 && value <= 100.0)) {
       v->fail("sampling must be a percentage between 0 and 100");
     }
     t.sampling = value;

@@ -15,6 +15,7 @@
 #include "config/loader.h"
 #include "proxy/common/logger.h"
 #include "proxy/server/server.h"
+#include "proxy/tls/certs_command.h"
 
 namespace {
 
@@ -27,6 +28,8 @@ Usage:
                                        metrics 15090; see docker/podproxy-init)
   podproxy validate -c FILE            check a config file and exit (0: valid, 1: invalid)
   podproxy print-default [--sidecar]   print an embedded config (YAML)
+  podproxy certs --out DIR [options]   write a development CA and a workload certificate with a
+                                       SPIFFE ID (podproxy certs --help)
 
 Options:
   -c, --config FILE        YAML config file
@@ -115,6 +118,9 @@ bool hostHasIpv6() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "certs") {
+    return podproxy::tls::runCertsCommand(argc - 2, argv + 2);
+  }
   Args args;
   if (auto err = parseArgs(argc, argv, args)) {
     std::fprintf(stderr, "podproxy: %s\n\n%s", err->c_str(), kUsage.data());

@@ -2,6 +2,7 @@
 
 #include "filters/http/header_mutations.h"
 #include "proxy/common/logger.h"
+#include "proxy/http/grpc.h"
 
 namespace podproxy::router {
 
@@ -97,13 +98,22 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
     idle_timer_ = callbacks_->dispatcher().createTimer([this] { onIdleTimeout(); });
     touchIdleTimer();
   }
+  // gRPC: the client's deadline is the route timeout, counted from now (a streaming request
+  // may never "complete" before its deadline).
+  if (const std::string* grpc_timeout = headers.headers.get("grpc-timeout")) {
+    if (auto timeout = http::grpc::parseTimeout(*grpc_timeout); timeout && timeout->count() > 0) {
+      response_timer_ = callbacks_->dispatcher().createTimer([this] { onResponseTimeout(); });
+      response_timer_->enable(*timeout);
+    }
+  }
   startAttempt(false);
   return http::FilterHeadersStatus::kStopIteration;
 }
 
 void Router::startAttempt(bool fresh_connection) {
-  upstream::HostConstSharedPtr host =
-      cluster_->chooseHost(capture_ != nullptr ? &capture_->upstream_target : nullptr);
+  upstream::HostConstSharedPtr host = cluster_->chooseHost(
+      capture_ != nullptr ? &capture_->upstream_target : nullptr,
+      capture_ != nullptr && capture_->upstream_source ? &*capture_->upstream_source : nullptr);
   if (host == nullptr) {
     ++stats_.no_healthy_upstream;
     localReply(503, "no healthy upstream", "no_healthy_upstream",

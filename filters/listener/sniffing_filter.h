@@ -24,6 +24,15 @@ struct DetectionStats {
   uint64_t tcp = 0;           // bytes arrived, not a protocol we know
   uint64_t timeout = 0;       // nothing (or too little) arrived in time: server-first TCP
   uint64_t declared_tcp = 0;  // destination port declared TCP: not sniffed at all
+  uint64_t mtls_plaintext_refused = 0;  // plaintext on an mtls: strict listener
+};
+
+// Mesh mTLS on a sniffing listener: a TLS ClientHello is terminated here (workload certificate,
+// client certificate required) and what it carries is sniffed again; plaintext is refused under
+// strict and proxied as usual under permissive.
+struct MtlsSniffing {
+  bool strict = false;
+  std::function<std::unique_ptr<network::TransportSocket>()> create_socket;
 };
 
 class SniffingFilter final : public network::ReadFilter {
@@ -31,7 +40,9 @@ class SniffingFilter final : public network::ReadFilter {
   using ChainFactory =
       std::function<std::unique_ptr<network::ReadFilter>(DetectedProtocol protocol)>;
 
-  SniffingFilter(std::chrono::milliseconds timeout, ChainFactory factory, DetectionStats& stats);
+  // `mtls` (optional) must outlive the filter.
+  SniffingFilter(std::chrono::milliseconds timeout, ChainFactory factory, DetectionStats& stats,
+                 const MtlsSniffing* mtls = nullptr);
 
   void initializeReadFilterCallbacks(network::ReadFilterCallbacks& callbacks) override {
     callbacks_ = &callbacks;
@@ -41,10 +52,14 @@ class SniffingFilter final : public network::ReadFilter {
 
  private:
   void decide(DetectedProtocol protocol);
+  void startTls();
+  void refusePlaintext();
 
   const std::chrono::milliseconds timeout_;
   ChainFactory factory_;
   DetectionStats& stats_;
+  const MtlsSniffing* mtls_;
+  bool tls_started_ = false;
   network::ReadFilterCallbacks* callbacks_ = nullptr;
   std::unique_ptr<event::Timer> timer_;
   std::unique_ptr<network::ReadFilter> chain_;  // set once decided

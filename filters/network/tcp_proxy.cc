@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "proxy/common/logger.h"
+#include "proxy/upstream/upstream_transport.h"
 
 namespace podproxy::filters {
 
@@ -57,7 +58,9 @@ network::FilterStatus TcpProxy::onNewConnection() {
   if (observer_ != nullptr) live_bytes_ = observer_->onTcpSessionStart(cluster_name_);
   upstream::ThreadLocalCluster* cluster = clusters_.get(cluster_name_);
   if (cluster != nullptr) {
-    host_ = cluster->chooseHost(capture != nullptr ? &capture->upstream_target : nullptr);
+    host_ = cluster->chooseHost(
+        capture != nullptr ? &capture->upstream_target : nullptr,
+        capture != nullptr && capture->upstream_source ? &*capture->upstream_source : nullptr);
   }
   if (host_ == nullptr) {
     LOG_DEBUG("tcp_proxy: no upstream host", {"cluster", cluster_name_});
@@ -86,7 +89,9 @@ network::FilterStatus TcpProxy::onNewConnection() {
   downstream_read_disabled_for_connect_ = true;
 
   upstream_ = network::Connection::connectTo(*dispatcher_, host_->address(),
-                                             cluster->config().connect_timeout);
+                                             cluster->config().connect_timeout,
+                                             upstream::createTransportSocket(*host_),
+                                             host_->sourceAddress());
   upstream_->enableHalfClose(true);
   upstream_->addConnectionCallbacks(upstream_callbacks_);
   upstream_->addReadFilter(std::make_unique<UpstreamReadFilter>(*this));

@@ -12,9 +12,9 @@
 namespace podproxy::filters {
 
 struct TcpSessionInfo {
-  uint64_t start_time_ms = 0;     // loop time when the downstream connection was accepted
-  std::string_view cluster;       // empty when none was found
-  std::string_view upstream_host;  // "ip:port", empty when none was chosen
+  uint64_t start_time_ms = 0;       // loop time when the downstream connection was accepted
+  std::string_view cluster;         // empty when none was found
+  std::string_view upstream_host;   // "ip:port", empty when none was chosen
   std::string_view response_flags;  // Envoy's flags (UH, UO, UF...), comma-separated
   network::Address downstream_remote_address;
   uint64_t bytes_received = 0;  // from downstream

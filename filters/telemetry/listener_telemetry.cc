@@ -27,9 +27,8 @@ std::vector<access_log::AccessLogField> accessLogFields(const config::AccessLogC
 }
 
 ListenerTelemetry::ListenerTelemetry(event::Dispatcher& dispatcher,
-                                     const config::Listener& listener,
-                                     const ClusterIndex& clusters, stats::IstioShard& shard,
-                                     access_log::AccessLogRing* ring)
+                                     const config::Listener& listener, const ClusterIndex& clusters,
+                                     stats::IstioShard& shard, access_log::AccessLogRing* ring)
     : dispatcher_(dispatcher),
       listener_(listener),
       clusters_(clusters),

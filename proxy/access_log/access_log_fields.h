@@ -10,30 +10,30 @@
 
 namespace podproxy::access_log {
 
-#define PODPROXY_ACCESS_LOG_FIELDS(X)                   \
-  X(kStartTime, "start_time")                           \
-  X(kMethod, "method")                                  \
-  X(kPath, "path")                                      \
-  X(kProtocol, "protocol")                              \
-  X(kResponseCode, "response_code")                     \
-  X(kResponseFlags, "response_flags")                   \
-  X(kResponseCodeDetails, "response_code_details")      \
-  X(kBytesReceived, "bytes_received")                   \
-  X(kBytesSent, "bytes_sent")                           \
-  X(kDuration, "duration")                              \
-  X(kUpstreamServiceTime, "upstream_service_time")      \
-  X(kXForwardedFor, "x_forwarded_for")                  \
-  X(kUserAgent, "user_agent")                           \
-  X(kRequestId, "request_id")                           \
-  X(kAuthority, "authority")                            \
-  X(kUpstreamHost, "upstream_host")                     \
-  X(kUpstreamCluster, "upstream_cluster")               \
-  X(kRouteName, "route_name")                           \
+#define PODPROXY_ACCESS_LOG_FIELDS(X)                      \
+  X(kStartTime, "start_time")                              \
+  X(kMethod, "method")                                     \
+  X(kPath, "path")                                         \
+  X(kProtocol, "protocol")                                 \
+  X(kResponseCode, "response_code")                        \
+  X(kResponseFlags, "response_flags")                      \
+  X(kResponseCodeDetails, "response_code_details")         \
+  X(kBytesReceived, "bytes_received")                      \
+  X(kBytesSent, "bytes_sent")                              \
+  X(kDuration, "duration")                                 \
+  X(kUpstreamServiceTime, "upstream_service_time")         \
+  X(kXForwardedFor, "x_forwarded_for")                     \
+  X(kUserAgent, "user_agent")                              \
+  X(kRequestId, "request_id")                              \
+  X(kAuthority, "authority")                               \
+  X(kUpstreamHost, "upstream_host")                        \
+  X(kUpstreamCluster, "upstream_cluster")                  \
+  X(kRouteName, "route_name")                              \
   X(kDownstreamRemoteAddress, "downstream_remote_address") \
-  X(kTraceId, "trace_id")                               \
-  X(kSpanId, "span_id")                                 \
-  X(kParentSpanId, "parent_span_id")                    \
-  X(kDownstreamPeerUriSan, "downstream_peer_uri_san")   \
+  X(kTraceId, "trace_id")                                  \
+  X(kSpanId, "span_id")                                    \
+  X(kParentSpanId, "parent_span_id")                       \
+  X(kDownstreamPeerUriSan, "downstream_peer_uri_san")      \
   X(kListenerName, "listener_name")
 
 enum class AccessLogField : uint8_t {

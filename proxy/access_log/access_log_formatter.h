@@ -18,7 +18,7 @@ struct AccessLogRecord {
   int64_t start_time_unix_ms = 0;
   std::string_view method;
   std::string_view path;
-  std::string_view protocol;  // "HTTP/1.1", "tcp"
+  std::string_view protocol;   // "HTTP/1.1", "tcp"
   uint16_t response_code = 0;  // 0: none (TCP, or no response); written as 0 for HTTP, null for TCP
   bool has_response_code = true;
   std::string_view response_flags;  // "-" when none

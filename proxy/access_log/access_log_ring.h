@@ -36,8 +36,8 @@ class AccessLogRing {
   std::unique_ptr<char[]> data_;
   size_t mask_;
   // Positions grow without wrapping (64 bits never overflow in practice); index = pos & mask_.
-  alignas(64) std::atomic<uint64_t> head_{0};  // written by the producer
-  alignas(64) std::atomic<uint64_t> tail_{0};  // written by the consumer
+  alignas(64) std::atomic<uint64_t> head_{0};    // written by the producer
+  alignas(64) std::atomic<uint64_t> tail_{0};    // written by the consumer
   alignas(64) std::atomic<uint64_t> pushed_{0};  // only the producer stores
   std::atomic<uint64_t> dropped_{0};
 };

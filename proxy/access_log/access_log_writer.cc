@@ -18,7 +18,9 @@ constexpr size_t kChunk = PIPE_BUF;
 
 AccessLogWriter::AccessLogWriter(int fd) : fd_(fd) {}
 
-AccessLogWriter::~AccessLogWriter() { stop(); }
+AccessLogWriter::~AccessLogWriter() {
+  stop();
+}
 
 AccessLogRing& AccessLogWriter::addRing(size_t capacity) {
   rings_.push_back(std::make_unique<AccessLogRing>(capacity));

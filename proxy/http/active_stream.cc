@@ -4,11 +4,13 @@
 
 #include "proxy/common/logger.h"
 #include "proxy/http/connection_manager.h"
+#include "proxy/http/grpc.h"
 
 namespace podproxy::http {
 
 ActiveStream::ActiveStream(ConnectionManager& manager, ResponseEncoder& encoder)
-    : manager_(manager), encoder_(encoder) {
+    : manager_(manager), encoder_(encoder), multiplexed_(manager.multiplexed()) {
+  encoder_.setStreamCallbacks(this);
   info_.start_time_ms = manager.connection().dispatcher().nowMs();
   info_.downstream_remote_address = manager.connection().remoteAddress();
 }
@@ -37,7 +39,9 @@ void ActiveStream::addEncoderFilter(std::unique_ptr<StreamEncoderFilter> filter)
 
 void ActiveStream::prepareRequest(RequestHeaders& headers) {
   const auto& options = manager_.context().config.options;
-  info_.protocol = headers.isHttp10() ? "HTTP/1.0" : "HTTP/1.1";
+  info_.protocol = headers.http_major == 2 ? "HTTP/2"
+                   : headers.isHttp10()    ? "HTTP/1.0"
+                                           : "HTTP/1.1";
   head_request_ = headers.method == "HEAD";
   // We answer "100 Continue" ourselves and do not forward the expectation: the upstream sees
   // a plain request whose body follows at once.
@@ -223,6 +227,19 @@ void ActiveStream::sendLocalReply(uint16_t status, std::string_view body, std::s
   if (!request_complete_) manager_.closeAfterResponse();
   LOG_DEBUG("local reply", {"status", status}, {"details", details},
             {"request_id", info_.request_id});
+  const std::string& server = manager_.context().config.options.server_name;
+  if (request_headers_ && grpc::isGrpcRequest(*request_headers_)) {
+    // gRPC clients read the outcome from grpc-status, not from the HTTP status: answer
+    // "trailers-only" (HTTP 200, the status in the headers, no body).
+    auto grpc_headers = std::make_unique<ResponseHeaders>();
+    grpc_headers->status = 200;
+    grpc_headers->headers.set("content-type", "application/grpc");
+    grpc_headers->headers.set("grpc-status", std::to_string(grpc::httpToGrpcStatus(status)));
+    grpc_headers->headers.set("grpc-message", grpc::encodeMessage(body));
+    if (!server.empty()) grpc_headers->headers.set("server", server);
+    encodeHeaders(std::move(grpc_headers), true);
+    return;
+  }
   auto headers = std::make_unique<ResponseHeaders>();
   headers->status = status;
   if (extra_headers != nullptr) {
@@ -232,7 +249,6 @@ void ActiveStream::sendLocalReply(uint16_t status, std::string_view body, std::s
   if (!text.empty() && text.back() != '\n') text += '\n';
   headers->headers.set("content-type", "text/plain");
   headers->headers.set("content-length", std::to_string(text.size()));
-  const std::string& server = manager_.context().config.options.server_name;
   if (!server.empty()) headers->headers.set("server", server);
   const bool no_body = text.empty() || head_request_;
   encodeHeaders(std::move(headers), no_body);
@@ -383,7 +399,17 @@ void ActiveStream::resetStream(std::string_view details) {
   if (destroyed_) return;
   info_.details = std::string(details);
   LOG_DEBUG("downstream stream reset", {"details", details}, {"request_id", info_.request_id});
+  // HTTP/2 resets just this stream; HTTP/1 cannot, and the manager aborts the connection.
+  encoder_.resetStream(StreamResetReason::kLocalReset);
   manager_.onStreamReset(*this);
+}
+
+void ActiveStream::onResetStream(StreamResetReason, std::string_view details) {
+  if (destroyed_) return;
+  info_.details = "downstream_remote_reset: " + std::string(details);
+  LOG_DEBUG("downstream stream reset by peer", {"details", details},
+            {"request_id", info_.request_id});
+  manager_.onStreamRemoteReset(*this);
 }
 
 void ActiveStream::readDisableDownstream(bool disable) {
@@ -393,7 +419,11 @@ void ActiveStream::readDisableDownstream(bool disable) {
     if (downstream_read_disables_ == 0) return;
     --downstream_read_disables_;
   }
-  manager_.connection().readDisable(disable);
+  if (multiplexed_) {
+    encoder_.readDisable(disable);
+  } else {
+    manager_.connection().readDisable(disable);
+  }
 }
 
 void ActiveStream::addDownstreamWatermarkCallbacks(DownstreamWatermarkCallbacks& callbacks) {
@@ -424,8 +454,13 @@ void ActiveStream::destroyFilters() {
   // Give back any read-disables this stream still holds on the connection.
   while (downstream_read_disables_ > 0) {
     --downstream_read_disables_;
-    manager_.connection().readDisable(false);
+    if (multiplexed_) {
+      encoder_.readDisable(false);
+    } else {
+      manager_.connection().readDisable(false);
+    }
   }
+  encoder_.setStreamCallbacks(nullptr);
   watermark_callbacks_.clear();
   for (auto& f : decoder_filters_) f->onDestroy();
   for (auto& f : encoder_filters_) f->onDestroy();

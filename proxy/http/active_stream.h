@@ -16,6 +16,7 @@ namespace podproxy::http {
 class ConnectionManager;
 
 class ActiveStream final : public RequestDecoder,
+                           public StreamCallbacks,
                            public StreamDecoderFilterCallbacks,
                            public StreamEncoderFilterCallbacks,
                            public FilterChainFactoryCallbacks,
@@ -28,6 +29,12 @@ class ActiveStream final : public RequestDecoder,
   void decodeHeaders(std::unique_ptr<RequestHeaders> headers, bool end_stream) override;
   void decodeData(buffer::Buffer& data, bool end_stream) override;
   void decodeTrailers(std::unique_ptr<TrailerMap> trailers) override;
+
+  // StreamCallbacks (from a multiplexing codec): the client reset this stream, or the stream's
+  // own send buffer crossed its watermarks.
+  void onResetStream(StreamResetReason reason, std::string_view details) override;
+  void onAboveWriteBufferHighWatermark() override { onDownstreamAboveHighWatermark(); }
+  void onBelowWriteBufferLowWatermark() override { onDownstreamBelowLowWatermark(); }
 
   // StreamFilterCallbacks
   event::Dispatcher& dispatcher() override;
@@ -110,6 +117,8 @@ class ActiveStream final : public RequestDecoder,
   size_t encode_trailers_next_ = 0;  // the first encoder filter that has not seen the trailers
 
   uint32_t downstream_read_disables_ = 0;
+  // HTTP/2: read disabling and resets are per stream (the encoder's), not the connection's.
+  const bool multiplexed_;
   bool request_complete_ = false;
   bool response_headers_sent_ = false;  // reached the encoder filters
   bool response_complete_ = false;

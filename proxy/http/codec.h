@@ -57,6 +57,10 @@ class StreamCallbacks {
  public:
   virtual ~StreamCallbacks() = default;
   virtual void onResetStream(StreamResetReason reason, std::string_view details) = 0;
+  // The stream's own send buffer (HTTP/2: body waiting for the peer's flow-control window) went
+  // above its limit / back below half of it: the producer should pause / resume.
+  virtual void onAboveWriteBufferHighWatermark() {}
+  virtual void onBelowWriteBufferLowWatermark() {}
 };
 
 class RequestDecoder {
@@ -76,6 +80,20 @@ class ResponseEncoder {
   virtual void encodeHeaders(const ResponseHeaders& headers, bool end_stream) = 0;
   virtual void encodeData(buffer::Buffer& data, bool end_stream) = 0;
   virtual void encodeTrailers(const TrailerMap& trailers) = 0;
+
+  // Multiplexing codecs (HTTP/2) only; HTTP/1 keeps these defaults and works per connection.
+  // Who hears of the peer resetting this stream and of the stream's send-buffer watermarks.
+  // nullptr unregisters. No callback comes after the stream ended or was reset locally.
+  virtual void setStreamCallbacks(StreamCallbacks* callbacks) { (void)callbacks; }
+  // Resets just this stream (RST_STREAM). Returns false when the protocol cannot (HTTP/1): the
+  // caller then closes the connection.
+  virtual bool resetStream(StreamResetReason reason) {
+    (void)reason;
+    return false;
+  }
+  // Reference-counted: stop / resume taking request body for this stream (HTTP/2: the
+  // flow-control window is no longer returned to the peer, so it stops sending).
+  virtual void readDisable(bool disable) { (void)disable; }
 };
 
 class ServerConnectionCallbacks {
@@ -99,8 +117,19 @@ class ServerConnection {
   virtual bool waitingForResponse() const = 0;
   // Whether the connection can carry another request after the current response.
   virtual bool keepAlive() const = 0;
-  // Make the next response say "Connection: close" (draining, or limit reached).
+  // Make the next response say "Connection: close" (draining, or limit reached). HTTP/2: sends
+  // GOAWAY; streams in flight finish, no new one starts.
   virtual void setCloseAfterResponse() = 0;
+  // HTTP/2 drain, first step: GOAWAY with the highest stream id, so the client stops opening
+  // streams while those racing with it are still served. setCloseAfterResponse() follows.
+  virtual void shutdownNotice() {}
+  // Streams the codec holds open (HTTP/1: 0 or 1).
+  virtual size_t activeStreams() const { return waitingForResponse() ? 1 : 0; }
+  // The connection's write buffer went above its high watermark / below its low one. HTTP/2
+  // stops producing frames meanwhile, so a peer that does not read cannot grow our memory
+  // (its control frames queue in the codec, which has a bound).
+  virtual void onUnderlyingConnectionAboveWriteBufferHighWatermark() {}
+  virtual void onUnderlyingConnectionBelowWriteBufferLowWatermark() {}
 };
 
 class ResponseDecoder {
@@ -119,6 +148,15 @@ class RequestEncoder {
   virtual void encodeHeaders(const RequestHeaders& headers, bool end_stream) = 0;
   virtual void encodeData(buffer::Buffer& data, bool end_stream) = 0;
   virtual void encodeTrailers(const TrailerMap& trailers) = 0;
+
+  // Multiplexing codecs (HTTP/2) only, as for ResponseEncoder.
+  virtual void setStreamCallbacks(StreamCallbacks* callbacks) { (void)callbacks; }
+  virtual bool resetStream(StreamResetReason reason) {
+    (void)reason;
+    return false;
+  }
+  // Stop / resume taking response body for this stream (HTTP/2: flow-control window).
+  virtual void readDisable(bool disable) { (void)disable; }
 };
 
 class ClientConnection {
@@ -134,6 +172,17 @@ class ClientConnection {
   virtual bool responseStarted() const = 0;
   // True when the last response completed and the connection may be reused.
   virtual bool reusable() const = 0;
+
+  // Multiplexing (HTTP/2): how many streams the peer lets us open at once (its
+  // SETTINGS_MAX_CONCURRENT_STREAMS), how many are open, and whether the peer sent GOAWAY (no
+  // new stream may start; those in flight finish).
+  virtual uint32_t maxConcurrentStreams() const { return 1; }
+  virtual uint32_t activeStreams() const { return 0; }
+  virtual bool goAwayReceived() const { return false; }
+  // Sends GOAWAY: we open no more streams (pool drain).
+  virtual void goAway() {}
+  // Sends what the codec has queued (HTTP/2: the preface and SETTINGS once connected).
+  virtual void flush() {}
 };
 
 }  // namespace podproxy::http

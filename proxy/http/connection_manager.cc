@@ -1,8 +1,11 @@
 #include "proxy/http/connection_manager.h"
 
+#include <algorithm>
+
 #include "proxy/common/logger.h"
 #include "proxy/http/active_stream.h"
 #include "proxy/http/http1/server_codec.h"
+#include "proxy/http/http2/server_codec.h"
 
 namespace podproxy::http {
 
@@ -10,11 +13,11 @@ ConnectionManager::ConnectionManager(ConnectionManagerContext& context) : contex
 
 ConnectionManager::~ConnectionManager() {
   context_.managers.erase(this);
-  if (stream_) {
-    stream_->destroyFilters();
-    stream_.reset();
+  for (auto& stream : streams_) {
+    stream->destroyFilters();
     --context_.stats.downstream_rq_active;
   }
+  streams_.clear();
   if (connection_ != nullptr) --context_.stats.downstream_cx_active;
 }
 
@@ -27,19 +30,52 @@ void ConnectionManager::initializeReadFilterCallbacks(network::ReadFilterCallbac
 }
 
 network::FilterStatus ConnectionManager::onNewConnection() {
-  const auto& options = context_.config.options;
-  http1::ServerCodecSettings settings;
-  settings.max_request_headers_bytes = options.max_request_headers_bytes;
-  settings.max_request_headers_count = options.max_request_headers_count;
-  codec_ = std::make_unique<http1::ServerCodec>(*this, *this, settings);
-  // A client may half-close after its request and still expect the whole response: the FIN
-  // comes to us as end_stream, and we decide what it means.
+  // The codec is chosen by the first bytes (createCodec). A client may half-close after its
+  // request and still expect the whole response: the FIN comes to us as end_stream, and we
+  // decide what it means.
   connection_->enableHalfClose(true);
   auto& dispatcher = connection_->dispatcher();
   idle_timer_ = dispatcher.createTimer([this] { onIdleTimeout(); });
   headers_timer_ = dispatcher.createTimer([this] { onRequestHeadersTimeout(); });
   armIdleTimer();
   return network::FilterStatus::kStopIteration;
+}
+
+bool ConnectionManager::createCodec(const buffer::Buffer& data) {
+  // HTTP/2 clients (h2c with prior knowledge, and h2 after ALPN) start with the 24-byte
+  // preface; anything that departs from it is HTTP/1. A prefix of it waits for more bytes.
+  const std::string_view preface = http2::kClientPreface;
+  const size_t n = std::min(data.length(), preface.size());
+  std::string head(n, '\0');
+  data.copyOut(0, n, head.data());
+  const bool http2 = head == preface.substr(0, n);
+  if (http2 && n < preface.size()) return false;
+  const auto& options = context_.config.options;
+  if (http2) {
+    http2::Http2Settings settings;
+    settings.max_header_list_bytes = options.max_request_headers_bytes;
+    settings.max_headers_count = options.max_request_headers_count;
+    settings.max_concurrent_streams = options.http2.max_concurrent_streams;
+    settings.initial_stream_window_size = options.http2.initial_stream_window_size;
+    settings.initial_connection_window_size = options.http2.initial_connection_window_size;
+    settings.stream_buffer_limit_bytes = options.http2.initial_stream_window_size;
+    codec_ = std::make_unique<http2::ServerCodec>(*this, *this, settings, &context_.stats.http2);
+    // Streams have their own timers; the connection idles only without any.
+    awaiting_headers_ = false;
+    headers_timer_->disable();
+    armIdleTimer();
+    if (draining_) {
+      codec_->shutdownNotice();
+      codec_->setCloseAfterResponse();
+    }
+    return true;
+  }
+  http1::ServerCodecSettings settings;
+  settings.max_request_headers_bytes = options.max_request_headers_bytes;
+  settings.max_request_headers_count = options.max_request_headers_count;
+  codec_ = std::make_unique<http1::ServerCodec>(*this, *this, settings);
+  if (draining_) codec_->setCloseAfterResponse();
+  return true;
 }
 
 void ConnectionManager::armIdleTimer() {
@@ -52,12 +88,19 @@ network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool end_s
     data.clear();
     return network::FilterStatus::kStopIteration;
   }
-  if (!stream_ && !awaiting_headers_ && !data.empty()) {
+  if (streams_.empty() && !awaiting_headers_ && !data.empty() && !multiplexed()) {
     // The first byte of a request starts the header read timeout (slowloris guard).
     awaiting_headers_ = true;
     idle_timer_->disable();
     const auto timeout = context_.config.options.request_headers_timeout;
     if (timeout.count() > 0) headers_timer_->enable(timeout);
+  }
+  if (!codec_ && !createCodec(data)) {
+    if (end_stream) {
+      closed_ = true;
+      connection_->close(network::CloseType::kFlushWrite);
+    }
+    return network::FilterStatus::kStopIteration;
   }
   dispatchInput(data);
   if (end_stream && !closed_) onEndOfInput();
@@ -71,7 +114,7 @@ void ConnectionManager::onEndOfInput() {
     onCodecError(status.error());
     return;
   }
-  if (!stream_) {
+  if (streams_.empty()) {
     // Nothing in flight: flush what is queued (a finished response) and close.
     headers_timer_->disable();
     closed_ = true;
@@ -111,9 +154,10 @@ RequestDecoder& ConnectionManager::newStream(ResponseEncoder& encoder) {
   if (draining_ || (max_requests > 0 && requests_ >= max_requests)) {
     codec_->setCloseAfterResponse();
   }
-  stream_ = std::make_unique<ActiveStream>(*this, encoder);
-  context_.filter_factory.createFilterChain(*stream_);
-  return *stream_;
+  streams_.push_back(std::make_unique<ActiveStream>(*this, encoder));
+  ActiveStream& stream = *streams_.back();
+  context_.filter_factory.createFilterChain(stream);
+  return stream;
 }
 
 void ConnectionManager::write(buffer::Buffer& data, bool end_stream) {
@@ -121,16 +165,33 @@ void ConnectionManager::write(buffer::Buffer& data, bool end_stream) {
 }
 
 void ConnectionManager::destroyStream(ActiveStream& stream) {
-  if (stream_.get() != &stream) return;
+  auto it = std::find_if(streams_.begin(), streams_.end(),
+                         [&](const std::unique_ptr<ActiveStream>& s) { return s.get() == &stream; });
+  if (it == streams_.end()) return;
   --context_.stats.downstream_rq_active;
-  stream_->destroyFilters();
-  connection_->dispatcher().deferredDelete(std::move(stream_));
+  (*it)->destroyFilters();
+  std::unique_ptr<ActiveStream> owned = std::move(*it);
+  streams_.erase(it);
+  connection_->dispatcher().deferredDelete(std::move(owned));
 }
 
 void ConnectionManager::onStreamComplete(ActiveStream& stream) {
   const bool request_was_complete = stream.requestComplete();
   destroyStream(stream);
   if (closed_) return;
+  if (multiplexed()) {
+    // Other streams carry on; a draining connection ends with its last stream (the codec has
+    // announced GOAWAY).
+    if (streams_.empty()) {
+      if (draining_ || !codec_->keepAlive()) {
+        closed_ = true;
+        connection_->close(network::CloseType::kFlushWrite);
+      } else {
+        armIdleTimer();
+      }
+    }
+    return;
+  }
   if (!request_was_complete || !codec_->keepAlive() || draining_) {
     // The response is out; nothing more will be read from this connection.
     if (draining_) ++context_.stats.downstream_cx_drain_close;
@@ -143,10 +204,20 @@ void ConnectionManager::onStreamComplete(ActiveStream& stream) {
   pauseReading(false);
 }
 
+void ConnectionManager::onStreamRemoteReset(ActiveStream& stream) {
+  ++context_.stats.downstream_rq_rx_reset;
+  stream.onConnectionClosed();
+  destroyStream(stream);
+  if (!closed_ && streams_.empty()) armIdleTimer();
+}
+
 void ConnectionManager::onStreamReset(ActiveStream& stream) {
   ++context_.stats.downstream_rq_tx_reset;
   destroyStream(stream);
   if (closed_) return;
+  // A multiplexing codec resets just that stream (its encoder sends RST_STREAM); HTTP/1 can
+  // only abort the whole connection.
+  if (multiplexed()) return;
   closed_ = true;
   connection_->close(network::CloseType::kAbortReset);
 }
@@ -156,14 +227,20 @@ void ConnectionManager::onCodecError(const CodecError& error) {
   LOG_DEBUG("downstream protocol error", {"status", error.status}, {"details", error.details},
             {"peer", connection_->remoteAddress().toString()});
   headers_timer_->disable();
-  if (stream_) {
-    stream_->streamInfo().addResponseFlag(response_flags::kDownstreamProtocolError);
-    if (stream_->responseStarted()) {
-      onStreamReset(*stream_);
+  if (multiplexed()) {
+    // A connection-level protocol error: the codec has sent GOAWAY; nothing here is usable.
+    closed_ = true;
+    connection_->close(network::CloseType::kFlushWrite);
+    return;
+  }
+  if (ActiveStream* stream = singleStream()) {
+    stream->streamInfo().addResponseFlag(response_flags::kDownstreamProtocolError);
+    if (stream->responseStarted()) {
+      onStreamReset(*stream);
       return;
     }
     codec_->setCloseAfterResponse();
-    stream_->sendLocalReply(error.status, reasonPhrase(error.status), error.details);
+    stream->sendLocalReply(error.status, reasonPhrase(error.status), error.details);
     if (!closed_) {
       closed_ = true;
       connection_->close(network::CloseType::kFlushWrite);
@@ -207,14 +284,14 @@ void ConnectionManager::sendRawLocalReply(uint16_t status, std::string_view body
 }
 
 void ConnectionManager::onRequestHeadersTimeout() {
-  if (closed_ || stream_) return;
+  if (closed_ || !streams_.empty()) return;
   ++context_.stats.downstream_rq_header_timeout;
   LOG_DEBUG("request headers timeout", {"peer", connection_->remoteAddress().toString()});
   sendRawLocalReply(408, "request header read timeout");
 }
 
 void ConnectionManager::onIdleTimeout() {
-  if (closed_ || stream_ || awaiting_headers_) return;
+  if (closed_ || !streams_.empty() || awaiting_headers_) return;
   ++context_.stats.downstream_cx_idle_timeout;
   closed_ = true;
   connection_->close(network::CloseType::kFlushWrite);
@@ -230,8 +307,11 @@ void ConnectionManager::startDrain() {
   if (draining_) return;
   draining_ = true;
   if (closed_) return;
-  if (codec_) codec_->setCloseAfterResponse();
-  if (!stream_ && !awaiting_headers_) {
+  if (codec_) {
+    codec_->shutdownNotice();  // HTTP/2: GOAWAY, then the final one with the last stream
+    codec_->setCloseAfterResponse();
+  }
+  if (streams_.empty() && !awaiting_headers_) {
     ++context_.stats.downstream_cx_drain_close;
     closed_ = true;
     connection_->close(network::CloseType::kFlushWrite);
@@ -246,19 +326,30 @@ void ConnectionManager::onEvent(network::ConnectionEvent event) {
   closed_ = true;
   if (idle_timer_) idle_timer_->disable();
   if (headers_timer_) headers_timer_->disable();
-  if (stream_) {
+  while (!streams_.empty()) {
+    ActiveStream& stream = *streams_.front();
     if (event == network::ConnectionEvent::kRemoteClose) ++context_.stats.downstream_rq_rx_reset;
-    stream_->onConnectionClosed();
-    destroyStream(*stream_);
+    stream.onConnectionClosed();
+    destroyStream(stream);
   }
 }
 
+std::vector<ActiveStream*> ConnectionManager::liveStreams() const {
+  std::vector<ActiveStream*> out;
+  out.reserve(streams_.size());
+  for (const auto& stream : streams_) out.push_back(stream.get());
+  return out;
+}
+
 void ConnectionManager::onAboveWriteBufferHighWatermark() {
-  if (stream_) stream_->onDownstreamAboveHighWatermark();
+  if (codec_) codec_->onUnderlyingConnectionAboveWriteBufferHighWatermark();
+  // Copies: a callback may end a stream.
+  for (ActiveStream* stream : liveStreams()) stream->onDownstreamAboveHighWatermark();
 }
 
 void ConnectionManager::onBelowWriteBufferLowWatermark() {
-  if (stream_) stream_->onDownstreamBelowLowWatermark();
+  if (codec_) codec_->onUnderlyingConnectionBelowWriteBufferLowWatermark();
+  for (ActiveStream* stream : liveStreams()) stream->onDownstreamBelowLowWatermark();
 }
 
 }  // namespace podproxy::http

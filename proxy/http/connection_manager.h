@@ -16,6 +16,7 @@
 #include "proxy/event/dispatcher.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/filter.h"
+#include "proxy/http/http2/settings.h"
 #include "proxy/http/stream_observer.h"
 #include "proxy/network/connection.h"
 
@@ -41,6 +42,7 @@ struct ConnectionManagerStats {
   uint64_t downstream_rq_header_timeout = 0;
   uint64_t downstream_cx_idle_timeout = 0;
   uint64_t downstream_cx_drain_close = 0;
+  http2::CodecStats http2;  // HTTP/2 codec counters (resets, GOAWAYs, floods)
 };
 
 // What every connection manager of one listener on one worker shares.
@@ -94,23 +96,34 @@ class ConnectionManager final : public network::ReadFilter,
     if (codec_) codec_->setCloseAfterResponse();
   }
   void onStreamReset(ActiveStream& stream);
+  // The client reset the stream (HTTP/2 RST_STREAM); other streams carry on.
+  void onStreamRemoteReset(ActiveStream& stream);
+  // Many streams at once (HTTP/2): resets, read disabling and drain are per stream.
+  bool multiplexed() const { return codec_ && codec_->protocol() == Protocol::kHttp2; }
 
  private:
   void dispatchInput(buffer::Buffer& data);
   void onCodecError(const CodecError& error);
   // The client half-closed: finish what is in flight, then close.
   void onEndOfInput();
+  // Picks HTTP/2 or HTTP/1 from the first bytes; false while they are still ambiguous.
+  bool createCodec(const buffer::Buffer& data);
   void sendRawLocalReply(uint16_t status, std::string_view body);
   void armIdleTimer();
   void onIdleTimeout();
   void onRequestHeadersTimeout();
   void pauseReading(bool pause);
   void destroyStream(ActiveStream& stream);
+  std::vector<ActiveStream*> liveStreams() const;
+  // HTTP/1's only stream, or nullptr.
+  ActiveStream* singleStream() const { return streams_.empty() ? nullptr : streams_.front().get(); }
 
   ConnectionManagerContext& context_;
   network::Connection* connection_ = nullptr;
   std::unique_ptr<ServerConnection> codec_;
-  std::unique_ptr<ActiveStream> stream_;  // HTTP/1: at most one active stream
+  // Active streams. HTTP/1 holds at most one at a time (pipelined requests wait in the
+  // connection's buffer); a multiplexing codec (HTTP/2) holds many.
+  std::list<std::unique_ptr<ActiveStream>> streams_;
   std::unique_ptr<event::Timer> idle_timer_;
   std::unique_ptr<event::Timer> headers_timer_;
   uint32_t requests_ = 0;

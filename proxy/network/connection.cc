@@ -15,6 +15,9 @@ constexpr size_t kMinReadSpace = 4096;
 // silent peer cannot hold the socket.
 constexpr std::chrono::milliseconds kLingerTimeout{1000};
 constexpr size_t kMaxIovecs = 64;
+// A downstream TLS handshake must finish within this; a silent or slow client cannot hold a
+// connection slot with a half-done handshake.
+constexpr std::chrono::milliseconds kTlsHandshakeTimeout{10000};
 
 std::atomic<uint64_t> next_connection_id{1};
 }  // namespace
@@ -44,14 +47,20 @@ std::unique_ptr<Connection> Connection::fromAccepted(event::Dispatcher& dispatch
 
 std::unique_ptr<Connection> Connection::connectTo(event::Dispatcher& dispatcher,
                                                   const Address& address,
-                                                  std::chrono::milliseconds timeout) {
+                                                  std::chrono::milliseconds timeout,
+                                                  std::unique_ptr<TransportSocket> transport,
+                                                  const Address* source) {
   auto* socket = new Socket;
   uv_tcp_init(dispatcher.loop(), &socket->handle);
   std::unique_ptr<Connection> c(new Connection(dispatcher, socket, State::kConnecting));
   c->remote_address_ = address;
+  c->transport_ = std::move(transport);
   socket->connect_req.data = c.get();
-  const int rc = uv_tcp_connect(&socket->connect_req, &socket->handle, address.sockAddr(),
-                                &Connection::onConnectDone);
+  int rc = source != nullptr ? uv_tcp_bind(&socket->handle, source->sockAddr(), 0) : 0;
+  if (rc == 0) {
+    rc = uv_tcp_connect(&socket->connect_req, &socket->handle, address.sockAddr(),
+                        &Connection::onConnectDone);
+  }
   if (rc != 0) {
     // Report asynchronously so callers see one code path for every failure.
     c->failure_reason_ = uv_err_name(rc);
@@ -64,7 +73,9 @@ std::unique_ptr<Connection> Connection::connectTo(event::Dispatcher& dispatcher,
   }
   Connection* raw = c.get();
   c->timer_ = dispatcher.createTimer([raw] {
-    raw->failure_reason_ = "connect_timeout";
+    // The same budget covers the TCP connect and the TLS handshake after it.
+    raw->failure_reason_ =
+        raw->state_ == State::kConnecting ? "connect_timeout" : "tls_handshake_timeout";
     raw->closeNow(CloseType::kNoFlush, ConnectionEvent::kConnectFailed);
   });
   if (timeout.count() > 0) c->timer_->enable(timeout);
@@ -113,11 +124,44 @@ void Connection::addReadFilter(std::unique_ptr<ReadFilter> filter) {
 }
 
 void Connection::initializeReadFilters() {
+  if (transport_ != nullptr && !transport_->handshakeComplete()) {
+    // Filters start once the peer is known (TLS info, verified identity).
+    filters_wait_handshake_ = true;
+    startReading();
+    return;
+  }
+  runNewConnectionFilters();
+}
+
+void Connection::runNewConnectionFilters() {
   for (auto& f : filters_) {
     if (f->onNewConnection() == FilterStatus::kStopIteration) break;
     if (state_ == State::kClosed) return;
   }
   if (state_ == State::kOpen && read_disable_count_ == 0) startReading();
+}
+
+void Connection::setTransportSocket(std::unique_ptr<TransportSocket> transport,
+                                    std::function<void()> on_handshake_complete) {
+  transport_ = std::move(transport);
+  on_handshake_complete_ = std::move(on_handshake_complete);
+  // Bytes already read (a sniffed ClientHello) are the transport's first input. They are
+  // processed from the loop: we may be inside a filter's onData for that very buffer.
+  raw_input_.move(read_buffer_);
+  timer_ = dispatcher_.createTimer([this] {
+    failure_reason_ = "tls_handshake_timeout";
+    closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
+  });
+  timer_->enable(kTlsHandshakeTimeout);
+  if (state_ == State::kOpen) startReading();
+  if (!raw_input_.empty() && !redispatch_scheduled_) {
+    redispatch_scheduled_ = true;
+    dispatcher_.schedulePostIo(&redispatch_);
+  }
+}
+
+const TlsInfo* Connection::tls() const {
+  return transport_ != nullptr && transport_->handshakeComplete() ? &transport_->info() : nullptr;
 }
 
 void Connection::raiseEvent(ConnectionEvent event) {
@@ -131,8 +175,8 @@ void Connection::onConnectDone(uv_connect_t* req, int status) {
   auto* self = static_cast<Connection*>(req->data);
   if (self == nullptr) return;
   if (self->state_ != State::kConnecting) return;  // timed out or closed meanwhile
-  self->timer_->disable();
   if (status != 0) {
+    self->timer_->disable();
     self->failure_reason_ = status == UV_ECONNREFUSED ? "connection_refused" : uv_err_name(status);
     self->closeNow(CloseType::kNoFlush, ConnectionEvent::kConnectFailed);
     return;
@@ -140,6 +184,18 @@ void Connection::onConnectDone(uv_connect_t* req, int status) {
   uv_tcp_nodelay(self->handle_, 1);
   self->readAddresses();
   self->state_ = State::kOpen;
+  if (self->transport_ != nullptr) {
+    // kConnected waits for the handshake; the connect timer keeps running meanwhile.
+    self->connect_handshake_pending_ = true;
+    if (!self->transport_->startHandshake(self->raw_output_)) {
+      self->failTransport();
+      return;
+    }
+    self->startReading();
+    self->scheduleFlush();
+    return;
+  }
+  self->timer_->disable();
   self->raiseEvent(ConnectionEvent::kConnected);
   if (self->state_ != State::kOpen) return;
   if (self->read_disable_count_ == 0) self->startReading();
@@ -161,7 +217,9 @@ void Connection::stopReading() {
 
 void Connection::readDisable(bool disable) {
   if (disable) {
-    if (read_disable_count_++ == 0) stopReading();
+    // A TLS handshake keeps reading: nothing reaches the filters before it completes anyway.
+    const bool handshaking = transport_ != nullptr && !transport_->handshakeComplete();
+    if (read_disable_count_++ == 0 && !handshaking) stopReading();
   } else {
     if (read_disable_count_ == 0) return;  // unbalanced enable: ignore rather than underflow
     if (--read_disable_count_ == 0 && state_ == State::kOpen) {
@@ -177,6 +235,10 @@ void Connection::readDisable(bool disable) {
 void Connection::Redispatch::onPostIo() {
   Connection& c = connection;
   c.redispatch_scheduled_ = false;
+  if (c.transport_ != nullptr && !c.raw_input_.empty() && c.state_ == State::kOpen) {
+    c.onTransportRead();  // delivers the plaintext too
+    return;
+  }
   if (c.state_ == State::kOpen && c.read_disable_count_ == 0 && !c.read_buffer_.empty()) {
     c.dispatchToFilters(false);
   }
@@ -184,8 +246,10 @@ void Connection::Redispatch::onPostIo() {
 
 void Connection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(handle->data);
-  // Read straight into the connection's buffer: no copy after the read.
-  auto space = self->read_buffer_.reserve(kMinReadSpace);
+  // Read straight into the connection's buffer: no copy after the read. With TLS, into the
+  // raw input the transport decrypts from.
+  buffer::Buffer& in = self->transport_ != nullptr ? self->raw_input_ : self->read_buffer_;
+  auto space = in.reserve(kMinReadSpace);
   *buf = uv_buf_init(reinterpret_cast<char*>(space.data()), static_cast<unsigned>(space.size()));
 }
 
@@ -194,37 +258,113 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
 }
 
 void Connection::onReadable(ssize_t nread) {
+  buffer::Buffer& in = transport_ != nullptr ? raw_input_ : read_buffer_;
   if (nread >= 0) {
-    read_buffer_.commit(static_cast<size_t>(nread));
+    in.commit(static_cast<size_t>(nread));
     if (nread == 0) return;  // EAGAIN
     bytes_received_ += static_cast<uint64_t>(nread);
     if (lingering_) {
-      read_buffer_.clear();  // closing: discard until the peer's FIN
+      in.clear();  // closing: discard until the peer's FIN
+      return;
+    }
+    if (transport_ != nullptr) {
+      onTransportRead();
       return;
     }
     dispatchToFilters(false);
     return;
   }
   // libuv reports EOF on POLLHUP without an alloc_cb first: nothing may be reserved.
-  if (read_buffer_.sliceCount() > 0) read_buffer_.commit(0);
+  if (in.sliceCount() > 0) in.commit(0);
   if (nread == UV_EOF) {
-    read_eof_ = true;
-    stopReading();
-    if (lingering_) {
-      closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose);
+    if (connect_handshake_pending_ ||
+        (transport_ != nullptr && !transport_->handshakeComplete() && !lingering_)) {
+      failure_reason_ = "tls_handshake_failed: connection closed during the handshake";
+      closeNow(CloseType::kNoFlush, connect_handshake_pending_ ? ConnectionEvent::kConnectFailed
+                                                               : ConnectionEvent::kRemoteClose);
       return;
     }
-    if (half_close_) {
-      dispatchToFilters(true);
-      maybeFinishHalfClosed();
-    } else {
-      closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
-    }
+    onPeerEof();
     return;
   }
   failure_reason_ = uv_err_name(static_cast<int>(nread));
-  closeNow(CloseType::kNoFlush, lingering_ ? ConnectionEvent::kLocalClose
-                                           : ConnectionEvent::kRemoteClose);
+  closeNow(CloseType::kNoFlush, connect_handshake_pending_ ? ConnectionEvent::kConnectFailed
+                                : lingering_               ? ConnectionEvent::kLocalClose
+                                                           : ConnectionEvent::kRemoteClose);
+}
+
+void Connection::onPeerEof() {
+  read_eof_ = true;
+  stopReading();
+  if (lingering_) {
+    closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose);
+    return;
+  }
+  if (half_close_) {
+    dispatchToFilters(true);
+    maybeFinishHalfClosed();
+  } else {
+    closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
+  }
+}
+
+void Connection::onTransportRead() {
+  const bool was_complete = transport_->handshakeComplete();
+  const TransportSocket::ReadStatus status =
+      transport_->onRead(raw_input_, read_buffer_, raw_output_);
+  if (status == TransportSocket::ReadStatus::kError) {
+    failTransport();
+    return;
+  }
+  if (!raw_output_.empty()) scheduleFlush();  // handshake messages, key updates
+  if (!was_complete && transport_->handshakeComplete()) {
+    onHandshakeComplete();
+    if (state_ == State::kClosed) return;
+  }
+  if (!transport_->handshakeComplete()) return;
+  if (!read_buffer_.empty() && read_disable_count_ == 0 && !filters_wait_handshake_ &&
+      !in_dispatch_) {
+    dispatchToFilters(false);
+    if (state_ == State::kClosed) return;
+  }
+  if (status == TransportSocket::ReadStatus::kPeerClosed && !read_eof_) onPeerEof();
+}
+
+void Connection::onHandshakeComplete() {
+  timer_.reset();  // handshake timeout (downstream) or connect timeout (upstream)
+  if (read_disable_count_ > 0) stopReading();
+  if (connect_handshake_pending_) {
+    connect_handshake_pending_ = false;
+    raiseEvent(ConnectionEvent::kConnected);
+    if (state_ != State::kOpen) return;
+  }
+  if (on_handshake_complete_) {
+    auto done = std::move(on_handshake_complete_);
+    on_handshake_complete_ = nullptr;
+    done();
+    if (state_ != State::kOpen) return;
+  }
+  if (filters_wait_handshake_) {
+    filters_wait_handshake_ = false;
+    runNewConnectionFilters();
+    if (state_ != State::kOpen) return;
+  }
+  if (!write_buffer_.empty() || write_end_pending_) scheduleFlush();
+}
+
+void Connection::failTransport() {
+  failure_reason_ = transport_->failureReason();
+  // Best effort: let the peer see the alert saying why, instead of a bare close.
+  if (!raw_output_.empty() && !write_in_flight_) {
+    iovec iov[kMaxIovecs];
+    const size_t n = raw_output_.peekIovecs(iov, kMaxIovecs);
+    (void)uv_try_write(reinterpret_cast<uv_stream_t*>(handle_), reinterpret_cast<uv_buf_t*>(iov),
+                       n);
+  }
+  const bool connecting = connect_handshake_pending_;
+  connect_handshake_pending_ = false;
+  closeNow(CloseType::kNoFlush,
+           connecting ? ConnectionEvent::kConnectFailed : ConnectionEvent::kRemoteClose);
 }
 
 void Connection::dispatchToFilters(bool end_stream) {
@@ -263,14 +403,22 @@ void Connection::onPostIo() {
 
 void Connection::flush() {
   if (write_in_flight_ || state_ == State::kClosed || state_ == State::kConnecting) return;
+  if (transport_ != nullptr && transport_->handshakeComplete() && !write_buffer_.empty()) {
+    // Plaintext waits for the handshake; after it, everything queued becomes records now.
+    if (!transport_->onWrite(write_buffer_, raw_output_)) {
+      failTransport();
+      return;
+    }
+  }
+  buffer::Buffer& wire = wireBuffer();
   auto* stream = reinterpret_cast<uv_stream_t*>(handle_);
   iovec iov[kMaxIovecs];
   // uv_try_write first: most responses fit in the socket buffer and need no uv_write_t.
-  while (!write_buffer_.empty()) {
-    const size_t n = write_buffer_.peekIovecs(iov, kMaxIovecs);
+  while (!wire.empty()) {
+    const size_t n = wire.peekIovecs(iov, kMaxIovecs);
     const int rc = uv_try_write(stream, reinterpret_cast<uv_buf_t*>(iov), n);
     if (rc > 0) {
-      write_buffer_.drain(static_cast<size_t>(rc));
+      wire.drain(static_cast<size_t>(rc));
       bytes_sent_ += static_cast<uint64_t>(rc);
       continue;
     }
@@ -279,9 +427,9 @@ void Connection::flush() {
     closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
     return;
   }
-  if (!write_buffer_.empty()) {
+  if (!wire.empty()) {
     // One write in flight, holding the front slices; new output gathers behind it.
-    const size_t n = write_buffer_.peekIovecs(iov, kMaxIovecs);
+    const size_t n = wire.peekIovecs(iov, kMaxIovecs);
     size_t total = 0;
     for (size_t i = 0; i < n; ++i) total += iov[i].iov_len;
     socket_->write_req.data = this;
@@ -310,7 +458,7 @@ void Connection::onWriteDone(uv_write_t* req, int status) {
     }
     return;
   }
-  self->write_buffer_.drain(self->write_in_flight_bytes_);
+  self->wireBuffer().drain(self->write_in_flight_bytes_);
   self->bytes_sent_ += self->write_in_flight_bytes_;
   self->write_in_flight_bytes_ = 0;
   self->flush();
@@ -319,7 +467,16 @@ void Connection::onWriteDone(uv_write_t* req, int status) {
 void Connection::afterWriteBufferDrained() {
   updateWatermarksAfterDrain();
   if (state_ == State::kClosed) return;
-  if (write_end_pending_ && !write_shut_ && write_buffer_.empty()) {
+  if (write_end_pending_ && !write_shut_ && write_buffer_.empty() && raw_output_.empty()) {
+    if (transport_ != nullptr && !tls_shutdown_sent_ && transport_->handshakeComplete()) {
+      // close_notify before our FIN: the peer can tell a complete stream from a cut one.
+      tls_shutdown_sent_ = true;
+      transport_->shutdown(raw_output_);
+      if (!raw_output_.empty()) {
+        flush();
+        return;
+      }
+    }
     write_shut_ = true;
     socket_->shutdown_req.data = this;
     if (uv_shutdown(&socket_->shutdown_req, reinterpret_cast<uv_stream_t*>(handle_),
@@ -359,7 +516,7 @@ void Connection::maybeFinishHalfClosed() {
 }
 
 void Connection::updateWatermarksAfterAdd() {
-  if (!above_high_watermark_ && write_buffer_.length() > high_watermark_) {
+  if (!above_high_watermark_ && bufferedWriteBytes() > high_watermark_) {
     above_high_watermark_ = true;
     for (size_t i = 0; i < callbacks_.size(); ++i) {
       if (ConnectionCallbacks* cb = callbacks_[i]) cb->onAboveWriteBufferHighWatermark();
@@ -368,7 +525,7 @@ void Connection::updateWatermarksAfterAdd() {
 }
 
 void Connection::updateWatermarksAfterDrain() {
-  if (above_high_watermark_ && write_buffer_.length() <= high_watermark_ / 2) {
+  if (above_high_watermark_ && bufferedWriteBytes() <= high_watermark_ / 2) {
     above_high_watermark_ = false;
     for (size_t i = 0; i < callbacks_.size(); ++i) {
       if (ConnectionCallbacks* cb = callbacks_[i]) cb->onBelowWriteBufferLowWatermark();
@@ -378,7 +535,7 @@ void Connection::updateWatermarksAfterDrain() {
 
 void Connection::close(CloseType type) {
   if (state_ == State::kClosed) return;
-  if (state_ == State::kConnecting) type = CloseType::kNoFlush;
+  if (connecting()) type = CloseType::kNoFlush;
   if (type == CloseType::kFlushWrite) {
     if (close_after_flush_) return;
     close_after_flush_ = true;
@@ -392,7 +549,7 @@ void Connection::close(CloseType type) {
       return;
     }
     if (!write_in_flight_) {
-      if (write_buffer_.empty()) {
+      if (write_buffer_.empty() && raw_output_.empty()) {
         afterWriteBufferDrained();
       } else {
         scheduleFlush();
@@ -433,6 +590,9 @@ void Connection::closeNow(CloseType type, ConnectionEvent event) {
   }
   read_buffer_.clear();
   write_buffer_.clear();
+  raw_input_.clear();
+  raw_output_.clear();
+  on_handshake_complete_ = nullptr;
   raiseEvent(event);
 }
 

@@ -8,13 +8,16 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "proxy/buffer/buffer.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/network/address.h"
+#include "proxy/network/transport_socket.h"
 
 namespace podproxy::network {
 
@@ -38,10 +41,12 @@ struct CaptureInfo {
   Address original_destination;  // where the client meant to go (SO_ORIGINAL_DST)
   Address upstream_target;       // where an original_dst cluster connects (inbound: 127.0.0.1)
   std::string cluster;           // the cluster the original destination picked
+  // Bind upstream connections here first (inbound to the original address: 127.0.0.6 / ::6).
+  std::optional<Address> upstream_source;
 };
 
 enum class ConnectionEvent {
-  kConnected,      // upstream connect completed
+  kConnected,      // upstream connect completed (and its TLS handshake, when it has one)
   kConnectFailed,  // upstream connect failed or timed out; see failureReason()
   kRemoteClose,    // peer closed or reset the connection (or an I/O error happened)
   kLocalClose,     // we closed it
@@ -88,17 +93,32 @@ class Connection final : public event::DeferredDeletable,
 
   // Takes ownership of an accepted socket (its handle initialized and accepted).
   static std::unique_ptr<Connection> fromAccepted(event::Dispatcher& dispatcher, Socket* socket);
-  // Starts connecting; the outcome arrives as kConnected or kConnectFailed.
+  // Starts connecting; the outcome arrives as kConnected or kConnectFailed. With a `transport`
+  // (TLS), kConnected comes once its handshake completed, within the same `timeout`; a failed
+  // handshake is kConnectFailed with failureReason() "tls_handshake_failed: <why>".
+  // With a `source`, the socket is bound to it before connecting.
   static std::unique_ptr<Connection> connectTo(event::Dispatcher& dispatcher,
                                                const Address& address,
-                                               std::chrono::milliseconds timeout);
+                                               std::chrono::milliseconds timeout,
+                                               std::unique_ptr<TransportSocket> transport = nullptr,
+                                               const Address* source = nullptr);
   ~Connection() override;
 
   void addConnectionCallbacks(ConnectionCallbacks& callbacks);
   void removeConnectionCallbacks(ConnectionCallbacks& callbacks);
   void addReadFilter(std::unique_ptr<ReadFilter> filter);
-  // Runs onNewConnection() on each filter and starts reading.
+  // Runs onNewConnection() on each filter and starts reading. With a transport socket whose
+  // handshake is still running, the filters start once it completed (they see TLS info).
   void initializeReadFilters();
+  // Server side: puts `transport` (TLS) between the socket and the filters. Bytes already read
+  // (a sniffed ClientHello) become its first input. The handshake runs whatever readDisable()
+  // says, bounded by a timeout; `on_handshake_complete` runs once it succeeded. A failure closes
+  // the connection (kRemoteClose) with failureReason() "tls_handshake_failed: <why>".
+  void setTransportSocket(std::unique_ptr<TransportSocket> transport,
+                          std::function<void()> on_handshake_complete = nullptr);
+  // The TLS session once its handshake completed; nullptr for plain connections.
+  const TlsInfo* tls() const;
+  bool hasTransportSocket() const { return transport_ != nullptr; }
 
   // Moves `data` into the write buffer; it goes out after the current I/O pass, gathered into
   // as few syscalls as possible. `end_stream` half-closes our side once everything is sent.
@@ -115,7 +135,8 @@ class Connection final : public event::DeferredDeletable,
   bool aboveHighWatermark() const { return above_high_watermark_; }
 
   State state() const { return state_; }
-  bool connecting() const { return state_ == State::kConnecting; }
+  // Upstream: the TCP connect or the TLS handshake after it is still running.
+  bool connecting() const { return state_ == State::kConnecting || connect_handshake_pending_; }
   uint64_t id() const { return id_; }
   event::Dispatcher& dispatcher() { return dispatcher_; }
   const Address& remoteAddress() const { return remote_address_; }
@@ -123,7 +144,8 @@ class Connection final : public event::DeferredDeletable,
   const std::string& failureReason() const { return failure_reason_; }
   uint64_t bytesReceived() const { return bytes_received_; }
   uint64_t bytesSent() const { return bytes_sent_; }
-  size_t bufferedWriteBytes() const { return write_buffer_.length(); }
+  // Plaintext waiting plus protected bytes not yet on the wire.
+  size_t bufferedWriteBytes() const { return write_buffer_.length() + raw_output_.length(); }
   // Raw descriptor, for listener filters (SO_ORIGINAL_DST) and socket options.
   int fd() const;
   // Set by capture listeners before the filter chain runs; nullptr elsewhere.
@@ -148,6 +170,13 @@ class Connection final : public event::DeferredDeletable,
   void startReading();
   void stopReading();
   void onReadable(ssize_t nread);
+  void onPeerEof();
+  void runNewConnectionFilters();
+  // TLS: feeds raw input to the transport socket and delivers the plaintext it yields.
+  void onTransportRead();
+  void onHandshakeComplete();
+  void failTransport();
+  buffer::Buffer& wireBuffer() { return transport_ ? raw_output_ : write_buffer_; }
   void dispatchToFilters(bool end_stream);
   void scheduleFlush();
   void flush();
@@ -168,6 +197,12 @@ class Connection final : public event::DeferredDeletable,
   Address local_address_;
   std::string failure_reason_;
   std::unique_ptr<CaptureInfo> capture_;  // a pointer: most connections are not captured
+  // TLS (nullptr: plain). Raw bytes read go to raw_input_, bytes to send to raw_output_;
+  // read_buffer_ and write_buffer_ hold plaintext either way.
+  std::unique_ptr<TransportSocket> transport_;
+  buffer::Buffer raw_input_;
+  buffer::Buffer raw_output_;
+  std::function<void()> on_handshake_complete_;
 
   std::vector<ConnectionCallbacks*> callbacks_;
   std::vector<std::unique_ptr<ReadFilter>> filters_;
@@ -194,6 +229,9 @@ class Connection final : public event::DeferredDeletable,
   bool lingering_ = false;           // flushed and shut; discarding input until the peer's FIN
   bool in_dispatch_ = false;
   bool redispatch_scheduled_ = false;
+  bool connect_handshake_pending_ = false;  // upstream TLS: kConnected waits for the handshake
+  bool filters_wait_handshake_ = false;     // initializeReadFilters() came before the handshake
+  bool tls_shutdown_sent_ = false;          // close_notify queued
 
   // Re-delivers input that arrived while reading was disabled (e.g. pipelined requests) once
   // reading is enabled again, from the loop rather than from inside the caller's stack.

@@ -113,6 +113,11 @@ bool ActiveListener::classifyCapture(network::Connection& connection) {
     // The app listens on localhost (or everywhere): reach it over loopback.
     info.upstream_target = *network::Address::fromIp(
         destination.family() == AF_INET6 ? "::1" : "127.0.0.1", destination.port());
+  } else if (capture.direction == config::CaptureOptions::Direction::kInbound) {
+    // To the Pod's own address: connect from 127.0.0.6 (::6), the source the init step exempts
+    // from capture, as Istio does; otherwise our own connection is redirected back to us.
+    info.upstream_source =
+        *network::Address::fromIp(destination.family() == AF_INET6 ? "::6" : "127.0.0.6", 0);
   }
   info.cluster = std::string(config::kPassthroughCluster);
   if (capture.direction == config::CaptureOptions::Direction::kOutbound &&

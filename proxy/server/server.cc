@@ -50,9 +50,21 @@ Server::~Server() = default;
 bool Server::buildSnapshot(uint32_t concurrency) {
   snapshot_ = std::make_shared<ServerSnapshot>();
   snapshot_->config = config_;
+  // TLS contexts: every certificate is read (and checked) before anything listens.
+  tls_ = std::make_unique<tls::TlsContextManager>(*config_);
+  if (auto loaded = tls_->initialize(); !loaded) {
+    LOG_ERROR("cannot load TLS certificates", {"error", loaded.error()});
+    return false;
+  }
+  for (size_t i = 0; i < tls_->size(); ++i) {
+    snapshot_->tls_contexts.push_back(tls_->context(static_cast<int>(i)));
+    snapshot_->tls_stats.push_back(&tls_->stats(static_cast<int>(i)));
+  }
   for (const config::Cluster& c : config_->clusters) {
     snapshot_->clusters.push_back(
         ClusterRuntime{&c, clusters_->hosts(c.name), clusters_->resources(c.name)});
+    snapshot_->clusters.back().tls_context =
+        tls_->clusterContext(snapshot_->clusters.size() - 1);
   }
   for (const config::Cluster& c : config_->clusters) {
     for (const config::SocketAddress& a : c.service_addresses) {
@@ -65,6 +77,10 @@ bool Server::buildSnapshot(uint32_t concurrency) {
   for (const config::Listener& l : config_->listeners) {
     ListenerRuntime runtime;
     runtime.config = &l;
+    runtime.tls_context = tls_->listenerContext(snapshot_->listeners.size());
+    if (l.authorization) {
+      runtime.authz = std::make_shared<const authz::AuthzPolicy>(*l.authorization, l.name);
+    }
     if (l.http) {
       auto routes = router::RouteTable::create(l.http->route_config);
       if (!routes) {
@@ -214,6 +230,7 @@ int Server::run() {
   }
   clusters_->start();
   startSignals();
+  startCertificateWatcher();
   // Access logs: one ring per worker, one writer thread doing the blocking writes.
   const bool any_access_log =
       std::any_of(config_->listeners.begin(), config_->listeners.end(),
@@ -292,10 +309,22 @@ void Server::onWorkerDrained(uint32_t) {
   }
 }
 
+void Server::startCertificateWatcher() {
+  if (tls_ == nullptr || tls_->size() == 0) return;
+  // Rotated certificates reach the workers as new contexts; open connections keep theirs.
+  cert_watcher_ = std::make_unique<tls::CertificateWatcher>(main_, tls_->files(), [this] {
+    tls_->reload([this](int id, std::shared_ptr<const tls::TlsContext> context) {
+      for (auto& w : workers_) w->updateTlsContext(id, context);
+    });
+  });
+  cert_watcher_->start();
+}
+
 void Server::finish() {
   if (finished_) return;
   finished_ = true;
   drain_timer_.reset();
+  cert_watcher_.reset();
   for (auto& w : workers_) w->stop();
   stopMainListeners();
   for (auto& c : collections_) {
@@ -393,6 +422,7 @@ void Server::statsText(admin::AdminCallback done) {
       out << prefix << "upstream_rq_pending_overflow: " << r.pendingOverflows() << '\n';
       out << prefix << "upstream_rq_overflow: " << r.requestOverflows() << '\n';
     }
+    out << tlsPlainStats();
     out << "server.ready: " << (ready() ? 1 : 0) << '\n';
     done({200, "text/plain", out.str()});
   });
@@ -401,7 +431,8 @@ void Server::statsText(admin::AdminCallback done) {
 void Server::statsPrometheus(admin::AdminCallback done) {
   collectWorkerStats([this, done = std::move(done)](auto snapshots) {
     done({200, "text/plain; version=0.0.4; charset=utf-8",
-          stats::renderPrometheus(*config_, snapshots, serverStats())});
+          stats::renderPrometheus(*config_, snapshots, serverStats()) +
+              (tls_ ? tls_->prometheusText() : std::string())});
   });
 }
 
@@ -482,6 +513,17 @@ void Server::drainListeners() {
   LOG_INFO("draining listeners", {"reason", "admin /drain_listeners"});
   // Workers stop accepting and finish their connections gracefully; the process keeps running.
   for (auto& w : workers_) w->drain([](uint32_t) {});
+}
+
+std::string Server::tlsPlainStats() const {
+  std::string out = tls_ ? tls_->plainStats() : std::string();
+  for (const ListenerRuntime& l : snapshot_->listeners) {
+    if (!l.authz) continue;
+    const std::string p = "listener." + l.config->name + ".authz.";
+    out += p + "allowed: " + std::to_string(l.authz->stats().allowed.load()) + "\n";
+    out += p + "denied: " + std::to_string(l.authz->stats().denied.load()) + "\n";
+  }
+  return out;
 }
 
 }  // namespace podproxy::server

@@ -16,6 +16,8 @@
 #include "proxy/server/server_snapshot.h"
 #include "proxy/server/worker.h"
 #include "proxy/stats/prometheus_exporter.h"
+#include "proxy/tls/certificate_watcher.h"
+#include "proxy/tls/tls_context_manager.h"
 #include "proxy/upstream/cluster_manager.h"
 
 namespace podproxy::server {
@@ -71,6 +73,9 @@ class Server final : public admin::AdminHandler {
   void completeCollection(const std::shared_ptr<StatsCollection>& collection);
   stats::ServerStats serverStats() const;
   void startSignals();
+  // TLS: watches the certificate files; a change rebuilds contexts and posts them to workers.
+  void startCertificateWatcher();
+  std::string tlsPlainStats() const;
   void onWorkerStarted(uint32_t index, bool ok);
   void beginDrain(std::string_view reason);
   void onWorkerDrained(uint32_t index);
@@ -80,6 +85,8 @@ class Server final : public admin::AdminHandler {
   event::Dispatcher main_;
   std::unique_ptr<upstream::ClusterManager> clusters_;
   std::shared_ptr<ServerSnapshot> snapshot_;
+  std::unique_ptr<tls::TlsContextManager> tls_;  // main thread only
+  std::unique_ptr<tls::CertificateWatcher> cert_watcher_;
   std::vector<std::unique_ptr<Worker>> workers_;
 
   // Admin, stats and health listeners, on the main thread.

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <list>
 
+#include "filters/http/authz_filter.h"
 #include "filters/http/router.h"
 #include "filters/http/tracing_filter.h"
 #include "filters/listener/sniffing_filter.h"
+#include "filters/network/authz_filter.h"
 #include "filters/network/tcp_proxy.h"
 #include "filters/telemetry/cluster_index.h"
 #include "filters/telemetry/listener_telemetry.h"
@@ -14,7 +16,9 @@
 #include "proxy/http/connection_manager.h"
 #include "proxy/stats/loop_lag_probe.h"
 #include "proxy/stats/worker_stats.h"
+#include "proxy/tls/tls_socket_factory.h"
 #include "proxy/upstream/thread_local_cluster.h"
+#include "proxy/upstream/upstream_transport.h"
 
 namespace podproxy::server {
 
@@ -29,8 +33,16 @@ class WorkerState {
         access_log_ring_(index < snapshot.access_log_rings.size() ? snapshot.access_log_rings[index]
                                                                   : nullptr),
         loop_lag_probe_(dispatcher, loop_lag_) {
+    // TLS: this worker's socket factories (their contexts replaced on certificate reloads).
+    for (size_t i = 0; i < snapshot.tls_contexts.size(); ++i) {
+      tls_factories_.push_back(std::make_unique<tls::TlsSocketFactory>(snapshot.tls_contexts[i],
+                                                                       *snapshot.tls_stats[i]));
+    }
     for (const ClusterRuntime& c : snapshot.clusters) {
       clusters_.addCluster(*c.config, c.initial_hosts, c.resources);
+      if (c.tls_context >= 0) {
+        upstream::setTransportSocketFactory(c.config->name, tls_factories_[c.tls_context].get());
+      }
     }
     for (const ListenerRuntime& l : snapshot.listeners) addListener(index, l);
   }
@@ -39,6 +51,14 @@ class WorkerState {
     // Connections first (they hold upstream streams), then pools.
     listeners_.clear();
     clusters_.shutdown();
+    upstream::clearTransportSocketFactories();
+  }
+
+  // A certificate reload: new connections use `context`; open ones keep theirs.
+  void updateTlsContext(int id, std::shared_ptr<const tls::TlsContext> context) {
+    if (id >= 0 && static_cast<size_t>(id) < tls_factories_.size()) {
+      tls_factories_[id]->update(std::move(context));
+    }
   }
 
   bool start() {
@@ -83,7 +103,7 @@ class WorkerState {
       if (cluster == nullptr) continue;
       cs.pool = cluster->stats();
       cs.hosts = cluster->hosts() ? cluster->hosts()->hosts.size() : 0;
-      cluster->forEachPool([&](const upstream::Http1ConnPool& pool) {
+      cluster->forEachPool([&](const upstream::ConnPool& pool) {
         cs.host_stats.push_back({pool.host().address().toString(), pool.stats().rq_active,
                                  pool.stats().pending_active, pool.connections(),
                                  pool.stats().rq_total});
@@ -109,15 +129,23 @@ class WorkerState {
             .emplace_back(std::make_unique<telemetry::ListenerTelemetry>(
                 dispatcher_, cfg, cluster_index_, listener_stats.istio, access_log_ring_))
             .get();
+    // TLS termination (tls:) or mesh mTLS (mtls:), and authorization.
+    tls::TlsSocketFactory* tls =
+        runtime.tls_context >= 0 ? tls_factories_[runtime.tls_context].get() : nullptr;
+    const std::shared_ptr<const authz::AuthzPolicy>& authz = runtime.authz;
     http::ConnectionManagerContext* context = nullptr;
     if (cfg.http) {
       auto state = std::make_unique<HttpListenerState>();
+      std::unique_ptr<http::FilterChainFactory> router = std::make_unique<router::RouterFilterFactory>(
+          runtime.routes, clusters_, random_, listener_stats.router,
+          cfg.http->options.max_request_body_buffer_bytes);
+      if (tls != nullptr || authz != nullptr) {
+        // Authorization and x-forwarded-client-cert, right before the router.
+        router = std::make_unique<filters::HttpAuthzFilterChainFactory>(authz, std::move(router));
+      }
       // The tracing filter runs before the router on every stream.
       state->factory = std::make_unique<tracing::TracingFilterChainFactory>(
-          snapshot_.config->telemetry.tracing, random_,
-          std::make_unique<router::RouterFilterFactory>(
-              runtime.routes, clusters_, random_, listener_stats.router,
-              cfg.http->options.max_request_body_buffer_bytes));
+          snapshot_.config->telemetry.tracing, random_, std::move(router));
       state->context =
           std::make_unique<http::ConnectionManagerContext>(http::ConnectionManagerContext{
               *cfg.http, *state->factory, random_, listener_stats.http, observer});
@@ -129,21 +157,35 @@ class WorkerState {
     };
     const config::TcpProxyConfig* tcp = cfg.tcp ? &*cfg.tcp : nullptr;
     filters::TcpProxyStats* tcp_stats = &listener_stats.tcp;
-    auto make_tcp = [this, tcp, tcp_stats, observer]() -> std::unique_ptr<network::ReadFilter> {
-      return std::make_unique<filters::TcpProxy>(*tcp, clusters_, tcp_stats, observer);
+    const authz::AuthzPolicy* tcp_authz = authz.get();
+    auto make_tcp = [this, tcp, tcp_stats, observer,
+                     tcp_authz]() -> std::unique_ptr<network::ReadFilter> {
+      auto proxy = std::make_unique<filters::TcpProxy>(*tcp, clusters_, tcp_stats, observer);
+      if (tcp_authz == nullptr) return proxy;
+      return std::make_unique<filters::NetworkAuthzFilter>(*tcp_authz, std::move(proxy));
     };
+    // Mesh mTLS where a ClientHello must be told from plaintext first.
+    const filters::MtlsSniffing* mtls = nullptr;
+    if (tls != nullptr && cfg.mtls != config::MtlsMode::kDisabled &&
+        (cfg.capture || cfg.mtls == config::MtlsMode::kPermissive)) {
+      auto sniffing = std::make_unique<filters::MtlsSniffing>();
+      sniffing->strict = cfg.mtls == config::MtlsMode::kStrict;
+      sniffing->create_socket = [tls] { return tls->createServerSocket(); };
+      mtls = mtls_sniffing_.emplace_back(std::move(sniffing)).get();
+    }
 
     NetworkFilterChainFactory factory;
     if (cfg.capture) {
       // Captured traffic: declared TCP ports go straight to tcp_proxy; everything else is
-      // sniffed first (HTTP/1 gets the HTTP chain; TLS and h2 stay TCP until those land).
+      // sniffed first (HTTP/1 and h2c get the HTTP chain; TLS stays TCP until that lands).
       const config::CaptureOptions* capture = &*cfg.capture;
       filters::DetectionStats* detection = &listener_stats.detection;
-      factory = [capture, detection, make_http, make_tcp](network::Connection& connection) {
+      factory = [capture, detection, make_http, make_tcp, mtls](network::Connection& connection) {
         const network::CaptureInfo* info = connection.captureInfo();
         const uint16_t port = info != nullptr ? info->original_destination.port() : 0;
-        if (std::find(capture->tcp_ports.begin(), capture->tcp_ports.end(), port) !=
-            capture->tcp_ports.end()) {
+        // Under mTLS, declared TCP ports are sniffed too: the peer's sidecar speaks first (TLS).
+        if (mtls == nullptr && std::find(capture->tcp_ports.begin(), capture->tcp_ports.end(),
+                                         port) != capture->tcp_ports.end()) {
           ++detection->declared_tcp;
           connection.addReadFilter(make_tcp());
           return;
@@ -151,9 +193,25 @@ class WorkerState {
         connection.addReadFilter(std::make_unique<filters::SniffingFilter>(
             capture->detection_timeout,
             [make_http, make_tcp](filters::DetectedProtocol protocol) {
-              return protocol == filters::DetectedProtocol::kHttp1 ? make_http() : make_tcp();
+              // h2c prior knowledge: the connection manager sees the preface and picks HTTP/2.
+              return protocol == filters::DetectedProtocol::kHttp1 ||
+                             protocol == filters::DetectedProtocol::kHttp2
+                         ? make_http()
+                         : make_tcp();
             },
-            *detection));
+            *detection, mtls));
+      };
+    } else if (mtls != nullptr) {
+      // mtls: permissive on a plain listener: TLS or plaintext, then the listener's one chain.
+      filters::DetectionStats* detection = &listener_stats.detection;
+      const bool http = cfg.http.has_value();
+      factory = [detection, make_http, make_tcp, mtls, http](network::Connection& connection) {
+        connection.addReadFilter(std::make_unique<filters::SniffingFilter>(
+            kPermissiveDetectionTimeout,
+            [make_http, make_tcp, http](filters::DetectedProtocol) {
+              return http ? make_http() : make_tcp();
+            },
+            *detection, mtls));
       };
     } else if (cfg.http) {
       factory = [make_http](network::Connection& connection) {
@@ -162,6 +220,17 @@ class WorkerState {
     } else {
       factory = [make_tcp](network::Connection& connection) {
         connection.addReadFilter(make_tcp());
+      };
+    }
+    if (tls != nullptr && mtls == nullptr) {
+      // TLS on every connection (tls:, mtls: strict): filters start after the handshake.
+      factory = [tls, inner = std::move(factory)](network::Connection& connection) {
+        if (auto socket = tls->createServerSocket()) {
+          connection.setTransportSocket(std::move(socket));
+          inner(connection);
+        } else {
+          connection.close(network::CloseType::kNoFlush);
+        }
       };
     }
     std::function<void()> drain;
@@ -183,8 +252,15 @@ class WorkerState {
     }
   }
 
+  // Plaintext or TLS: how long a client on an mtls: permissive listener may stay silent before
+  // it is taken for plaintext (server-first protocols).
+  static constexpr std::chrono::milliseconds kPermissiveDetectionTimeout{100};
+
   event::Dispatcher& dispatcher_;
   const ServerSnapshot& snapshot_;
+  // TLS socket factories by context id; before the listeners, which use them.
+  std::vector<std::unique_ptr<tls::TlsSocketFactory>> tls_factories_;
+  std::vector<std::unique_ptr<filters::MtlsSniffing>> mtls_sniffing_;
   Random random_;
   upstream::ThreadLocalClusterManager clusters_;
   // Telemetry shard: written only on this thread, copied out by statsSnapshot().
@@ -237,6 +313,12 @@ void Worker::stop() {
   post([this] {
     if (state_) state_->closeAll();
     dispatcher_.exit();
+  });
+}
+
+void Worker::updateTlsContext(int id, std::shared_ptr<const tls::TlsContext> context) {
+  post([this, id, context = std::move(context)]() mutable {
+    if (state_) state_->updateTlsContext(id, std::move(context));
   });
 }
 

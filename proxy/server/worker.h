@@ -12,6 +12,7 @@
 #include "proxy/event/dispatcher.h"
 #include "proxy/server/server_snapshot.h"
 #include "proxy/stats/worker_stats.h"
+#include "proxy/tls/tls_context.h"
 
 namespace podproxy::server {
 
@@ -34,6 +35,8 @@ class Worker {
   void join();
   // Thread-safe. A cluster's new host set (DNS refresh) reaches this worker's balancer.
   void updateHosts(const std::string& cluster, upstream::HostSetConstSharedPtr hosts);
+  // Thread-safe. A reloaded TLS context (certificate rotation) for new connections.
+  void updateTlsContext(int id, std::shared_ptr<const tls::TlsContext> context);
 
   // Thread-safe. `done` runs on the worker with a copy of its stats shard (the main thread folds
   // the copies on scrape); it never runs if the worker's loop has already stopped.

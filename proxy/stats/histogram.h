@@ -12,12 +12,11 @@ namespace podproxy::stats {
 
 // Istio's default buckets (istio_request_duration_milliseconds).
 inline constexpr std::array<double, 19> kDurationBucketsMs = {
-    0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000,
-    1800000, 3600000};
+    0.5,  1,    5,     10,    25,    50,     100,    250,     500,    1000,
+    2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000};
 // Istio's default buckets for istio_request_bytes / istio_response_bytes (10^0 .. 10^9).
-inline constexpr std::array<double, 10> kBytesBuckets = {1,      10,      100,      1000,      10000,
-                                                         100000, 1000000, 10000000, 100000000,
-                                                         1000000000};
+inline constexpr std::array<double, 10> kBytesBuckets = {
+    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
 // Event-loop lag, seconds.
 inline constexpr std::array<double, 8> kLoopLagBucketsSeconds = {0.001, 0.0025, 0.005, 0.01,
                                                                  0.025, 0.05,   0.1,   1};

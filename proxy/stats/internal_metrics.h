@@ -13,78 +13,79 @@ namespace podproxy::stats {
 
 enum class MetricType { kCounter, kGauge, kHistogram };
 
-#define PODPROXY_INTERNAL_METRIC_FAMILIES(X)                                                     \
-  X(kDownstreamCxTotal, kCounter, "podproxy_downstream_cx_total",                                \
-    "Downstream connections accepted by an HTTP listener.")                                      \
-  X(kDownstreamCxActive, kGauge, "podproxy_downstream_cx_active",                                \
-    "Downstream connections open now (every listener).")                                         \
-  X(kDownstreamCxDestroyed, kCounter, "podproxy_downstream_cx_destroyed_total",                  \
-    "Downstream connections podproxy closed, by reason.")                                        \
-  X(kDownstreamCxOverflow, kCounter, "podproxy_downstream_cx_overflow_total",                    \
-    "Connections closed at accept because the listener reached max_connections.")                \
+#define PODPROXY_INTERNAL_METRIC_FAMILIES(X)                                                       \
+  X(kDownstreamCxTotal, kCounter, "podproxy_downstream_cx_total",                                  \
+    "Downstream connections accepted by an HTTP listener.")                                        \
+  X(kDownstreamCxActive, kGauge, "podproxy_downstream_cx_active",                                  \
+    "Downstream connections open now (every listener).")                                           \
+  X(kDownstreamCxDestroyed, kCounter, "podproxy_downstream_cx_destroyed_total",                    \
+    "Downstream connections podproxy closed, by reason.")                                          \
+  X(kDownstreamCxOverflow, kCounter, "podproxy_downstream_cx_overflow_total",                      \
+    "Connections closed at accept because the listener reached max_connections.")                  \
   X(kDownstreamRqTotal, kCounter, "podproxy_downstream_rq_total", "Downstream requests received.") \
-  X(kDownstreamRqActive, kGauge, "podproxy_downstream_rq_active", "Downstream requests in flight.") \
-  X(kDownstreamRqCompleted, kCounter, "podproxy_downstream_rq_completed_total",                  \
-    "Downstream responses, by status class.")                                                    \
-  X(kDownstreamRqReset, kCounter, "podproxy_downstream_rq_reset_total",                          \
-    "Downstream requests that ended in a reset, by the side that reset.")                        \
-  X(kDownstreamRqTimeout, kCounter, "podproxy_downstream_rq_timeout_total",                      \
-    "Downstream requests that timed out before their headers were complete.")                    \
-  X(kLocalReplies, kCounter, "podproxy_local_replies_total",                                     \
-    "Requests answered or ended by podproxy itself, by reason (Envoy's response flags).")        \
-  X(kRouterResponses, kCounter, "podproxy_router_responses_total",                               \
-    "Requests the router answered from the route itself, by kind.")                              \
-  X(kUpstreamRqAttempts, kCounter, "podproxy_upstream_rq_attempts_total",                        \
-    "Upstream request attempts made by the router (retries included).")                          \
-  X(kUpstreamRqRetry, kCounter, "podproxy_upstream_rq_retry_total",                              \
-    "Requests retried on a fresh connection after a keep-alive race.")                           \
-  X(kUpstreamRqTimeout, kCounter, "podproxy_upstream_rq_timeout_total",                          \
-    "Requests that hit a route timeout, by timeout.")                                            \
-  X(kUpstreamCxTotal, kCounter, "podproxy_upstream_cx_total", "Upstream connections opened.")   \
-  X(kUpstreamCxActive, kGauge, "podproxy_upstream_cx_active",                                    \
-    "Upstream connections open or connecting.")                                                  \
-  X(kUpstreamCxConnectFail, kCounter, "podproxy_upstream_cx_connect_fail_total",                 \
-    "Upstream connect failures (timeouts included).")                                            \
-  X(kUpstreamCxDestroyed, kCounter, "podproxy_upstream_cx_destroyed_total",                      \
-    "Upstream connections closed, by reason.")                                                   \
-  X(kUpstreamRqTotal, kCounter, "podproxy_upstream_rq_total",                                    \
-    "Requests sent on upstream connections.")                                                    \
-  X(kUpstreamRqReused, kCounter, "podproxy_upstream_rq_reused_total",                            \
-    "Requests sent on a reused keep-alive connection.")                                          \
-  X(kUpstreamRqActive, kGauge, "podproxy_upstream_rq_active", "Upstream requests in flight.")    \
-  X(kUpstreamRqReset, kCounter, "podproxy_upstream_rq_reset_total",                              \
-    "Upstream streams reset under the router.")                                                  \
-  X(kUpstreamRqPendingTotal, kCounter, "podproxy_upstream_rq_pending_total",                     \
-    "Requests that waited for an upstream connection.")                                          \
-  X(kUpstreamRqPendingActive, kGauge, "podproxy_upstream_rq_pending_active",                     \
-    "Requests waiting for an upstream connection now.")                                          \
-  X(kUpstreamRqPendingFailure, kCounter, "podproxy_upstream_rq_pending_failure_total",           \
-    "Waiting requests that failed before getting a connection.")                                 \
-  X(kUpstreamOverflow, kCounter, "podproxy_upstream_overflow_total",                             \
-    "Requests or connections refused by a cluster's circuit breaker, by breaker.")               \
-  X(kUpstreamHosts, kGauge, "podproxy_upstream_hosts", "Hosts in the cluster.")                  \
-  X(kTcpCxTotal, kCounter, "podproxy_tcp_cx_total", "TCP proxy sessions started.")               \
-  X(kTcpCxActive, kGauge, "podproxy_tcp_cx_active", "TCP proxy sessions open.")                  \
-  X(kTcpCxFailed, kCounter, "podproxy_tcp_cx_failed_total",                                      \
-    "TCP proxy sessions that could not reach an upstream, by reason.")                           \
-  X(kTcpCxIdleTimeout, kCounter, "podproxy_tcp_cx_idle_timeout_total",                           \
-    "TCP proxy sessions closed by idle_timeout.")                                                \
-  X(kTcpRxBytes, kCounter, "podproxy_tcp_rx_bytes_total",                                        \
-    "Bytes the TCP proxy received, by the side that sent them.")                                 \
-  X(kProtocolDetection, kCounter, "podproxy_protocol_detection_total",                          \
-    "Captured connections by the protocol detection outcome.")                                   \
-  X(kAccessLogLines, kCounter, "podproxy_access_log_lines_total",                                \
-    "Access-log lines handed to the writer.")                                                    \
-  X(kAccessLogDropped, kCounter, "podproxy_access_log_dropped_total",                            \
-    "Access-log lines dropped because stdout was slower than traffic.")                          \
-  X(kConfigLoads, kCounter, "podproxy_config_loads_total", "Configuration loads, by result.")    \
-  X(kServerReady, kGauge, "podproxy_server_ready",                                               \
-    "1 when every listener accepts and the proxy is not draining.")                              \
-  X(kServerDraining, kGauge, "podproxy_server_draining", "1 while listeners drain.")             \
-  X(kServerConcurrency, kGauge, "podproxy_server_concurrency", "Worker threads.")                \
-  X(kServerStartTime, kGauge, "podproxy_server_start_time_seconds",                              \
-    "Start time of the process, seconds since the Unix epoch.")                                  \
-  X(kWorkerLoopLag, kHistogram, "podproxy_worker_loop_lag_seconds",                              \
+  X(kDownstreamRqActive, kGauge, "podproxy_downstream_rq_active",                                  \
+    "Downstream requests in flight.")                                                              \
+  X(kDownstreamRqCompleted, kCounter, "podproxy_downstream_rq_completed_total",                    \
+    "Downstream responses, by status class.")                                                      \
+  X(kDownstreamRqReset, kCounter, "podproxy_downstream_rq_reset_total",                            \
+    "Downstream requests that ended in a reset, by the side that reset.")                          \
+  X(kDownstreamRqTimeout, kCounter, "podproxy_downstream_rq_timeout_total",                        \
+    "Downstream requests that timed out before their headers were complete.")                      \
+  X(kLocalReplies, kCounter, "podproxy_local_replies_total",                                       \
+    "Requests answered or ended by podproxy itself, by reason (Envoy's response flags).")          \
+  X(kRouterResponses, kCounter, "podproxy_router_responses_total",                                 \
+    "Requests the router answered from the route itself, by kind.")                                \
+  X(kUpstreamRqAttempts, kCounter, "podproxy_upstream_rq_attempts_total",                          \
+    "Upstream request attempts made by the router (retries included).")                            \
+  X(kUpstreamRqRetry, kCounter, "podproxy_upstream_rq_retry_total",                                \
+    "Requests retried on a fresh connection after a keep-alive race.")                             \
+  X(kUpstreamRqTimeout, kCounter, "podproxy_upstream_rq_timeout_total",                            \
+    "Requests that hit a route timeout, by timeout.")                                              \
+  X(kUpstreamCxTotal, kCounter, "podproxy_upstream_cx_total", "Upstream connections opened.")      \
+  X(kUpstreamCxActive, kGauge, "podproxy_upstream_cx_active",                                      \
+    "Upstream connections open or connecting.")                                                    \
+  X(kUpstreamCxConnectFail, kCounter, "podproxy_upstream_cx_connect_fail_total",                   \
+    "Upstream connect failures (timeouts included).")                                              \
+  X(kUpstreamCxDestroyed, kCounter, "podproxy_upstream_cx_destroyed_total",                        \
+    "Upstream connections closed, by reason.")                                                     \
+  X(kUpstreamRqTotal, kCounter, "podproxy_upstream_rq_total",                                      \
+    "Requests sent on upstream connections.")                                                      \
+  X(kUpstreamRqReused, kCounter, "podproxy_upstream_rq_reused_total",                              \
+    "Requests sent on a reused keep-alive connection.")                                            \
+  X(kUpstreamRqActive, kGauge, "podproxy_upstream_rq_active", "Upstream requests in flight.")      \
+  X(kUpstreamRqReset, kCounter, "podproxy_upstream_rq_reset_total",                                \
+    "Upstream streams reset under the router.")                                                    \
+  X(kUpstreamRqPendingTotal, kCounter, "podproxy_upstream_rq_pending_total",                       \
+    "Requests that waited for an upstream connection.")                                            \
+  X(kUpstreamRqPendingActive, kGauge, "podproxy_upstream_rq_pending_active",                       \
+    "Requests waiting for an upstream connection now.")                                            \
+  X(kUpstreamRqPendingFailure, kCounter, "podproxy_upstream_rq_pending_failure_total",             \
+    "Waiting requests that failed before getting a connection.")                                   \
+  X(kUpstreamOverflow, kCounter, "podproxy_upstream_overflow_total",                               \
+    "Requests or connections refused by a cluster's circuit breaker, by breaker.")                 \
+  X(kUpstreamHosts, kGauge, "podproxy_upstream_hosts", "Hosts in the cluster.")                    \
+  X(kTcpCxTotal, kCounter, "podproxy_tcp_cx_total", "TCP proxy sessions started.")                 \
+  X(kTcpCxActive, kGauge, "podproxy_tcp_cx_active", "TCP proxy sessions open.")                    \
+  X(kTcpCxFailed, kCounter, "podproxy_tcp_cx_failed_total",                                        \
+    "TCP proxy sessions that could not reach an upstream, by reason.")                             \
+  X(kTcpCxIdleTimeout, kCounter, "podproxy_tcp_cx_idle_timeout_total",                             \
+    "TCP proxy sessions closed by idle_timeout.")                                                  \
+  X(kTcpRxBytes, kCounter, "podproxy_tcp_rx_bytes_total",                                          \
+    "Bytes the TCP proxy received, by the side that sent them.")                                   \
+  X(kProtocolDetection, kCounter, "podproxy_protocol_detection_total",                             \
+    "Captured connections by the protocol detection outcome.")                                     \
+  X(kAccessLogLines, kCounter, "podproxy_access_log_lines_total",                                  \
+    "Access-log lines handed to the writer.")                                                      \
+  X(kAccessLogDropped, kCounter, "podproxy_access_log_dropped_total",                              \
+    "Access-log lines dropped because stdout was slower than traffic.")                            \
+  X(kConfigLoads, kCounter, "podproxy_config_loads_total", "Configuration loads, by result.")      \
+  X(kServerReady, kGauge, "podproxy_server_ready",                                                 \
+    "1 when every listener accepts and the proxy is not draining.")                                \
+  X(kServerDraining, kGauge, "podproxy_server_draining", "1 while listeners drain.")               \
+  X(kServerConcurrency, kGauge, "podproxy_server_concurrency", "Worker threads.")                  \
+  X(kServerStartTime, kGauge, "podproxy_server_start_time_seconds",                                \
+    "Start time of the process, seconds since the Unix epoch.")                                    \
+  X(kWorkerLoopLag, kHistogram, "podproxy_worker_loop_lag_seconds",                                \
     "How late a worker's periodic timer fired: time its event loop was busy or blocked.")
 
 enum class InternalFamily {
@@ -214,8 +215,7 @@ inline constexpr FieldMetric<Ps> kPoolMetrics[] = {
     {F::kUpstreamRqActive, "", "", "", &Ps::rq_active},
     {F::kUpstreamRqReset, "", "", "upstream_rq_reset", &Ps::rq_reset},
     {F::kUpstreamRqPendingTotal, "", "", "upstream_rq_pending_total", &Ps::pending_total},
-    {F::kUpstreamRqPendingActive, "", "", "",
-     &Ps::pending_active},
+    {F::kUpstreamRqPendingActive, "", "", "", &Ps::pending_active},
     {F::kUpstreamRqPendingFailure, "", "", "upstream_rq_pending_failure", &Ps::pending_failure},
 };
 

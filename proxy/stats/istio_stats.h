@@ -16,9 +16,9 @@ namespace podproxy::stats {
 
 // Envoy's short response flags, in the order a combined label lists them.
 inline constexpr std::array<std::string_view, 28> kResponseFlagNames = {
-    "DC",  "DI",   "DO",  "DPE", "DR",  "DT", "FI", "IH",   "LH",   "LR",
-    "NC",  "NFCF", "NR",  "OM",  "RFCF", "RL", "RLSE", "SI", "UAEX", "UC",
-    "UF",  "UH",   "UMSDR", "UO", "UPE", "UR", "URX", "UT"};
+    "DC", "DI",   "DO",    "DPE", "DR",   "DT", "FI",   "IH", "LH",   "LR",
+    "NC", "NFCF", "NR",    "OM",  "RFCF", "RL", "RLSE", "SI", "UAEX", "UC",
+    "UF", "UH",   "UMSDR", "UO",  "UPE",  "UR", "URX",  "UT"};
 // Any flag podproxy does not know yet (keeps the label set bounded).
 inline constexpr uint32_t kOtherResponseFlagBit = 1u << 31;
 

@@ -24,9 +24,9 @@ class LoopLagProbe {
 
  private:
   void arm() {
-    due_ns_ = uv_hrtime() + static_cast<uint64_t>(
-                                std::chrono::duration_cast<std::chrono::nanoseconds>(interval_)
-                                    .count());
+    due_ns_ =
+        uv_hrtime() + static_cast<uint64_t>(
+                          std::chrono::duration_cast<std::chrono::nanoseconds>(interval_).count());
     timer_->enable(interval_);
   }
   void onTimer() {

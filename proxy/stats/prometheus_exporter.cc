@@ -40,9 +40,8 @@ ServiceNames serviceFromHost(std::string host) {
   }
   s.name = host.substr(0, first);
   const size_t second = host.find('.', first + 1);
-  const std::string ns = host.substr(first + 1, second == std::string::npos
-                                                     ? std::string::npos
-                                                     : second - first - 1);
+  const std::string ns =
+      host.substr(first + 1, second == std::string::npos ? std::string::npos : second - first - 1);
   if (second != std::string::npos && host.compare(second + 1, 3, "svc") == 0) s.ns = ns;
   return s;
 }
@@ -58,7 +57,9 @@ ServiceNames serviceOfCluster(const config::Bootstrap& config, uint16_t cluster)
   return serviceFromHost(c.name);
 }
 
-std::string orUnknown(const std::string& s) { return s.empty() ? std::string(kUnknown) : s; }
+std::string orUnknown(const std::string& s) {
+  return s.empty() ? std::string(kUnknown) : s;
+}
 
 std::string canonicalService(const config::WorkloadIdentity& w) {
   return w.app != kUnknown ? w.app : w.name;
@@ -285,8 +286,8 @@ std::string renderPrometheus(const config::Bootstrap& config,
                          labels, series.duration_ms);
       families.histogram("istio_request_bytes", "Sizes of HTTP request bodies, in bytes.", labels,
                          series.request_bytes);
-      families.histogram("istio_response_bytes", "Sizes of HTTP response bodies, in bytes.",
-                         labels, series.response_bytes);
+      families.histogram("istio_response_bytes", "Sizes of HTTP response bodies, in bytes.", labels,
+                         series.response_bytes);
     }
     for (const auto& [packed, series] : shard.tcp) {
       const prometheus::Labels labels = labeler.tcp(i, TcpSeriesKey::unpack(packed));
@@ -294,11 +295,13 @@ std::string renderPrometheus(const config::Bootstrap& config,
           .Increment(static_cast<double>(series.opened));
       families.counter("istio_tcp_connections_closed_total", "TCP connections closed.", labels)
           .Increment(static_cast<double>(series.closed));
-      families.counter("istio_tcp_sent_bytes_total",
-                       "Bytes sent to the downstream during TCP connections.", labels)
+      families
+          .counter("istio_tcp_sent_bytes_total",
+                   "Bytes sent to the downstream during TCP connections.", labels)
           .Increment(static_cast<double>(series.bytes.sent));
-      families.counter("istio_tcp_received_bytes_total",
-                       "Bytes received from the downstream during TCP connections.", labels)
+      families
+          .counter("istio_tcp_received_bytes_total",
+                   "Bytes received from the downstream during TCP connections.", labels)
           .Increment(static_cast<double>(series.bytes.received));
     }
   }
@@ -326,12 +329,14 @@ std::string renderPrometheus(const config::Bootstrap& config,
                  static_cast<double>(folded.clusters[i].hosts));
   }
   for (const ServerStats::Cluster& c : server.clusters) {
-    families.add(InternalFamily::kUpstreamOverflow, {{"cluster", c.name}, {"breaker", "max_connections"}},
+    families.add(InternalFamily::kUpstreamOverflow,
+                 {{"cluster", c.name}, {"breaker", "max_connections"}},
                  static_cast<double>(c.cx_overflow));
     families.add(InternalFamily::kUpstreamOverflow,
                  {{"cluster", c.name}, {"breaker", "max_pending_requests"}},
                  static_cast<double>(c.pending_overflow));
-    families.add(InternalFamily::kUpstreamOverflow, {{"cluster", c.name}, {"breaker", "max_requests"}},
+    families.add(InternalFamily::kUpstreamOverflow,
+                 {{"cluster", c.name}, {"breaker", "max_requests"}},
                  static_cast<double>(c.rq_overflow));
   }
   families.add(InternalFamily::kAccessLogLines, {}, static_cast<double>(server.access_log_lines));
@@ -342,7 +347,8 @@ std::string renderPrometheus(const config::Bootstrap& config,
   families.add(InternalFamily::kServerReady, {}, server.ready ? 1 : 0);
   families.add(InternalFamily::kServerDraining, {}, server.draining ? 1 : 0);
   families.add(InternalFamily::kServerConcurrency, {}, server.concurrency);
-  families.add(InternalFamily::kServerStartTime, {}, static_cast<double>(server.start_time_seconds));
+  families.add(InternalFamily::kServerStartTime, {},
+               static_cast<double>(server.start_time_seconds));
   const InternalFamilyDef& lag = familyDef(InternalFamily::kWorkerLoopLag);
   for (const WorkerStatsSnapshot& w : workers) {
     families.histogram(lag.name, lag.help, {{"worker", std::to_string(w.worker)}},

@@ -5,11 +5,11 @@
 // metrics (proxy/stats/internal_metrics.h). A fresh registry per scrape holds the summed totals,
 // so nothing is shared with the workers and nothing is locked on their side.
 
+#include <prometheus/labels.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <prometheus/labels.h>
 
 #include "config/model.h"
 #include "proxy/stats/istio_stats.h"

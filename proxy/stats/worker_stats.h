@@ -36,15 +36,15 @@ struct HostStatsSnapshot {
 };
 
 struct ClusterStatsSnapshot {
-  upstream::PoolStats pool;  // this worker's pools of the cluster, summed
-  uint64_t hosts = 0;        // hosts in the worker's current snapshot
+  upstream::PoolStats pool;                   // this worker's pools of the cluster, summed
+  uint64_t hosts = 0;                         // hosts in the worker's current snapshot
   std::vector<HostStatsSnapshot> host_stats;  // per pool (hosts that saw traffic)
 };
 
 struct WorkerStatsSnapshot {
   uint32_t worker = 0;
-  std::vector<ListenerStats> listeners;         // in configuration order
-  std::vector<ClusterStatsSnapshot> clusters;   // in configuration order
+  std::vector<ListenerStats> listeners;        // in configuration order
+  std::vector<ClusterStatsSnapshot> clusters;  // in configuration order
   Histogram loop_lag_seconds{kLoopLagBucketsSeconds};
 };
 

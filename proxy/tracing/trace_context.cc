@@ -29,7 +29,9 @@ bool isLowerHex(std::string_view s) {
   return true;
 }
 
-bool isAllZero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
+bool isAllZero(std::string_view s) {
+  return s.find_first_not_of('0') == std::string_view::npos;
+}
 
 std::string randomHexId(Random& random, size_t length) {
   std::string out(length, '0');

@@ -4,6 +4,7 @@
 
 #include "proxy/common/logger.h"
 #include "proxy/http/http1/client_codec.h"
+#include "proxy/upstream/upstream_transport.h"
 
 namespace podproxy::upstream {
 
@@ -31,7 +32,9 @@ CodecClient::CodecClient(event::Dispatcher& dispatcher, HostConstSharedPtr host,
                          std::chrono::milliseconds connect_timeout,
                          const CodecFactory& codec_factory, CodecClientCallbacks& callbacks)
     : dispatcher_(dispatcher), host_(std::move(host)), callbacks_(callbacks) {
-  connection_ = network::Connection::connectTo(dispatcher_, host_->address(), connect_timeout);
+  connection_ = network::Connection::connectTo(dispatcher_, host_->address(), connect_timeout,
+                                               createTransportSocket(*host_),
+                                               host_->sourceAddress());
   connection_->addConnectionCallbacks(*this);
   connection_->addReadFilter(std::make_unique<ReadFilterAdapter>(*this));
   codec_ = codec_factory(*this);

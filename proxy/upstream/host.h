@@ -4,6 +4,7 @@
 // to workers after a (re)resolution.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,18 +15,28 @@ namespace podproxy::upstream {
 
 class Host {
  public:
-  Host(std::string cluster_name, network::Address address, std::string hostname)
-      : cluster_name_(std::move(cluster_name)), address_(address), hostname_(std::move(hostname)) {}
+  Host(std::string cluster_name, network::Address address, std::string hostname,
+       std::optional<network::Address> source_address = std::nullopt)
+      : cluster_name_(std::move(cluster_name)),
+        address_(address),
+        hostname_(std::move(hostname)),
+        source_address_(source_address) {}
 
   const network::Address& address() const { return address_; }
   // The DNS name or IP literal as configured (used for SNI / Host defaults and logs).
   const std::string& hostname() const { return hostname_; }
   const std::string& clusterName() const { return cluster_name_; }
+  // Local address to bind before connecting (inbound capture to the Pod's own IP connects from
+  // 127.0.0.6 so the init step's rules recognise it and do not capture it again).
+  const network::Address* sourceAddress() const {
+    return source_address_ ? &*source_address_ : nullptr;
+  }
 
  private:
   const std::string cluster_name_;
   const network::Address address_;
   const std::string hostname_;
+  const std::optional<network::Address> source_address_;
 };
 
 using HostConstSharedPtr = std::shared_ptr<const Host>;

@@ -31,54 +31,13 @@
 #include "proxy/event/dispatcher.h"
 #include "proxy/http/codec.h"
 #include "proxy/upstream/codec_client.h"
+#include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/host.h"
 #include "proxy/upstream/resource_manager.h"
 
 namespace podproxy::upstream {
 
-enum class PoolFailureReason { kConnectFailure, kTimeout, kOverflow, kLocalConnectionFailure };
-
-class PoolCallbacks {
- public:
-  virtual ~PoolCallbacks() = default;
-  // The stream is ready: encode the request on `stream`. `reused` is true when the connection
-  // served an earlier request (keep-alive).
-  virtual void onPoolReady(StreamHandle& stream, const Host& host, bool reused) = 0;
-  // kConnectFailure: details are Connection::failureReason() ("connection_refused", ...).
-  // kTimeout: "connect_timeout". kOverflow: "upstream overflow: max_requests" or
-  // "upstream overflow: max_pending_requests". kLocalConnectionFailure: "pool_shutdown".
-  virtual void onPoolFailure(PoolFailureReason reason, std::string_view details,
-                             const Host& host) = 0;
-};
-
-class Cancellable {
- public:
-  virtual ~Cancellable() = default;
-  virtual void cancel() = 0;
-};
-
-// Per-worker plain counters (no atomics); folded into metrics on scrape.
-struct PoolStats {
-  uint64_t cx_total = 0;         // connections opened
-  uint64_t cx_active = 0;        // connections open or connecting now
-  uint64_t cx_connect_fail = 0;  // connect failures, timeouts included
-  uint64_t cx_connect_timeout = 0;
-  uint64_t cx_idle_timeout = 0;
-  uint64_t cx_destroy_remote = 0;  // closed by the upstream
-  uint64_t cx_destroy_local = 0;   // closed by us
-  uint64_t cx_max_requests = 0;    // closed after max_requests_per_connection
-  uint64_t cx_protocol_error = 0;
-  uint64_t rq_total = 0;   // streams started
-  uint64_t rq_reused = 0;  // ... on a keep-alive connection
-  uint64_t rq_active = 0;
-  uint64_t rq_reset = 0;  // streams reset under the caller (not by it)
-  uint64_t pending_total = 0;
-  uint64_t pending_active = 0;
-  uint64_t pending_failure = 0;  // pending requests failed (connect failure, shutdown)
-  uint64_t overflow = 0;         // requests refused by a circuit breaker
-};
-
-class Http1ConnPool final : public event::DeferredDeletable, private CodecClientCallbacks {
+class Http1ConnPool final : public ConnPool, private CodecClientCallbacks {
  public:
   // `cluster` and `resources` must outlive the pool (the worker's ThreadLocalCluster owns all
   // three).
@@ -92,27 +51,20 @@ class Http1ConnPool final : public event::DeferredDeletable, private CodecClient
   // was already called synchronously.
   Cancellable* newStream(http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
                          http::StreamCallbacks& stream_callbacks,
-                         bool require_fresh_connection = false);
+                         bool require_fresh_connection = false) override;
+  void drain(std::function<void()> on_drained = nullptr) override;
+  void shutdown() override;
 
-  // The host left the cluster (or the worker is draining): idle connections close now, busy
-  // ones close when their stream ends, pending requests still get served. `on_drained` runs
-  // once idle() becomes true (possibly at once); delete the pool through deferredDelete().
-  void drain(std::function<void()> on_drained = nullptr);
-  // Fails pending requests (kLocalConnectionFailure), resets active streams (kLocalReset,
-  // "upstream_pool_shutdown") and closes every connection.
-  void shutdown();
-
-  // No connection and no pending request.
-  bool idle() const { return clients_.empty() && pending_.empty(); }
-  // Streams in flight plus pending requests (least_request load balancing).
-  uint32_t activeRequests() const {
+  bool idle() const override { return clients_.empty() && pending_.empty(); }
+  uint32_t activeRequests() const override {
     return static_cast<uint32_t>(stats_.rq_active + pending_.size());
   }
-  const PoolStats& stats() const { return stats_; }
-  const Host& host() const { return *host_; }
-  const HostConstSharedPtr& hostPtr() const { return host_; }
-  size_t idleConnections() const { return idle_.size(); }
-  size_t connections() const { return clients_.size(); }
+  const PoolStats& stats() const override { return stats_; }
+  const Host& host() const override { return *host_; }
+  const HostConstSharedPtr& hostPtr() const override { return host_; }
+  size_t idleConnections() const override { return idle_.size(); }
+  size_t connections() const override { return clients_.size(); }
+  http::Protocol protocol() const override { return http::Protocol::kHttp11; }
 
  private:
   class PendingRequest;

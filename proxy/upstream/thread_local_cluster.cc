@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "proxy/common/logger.h"
+#include "proxy/upstream/http2_conn_pool.h"
 
 namespace podproxy::upstream {
 
@@ -58,21 +59,21 @@ void ThreadLocalCluster::updateHosts(HostSetConstSharedPtr hosts) {
       ++it;
       continue;
     }
-    std::unique_ptr<Http1ConnPool> pool = std::move(it->second);
+    std::unique_ptr<ConnPool> pool = std::move(it->second);
     it = pools_.erase(it);
     retirePool(std::move(pool));
   }
 }
 
-void ThreadLocalCluster::retirePool(std::unique_ptr<Http1ConnPool> pool) {
-  Http1ConnPool* raw = pool.get();
+void ThreadLocalCluster::retirePool(std::unique_ptr<ConnPool> pool) {
+  ConnPool* raw = pool.get();
   draining_pools_.push_back(std::move(pool));
   raw->drain([this, raw] {
     auto it = std::find_if(draining_pools_.begin(), draining_pools_.end(),
                            [raw](const auto& p) { return p.get() == raw; });
     if (it == draining_pools_.end()) return;
     addStats(retired_stats_, raw->stats());
-    std::unique_ptr<Http1ConnPool> owned = std::move(*it);
+    std::unique_ptr<ConnPool> owned = std::move(*it);
     draining_pools_.erase(it);
     // We are inside the pool's own call stack.
     dispatcher_.deferredDelete(std::move(owned));
@@ -83,13 +84,16 @@ HostConstSharedPtr ThreadLocalCluster::chooseHost() {
   return lb_->chooseHost();
 }
 
-HostConstSharedPtr ThreadLocalCluster::chooseHost(const network::Address* target) {
+HostConstSharedPtr ThreadLocalCluster::chooseHost(const network::Address* target,
+                                                  const network::Address* source) {
   if (config_.type != config::Cluster::Type::kOriginalDst) return chooseHost();
   if (target == nullptr || !target->valid()) return nullptr;
-  return std::make_shared<const Host>(config_.name, *target, target->ip());
+  std::optional<network::Address> bind_from;
+  if (source != nullptr) bind_from = *source;
+  return std::make_shared<const Host>(config_.name, *target, target->ip(), bind_from);
 }
 
-Http1ConnPool& ThreadLocalCluster::pool(const Host& host) {
+ConnPool& ThreadLocalCluster::pool(const Host& host) {
   std::string key = hostKey(host);
   auto it = pools_.find(key);
   if (it != pools_.end()) return *it->second;
@@ -104,9 +108,16 @@ Http1ConnPool& ThreadLocalCluster::pool(const Host& host) {
     if (h.get() == &host) shared = h;
   }
   if (!shared) shared = std::make_shared<const Host>(host);
-  auto pool =
-      std::make_unique<Http1ConnPool>(dispatcher_, shared, config_, *resources_, codec_factory_);
-  Http1ConnPool& ref = *pool;
+  // auto needs TLS ALPN to choose; without TLS it is HTTP/1.1.
+  std::unique_ptr<ConnPool> pool;
+  if (config_.protocol == config::Cluster::Protocol::kHttp2) {
+    pool = std::make_unique<Http2ConnPool>(dispatcher_, shared, config_, *resources_,
+                                           &http2_stats_);
+  } else {
+    pool =
+        std::make_unique<Http1ConnPool>(dispatcher_, shared, config_, *resources_, codec_factory_);
+  }
+  ConnPool& ref = *pool;
   pools_.emplace(std::move(key), std::move(pool));
   return ref;
 }
@@ -129,7 +140,7 @@ bool ThreadLocalCluster::idle() const {
 }
 
 void ThreadLocalCluster::shutdown() {
-  std::vector<std::unique_ptr<Http1ConnPool>> pools = std::move(draining_pools_);
+  std::vector<std::unique_ptr<ConnPool>> pools = std::move(draining_pools_);
   draining_pools_.clear();
   for (auto& [key, pool] : pools_) pools.push_back(std::move(pool));
   pools_.clear();

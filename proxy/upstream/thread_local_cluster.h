@@ -1,7 +1,8 @@
 #pragma once
 
 // A worker's view of the upstream clusters: per cluster its host snapshot, load balancer and
-// one HTTP/1 connection pool per host, all owned by the worker and touched only on its loop.
+// one connection pool per host (HTTP/1 or HTTP/2, as the cluster's `protocol` says), all owned
+// by the worker and touched only on its loop.
 // The main thread's ClusterManager publishes new host snapshots through onHostsUpdated().
 
 #include <map>
@@ -15,6 +16,8 @@
 #include "proxy/event/dispatcher.h"
 #include "proxy/upstream/codec_client.h"
 #include "proxy/upstream/host.h"
+#include "proxy/http/http2/settings.h"
+#include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/http1_conn_pool.h"
 #include "proxy/upstream/load_balancer.h"
 #include "proxy/upstream/resource_manager.h"
@@ -37,16 +40,18 @@ class ThreadLocalCluster {
   HostConstSharedPtr chooseHost();
   // For original_dst clusters, a host for `target` (the connection's original destination);
   // for the others the load balancer's choice. nullptr when there is none.
-  HostConstSharedPtr chooseHost(const network::Address* target);
+  HostConstSharedPtr chooseHost(const network::Address* target,
+                                const network::Address* source = nullptr);
   // The worker's pool for `host`, created on first use. A host is identified by its address,
   // so it keeps its pool (and warm connections) across DNS refreshes that return it again.
-  Http1ConnPool& pool(const Host& host);
+  ConnPool& pool(const Host& host);
 
   const config::Cluster& config() const { return config_; }
   ResourceManager& resources() { return *resources_; }
   const HostSetConstSharedPtr& hosts() const { return hosts_; }
   // Sum of the counters of this worker's pools of this cluster (draining ones included).
   PoolStats stats() const;
+  const http::http2::CodecStats& http2Stats() const { return http2_stats_; }
   // Visits this worker's live pools of the cluster (admin /clusters, per-host stats).
   template <typename Fn>
   void forEachPool(Fn&& fn) const {
@@ -63,7 +68,7 @@ class ThreadLocalCluster {
   static std::string hostKey(const Host& host) { return host.address().toString(); }
   // original_dst clusters sweep idle pools once they hold this many.
   static constexpr size_t kMaxIdlePools = 256;
-  void retirePool(std::unique_ptr<Http1ConnPool> pool);
+  void retirePool(std::unique_ptr<ConnPool> pool);
 
   event::Dispatcher& dispatcher_;
   const config::Cluster config_;  // a copy: pools keep references to it
@@ -71,11 +76,13 @@ class ThreadLocalCluster {
   std::shared_ptr<ResourceManager> resources_;
   CodecFactory codec_factory_;
   std::unique_ptr<LoadBalancer> lb_;
-  std::map<std::string, std::unique_ptr<Http1ConnPool>, std::less<>> pools_;
+  std::map<std::string, std::unique_ptr<ConnPool>, std::less<>> pools_;
   // Pools of removed hosts, kept until their last connection closes.
-  std::vector<std::unique_ptr<Http1ConnPool>> draining_pools_;
+  std::vector<std::unique_ptr<ConnPool>> draining_pools_;
   // Counters of pools already deleted, so stats() never goes backwards.
   PoolStats retired_stats_;
+  // HTTP/2 codec counters of this cluster's connections on this worker.
+  http::http2::CodecStats http2_stats_;
 };
 
 // Name -> ThreadLocalCluster for one worker.

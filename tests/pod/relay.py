@@ -8,7 +8,8 @@ check the namespaces and podproxy-init's rules independently of podproxy's own f
 
 Outbound (15001): connects to the original destination (or to ENDPOINT when the original
 destination is a --service VIP). Inbound (15006): connects to 127.0.0.1 / ::1 at the original
-port, or with --inbound-target original to the original destination from source 127.0.0.6 / ::6. Refuses connections whose original destination is one of its own ports (loop guard).
+port, or with --inbound-target original to the original destination from source 127.0.0.6 /
+::6. Refuses connections whose original destination is one of its own ports (loop guard).
 Logs JSON lines: listening, ready, and one "connection" line per accepted connection.
 """
 

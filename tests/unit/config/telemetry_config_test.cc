@@ -47,12 +47,11 @@ TEST(TelemetryConfig, ReadsListenerAccessLogAndDirection) {
 
 TEST(TelemetryConfig, RejectsUnknownAccessLogFieldsAndDirections) {
   // The listener fragment starts at line 2 column 3 (under "listeners:").
-  EXPECT_CONFIG_ERROR(withListeners(std::string(kHttpListener) +
-                                    "  access_log: {fields: [method, pth]}\n"),
-                      9, 35, "listeners[0].access_log.fields[1]",
-                      "unknown access log field 'pth'");
-  EXPECT_CONFIG_ERROR(withListeners(std::string(kHttpListener) + "  direction: sideways\n"), 9,
-                      16, "listeners[0].direction", "direction must be outbound or inbound");
+  EXPECT_CONFIG_ERROR(
+      withListeners(std::string(kHttpListener) + "  access_log: {fields: [method, pth]}\n"), 9, 35,
+      "listeners[0].access_log.fields[1]", "unknown access log field 'pth'");
+  EXPECT_CONFIG_ERROR(withListeners(std::string(kHttpListener) + "  direction: sideways\n"), 9, 16,
+                      "listeners[0].direction", "direction must be outbound or inbound");
 }
 
 TEST(TelemetryConfig, ReadsWorkloadTracingAndAdminPorts) {

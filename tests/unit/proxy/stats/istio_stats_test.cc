@@ -48,10 +48,10 @@ TEST(IstioStats, GrpcStatusKeys) {
 
 TEST(Histogram, BucketsAreInclusiveUpperBounds) {
   Histogram h(kDurationBucketsMs);
-  h.observe(0.5);   // le=0.5
-  h.observe(1);     // le=1
-  h.observe(3);     // le=5
-  h.observe(4e6);   // +Inf
+  h.observe(0.5);  // le=0.5
+  h.observe(1);    // le=1
+  h.observe(3);    // le=5
+  h.observe(4e6);  // +Inf
   EXPECT_EQ(h.bucket(0), 1u);
   EXPECT_EQ(h.bucket(1), 1u);
   EXPECT_EQ(h.bucket(2), 1u);

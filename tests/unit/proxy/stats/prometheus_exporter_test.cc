@@ -108,9 +108,9 @@ TEST(PrometheusExporter, SumsWorkersIntoIstioRequestsTotalWithIstioLabels) {
 
 TEST(PrometheusExporter, DurationHistogramHasIstioBucketsAndFoldedCounts) {
   const std::string text = render();
-  for (const char* le : {"0.5", "1", "5", "10", "25", "50", "100", "250", "500", "1000", "2500",
-                         "5000", "10000", "30000", "60000", "300000", "600000", "1800000",
-                         "3600000", "+Inf"}) {
+  for (const char* le : {"0.5",   "1",      "5",      "10",      "25",      "50",    "100",
+                         "250",   "500",    "1000",   "2500",    "5000",    "10000", "30000",
+                         "60000", "300000", "600000", "1800000", "3600000", "+Inf"}) {
     EXPECT_NE(text.find(std::string("le=\"") + le + "\""), std::string::npos) << le;
   }
   // Five observations of 3 ms: none at le=1, all at le=5.
@@ -154,10 +154,11 @@ TEST(PrometheusExporter, InboundTcpListenerReportsAsDestinationWithLocalWorkload
 TEST(PrometheusExporter, InternalMetricsComeFromTheDeclaredTables) {
   const std::string text = render();
   EXPECT_TRUE(hasLine(text, "podproxy_downstream_rq_total{listener=\"outbound\"}", "6"));
-  EXPECT_TRUE(
-      hasLine(text, "podproxy_local_replies_total{listener=\"outbound\",response_flags=\"NR\"}", "1"));
+  EXPECT_TRUE(hasLine(
+      text, "podproxy_local_replies_total{listener=\"outbound\",response_flags=\"NR\"}", "1"));
   EXPECT_TRUE(hasLine(text, "podproxy_downstream_cx_active{listener=\"outbound\"}", "3"));
-  EXPECT_TRUE(hasLine(text, "podproxy_downstream_cx_overflow_total{listener=\"inbound_tcp\"}", "1"));
+  EXPECT_TRUE(
+      hasLine(text, "podproxy_downstream_cx_overflow_total{listener=\"inbound_tcp\"}", "1"));
   EXPECT_TRUE(hasLine(text, "podproxy_upstream_cx_total{cluster=\"reviews\"}", "2"));
   EXPECT_TRUE(hasLine(text, "podproxy_server_ready", "1"));
   EXPECT_NE(text.find("# HELP podproxy_downstream_cx_total " +

@@ -20,16 +20,16 @@ TEST(TraceParent, ParsesTheW3cExample) {
 TEST(TraceParent, RejectsWhatTheSpecRejects) {
   const char* bad[] = {
       "",
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",            // no flags
-      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",          // zero trace id
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",          // zero parent id
-      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",          // upper case
-      "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",          // version ff
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",    // v00 with more
-      "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",          // bad separator
-      "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",          // not hex
-      "0x-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",          // bad version
-      "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",         // v01, no '-' after
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",           // no flags
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",        // zero trace id
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",        // zero parent id
+      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",        // upper case
+      "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",        // version ff
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",  // v00 with more
+      "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",        // bad separator
+      "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",        // not hex
+      "0x-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",        // bad version
+      "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",       // v01, no '-' after
   };
   for (const char* h : bad) EXPECT_FALSE(TraceParent::parse(h)) << h;
 }
@@ -53,8 +53,8 @@ TEST(TraceContext, RandomIdsAreLowerHexOfTheRightLengthAndNeverZero) {
 }
 
 TEST(B3Context, ParsesMultiAndSingleForms) {
-  auto multi = B3Context::parseMulti("463ac35c9f6413ad", "a2fb4a1d1a96d312", "0020000000000001",
-                                     "1", "");
+  auto multi =
+      B3Context::parseMulti("463ac35c9f6413ad", "a2fb4a1d1a96d312", "0020000000000001", "1", "");
   ASSERT_TRUE(multi);
   EXPECT_EQ(multi->trace_id, "463ac35c9f6413ad");
   EXPECT_EQ(multi->parent_span_id, "0020000000000001");

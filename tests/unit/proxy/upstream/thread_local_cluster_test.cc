@@ -143,7 +143,7 @@ TEST_F(ThreadLocalClusterTest, KeepsOnePoolPerHostAddressAcrossSnapshots) {
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   EXPECT_NE(a->address(), b->address());  // round robin alternates
-  Http1ConnPool& pa = cluster->pool(*a);
+  ConnPool& pa = cluster->pool(*a);
   EXPECT_EQ(&cluster->pool(*a), &pa);
   EXPECT_NE(&cluster->pool(*b), &pa);
   EXPECT_EQ(&pa.host(), a.get());
@@ -185,7 +185,7 @@ TEST_F(ThreadLocalClusterTest, RemovedHostBusyConnectionFinishesItsStreamThenClo
   HostConstSharedPtr host = makeHost(upstream.port());
   auto cluster = make(makeSet({host}));
   TestStream s;
-  Http1ConnPool& pool = cluster->pool(*host);
+  ConnPool& pool = cluster->pool(*host);
   pool.newStream(s, s, s);
   ASSERT_TRUE(runUntil(dispatcher_, [&] { return pool.stats().rq_active == 1; }));
 

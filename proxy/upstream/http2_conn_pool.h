@@ -1,0 +1,96 @@
+#pragma once
+
+// The HTTP/2 connection pool of one worker for one upstream host: streams multiplexed over as
+// few connections as the peer allows. A connection takes new streams while it has fewer than
+// the peer's SETTINGS_MAX_CONCURRENT_STREAMS (and ours); when every connection is full another
+// one opens (circuit breakers permitting), and requests beyond that wait in a bounded queue. A
+// GOAWAY from the upstream (or max_requests_per_connection) drains a connection: its streams
+// finish, new ones go elsewhere, and it closes when empty. Same caller contract as
+// Http1ConnPool (see http1_conn_pool.h); a stream the upstream refused (REFUSED_STREAM, or
+// beyond GOAWAY's last stream id) is reported as "upstream_reset_before_response_started", which
+// a router may retry.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string_view>
+
+#include "config/model.h"
+#include "proxy/event/dispatcher.h"
+#include "proxy/http/codec.h"
+#include "proxy/http/http2/settings.h"
+#include "proxy/upstream/conn_pool.h"
+#include "proxy/upstream/host.h"
+#include "proxy/upstream/resource_manager.h"
+
+namespace podproxy::upstream {
+
+class Http2ConnPool final : public ConnPool {
+ public:
+  // `cluster`, `resources` and `codec_stats` must outlive the pool.
+  Http2ConnPool(event::Dispatcher& dispatcher, HostConstSharedPtr host,
+                const config::Cluster& cluster, ResourceManager& resources,
+                http::http2::CodecStats* codec_stats = nullptr);
+  // Closes everything without calling anyone back; call shutdown() first to notify.
+  ~Http2ConnPool() override;
+
+  Cancellable* newStream(http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
+                         http::StreamCallbacks& stream_callbacks,
+                         bool require_fresh_connection = false) override;
+  void drain(std::function<void()> on_drained = nullptr) override;
+  void shutdown() override;
+
+  bool idle() const override { return clients_.empty() && pending_.empty(); }
+  uint32_t activeRequests() const override {
+    return static_cast<uint32_t>(stats_.rq_active + pending_.size());
+  }
+  const PoolStats& stats() const override { return stats_; }
+  const Host& host() const override { return *host_; }
+  const HostConstSharedPtr& hostPtr() const override { return host_; }
+  size_t idleConnections() const override;
+  size_t connections() const override { return clients_.size(); }
+  http::Protocol protocol() const override { return http::Protocol::kHttp2; }
+
+ private:
+  class ActiveClient;
+  class PoolStream;
+  class PendingRequest;
+  using ClientList = std::list<std::unique_ptr<ActiveClient>>;
+  using PendingList = std::list<std::unique_ptr<PendingRequest>>;
+
+  void openConnection();
+  // A connected client that can take one more stream (fresh: one that never carried one).
+  ActiveClient* readyClient(bool fresh);
+  // Streams the connections still connecting will be able to take.
+  size_t connectingCapacity() const;
+  void attach(ActiveClient& client, http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
+              http::StreamCallbacks& stream_callbacks);
+  // Hands pending requests to clients with room, opens connections for the rest.
+  void servePending();
+  std::unique_ptr<PendingRequest> takePending(PendingList::iterator it);
+  void cancelPending(PendingRequest& request);
+  void failAllPending(PoolFailureReason reason, std::string_view details);
+  void onClientConnected(ActiveClient& client);
+  void onStreamDone(ActiveClient& client);
+  // Closes clients that may take no more streams and have none (drain, GOAWAY, limit).
+  void maybeCloseDrained(ActiveClient& client);
+  void onClientClosed(ActiveClient& client, ClientCloseReason reason, std::string_view details);
+  void checkDrained();
+
+  event::Dispatcher& dispatcher_;
+  HostConstSharedPtr host_;
+  const config::Cluster& cluster_;
+  ResourceManager& resources_;
+  http::http2::CodecStats own_codec_stats_;
+  http::http2::CodecStats* codec_stats_;
+
+  ClientList clients_;
+  PendingList pending_;
+  PoolStats stats_;
+  bool draining_ = false;
+  std::function<void()> on_drained_;
+};
+
+}  // namespace podproxy::upstream

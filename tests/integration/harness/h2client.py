@@ -99,7 +99,7 @@ class H2Client:
         self.sock.settimeout(timeout)
         try:
             data = self.sock.recv(1 << 20)
-        except socket.timeout:
+        except (socket.timeout, BlockingIOError):
             return 0
         except ConnectionResetError:
             data = b""

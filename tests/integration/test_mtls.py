@@ -1,0 +1,227 @@
+"""Mesh mTLS between two podproxy sidecars on loopback: the client side's cluster is `mutual`
+(workload certificate, peer SPIFFE ID verified), the server side's listener is `mtls: strict`
+or `permissive`; x-forwarded-client-cert reaches the app; authorization by SPIFFE ID, path,
+method and source; and each refusal."""
+
+import re
+import socket
+import ssl
+
+import pytest
+
+from harness import bootstrap, cluster, curl_http, http_get, http_listener, tcp_listener
+from harness import raw_request, wait_until
+from harness.tls import Certs, s_client
+
+CLIENT_ID = "spiffe://cluster.local/ns/shop/sa/frontend"
+SERVER_ID = "spiffe://cluster.local/ns/shop/sa/payments"
+
+
+@pytest.fixture
+def certs(tmp_path):
+    c = Certs(tmp_path / "certs")
+    c.make("ca")
+    c.make("frontend", ca="ca", namespace="shop", sa="frontend")
+    c.make("payments", ca="ca", namespace="shop", sa="payments")
+    return c
+
+
+def server_sidecar(make_proxy, certs, app, mtls="strict", authorization=None, identity="payments",
+                   tcp_app=None):
+    inbound = http_listener("inbound", "app")
+    inbound["mtls"] = mtls
+    if authorization:
+        inbound["authorization"] = authorization
+    listeners = [inbound]
+    clusters = [cluster("app", [app])]
+    if tcp_app is not None:
+        tcp_in = tcp_listener("tcp_inbound", "tcp_app")
+        tcp_in["mtls"] = mtls
+        if authorization:
+            tcp_in["authorization"] = authorization
+        listeners.append(tcp_in)
+        clusters.append(cluster("tcp_app", [tcp_app]))
+    return make_proxy(bootstrap(listeners, clusters,
+                                workload_identity=certs.workload_identity(identity, "ca")),
+                      name="payments-sidecar")
+
+
+def client_sidecar(make_proxy, target_port, certs, identity="frontend", ca="ca", **mutual):
+    upstream = cluster("payments", [target_port], mutual=True, **mutual)
+    return make_proxy(bootstrap([http_listener("outbound", "payments")], [upstream],
+                                workload_identity=certs.workload_identity(identity, ca)),
+                      name="frontend-sidecar")
+
+
+def test_sidecars_speak_mtls_and_the_app_sees_the_client_identity(make_proxy, http_upstream,
+                                                                  certs):
+    server = server_sidecar(make_proxy, certs, http_upstream)
+    client = client_sidecar(make_proxy, server.port("inbound"), certs,
+                            peer_spiffe_ids=[SERVER_ID])
+    for i in range(3):
+        r = http_get(client.port("outbound"), f"/pay/{i}")
+        assert r.status == 200, r.body
+    xfcc = http_upstream.last_request.header("x-forwarded-client-cert")
+    assert re.fullmatch(f"By={re.escape(SERVER_ID)};Hash=[0-9a-f]{{64}};URI={re.escape(CLIENT_ID)}",
+                        xfcc), xfcc
+    assert http_upstream.last_request.header("x-forwarded-proto") == "https"
+    stats = http_get(server.admin_port, "/stats").body.decode()
+    assert re.search(r"tls\.mesh_inbound\.handshakes: [1-9]", stats), stats
+    gauge = re.search(r"tls\.workload_cert_expiry_seconds: (\d+)", stats)
+    assert gauge and 29 * 86400 < int(gauge.group(1)) <= 30 * 86400
+    prom = http_get(server.admin_port, "/stats/prometheus").body.decode()
+    assert re.search(r"^podproxy_workload_cert_expiry_seconds \d+$", prom, re.M), prom
+
+
+def test_client_refuses_a_server_with_the_wrong_spiffe_id(make_proxy, http_upstream, certs):
+    server = server_sidecar(make_proxy, certs, http_upstream)
+    client = client_sidecar(make_proxy, server.port("inbound"), certs,
+                            peer_spiffe_ids=["spiffe://cluster.local/ns/shop/sa/orders"])
+    r = http_get(client.port("outbound"), "/")
+    assert r.status == 503
+    assert (f"tls_handshake_failed: peer SPIFFE ID {SERVER_ID} is not allowed"
+            in r.body.decode()), r.body
+    assert http_upstream.request_count == 0
+
+
+def test_client_refuses_another_trust_domain_by_default(make_proxy, http_upstream, certs):
+    certs.make("foreign", ca="ca", trust_domain="other.local", sa="payments")
+    server = server_sidecar(make_proxy, certs, http_upstream, identity="foreign")
+    client = client_sidecar(make_proxy, server.port("inbound"), certs)
+    r = http_get(client.port("outbound"), "/")
+    assert r.status == 503
+    assert "spiffe://other.local/ns/default/sa/payments is not allowed" in r.body.decode(), r.body
+
+
+def test_server_refuses_a_client_of_another_ca(make_proxy, http_upstream, certs):
+    certs.make("rogue-ca")
+    certs.make("rogue", ca="rogue-ca", namespace="shop", sa="frontend")
+    server = server_sidecar(make_proxy, certs, http_upstream)
+    # The rogue client trusts the real CA (so it accepts the server) but presents its own cert.
+    client = client_sidecar(make_proxy, server.port("inbound"), certs, identity="rogue", ca="ca")
+    r = http_get(client.port("outbound"), "/")
+    # TLS 1.3: the client's handshake is done before the server has checked its certificate; the
+    # server's alert then ends the connection, which the client sees as a reset.
+    assert r.status == 503, r.body
+    assert http_upstream.request_count == 0
+    stats = http_get(server.admin_port, "/stats").body.decode()
+    assert re.search(r"tls\.mesh_inbound\.handshake_failures: [1-9]", stats), stats
+
+
+def test_server_refuses_an_expired_client_certificate(make_proxy, http_upstream, certs):
+    certs.make("old", ca="ca", namespace="shop", sa="frontend", days=-1)
+    server = server_sidecar(make_proxy, certs, http_upstream)
+    _, out = s_client(server.port("inbound"), "-CAfile", certs.file("ca", "ca.pem"),
+                      "-cert", certs.file("old", "cert.pem"), "-key", certs.file("old", "key.pem"),
+                      "-ign_eof", input=b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+    assert "certificate expired" in out, out
+    assert http_upstream.request_count == 0
+
+
+def test_strict_refuses_plaintext_and_clients_without_a_certificate(make_proxy, http_upstream,
+                                                                     certs):
+    server = server_sidecar(make_proxy, certs, http_upstream)
+    port = server.port("inbound")
+    assert raw_request(port, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n", timeout=3) == b""
+    _, out = s_client(port, "-CAfile", certs.file("ca", "ca.pem"), "-ign_eof",
+                      input=b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+    assert "certificate required" in out, out
+    assert http_upstream.request_count == 0
+
+
+def test_permissive_accepts_mtls_and_plaintext_on_one_port(make_proxy, http_upstream, certs):
+    server = server_sidecar(make_proxy, certs, http_upstream, mtls="permissive")
+    r = http_get(server.port("inbound"), "/plain", headers={"x-forwarded-client-cert": "forged"})
+    assert r.status == 200
+    assert http_upstream.last_request.header("x-forwarded-client-cert") is None
+    client = client_sidecar(make_proxy, server.port("inbound"), certs)
+    r = http_get(client.port("outbound"), "/mtls")
+    assert r.status == 200
+    assert CLIENT_ID in http_upstream.last_request.header("x-forwarded-client-cert")
+
+
+def test_permissive_tcp_passes_both(make_proxy, tcp_upstream, http_upstream, certs):
+    server = server_sidecar(make_proxy, certs, http_upstream, mtls="permissive",
+                            tcp_app=tcp_upstream)
+    port = server.port("tcp_inbound")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"plain bytes")
+        assert s.recv(100) == b"plain bytes"
+    context = ssl.create_default_context(cafile=certs.file("ca", "ca.pem"))
+    context.load_cert_chain(certs.file("frontend", "cert.pem"), certs.file("frontend", "key.pem"))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(b"tls bytes")
+            assert s.recv(100) == b"tls bytes"
+
+
+AUTHZ = {"action": "allow", "rules": [
+    {"name": "frontend-reads", "principals": [{"exact": CLIENT_ID}], "methods": ["GET"],
+     "paths": ["/api/*"]},
+    {"name": "health", "paths": ["/health"]},
+]}
+
+
+def test_authorization_by_spiffe_id_method_and_path(make_proxy, http_upstream, certs):
+    certs.make("intruder", ca="ca", namespace="shop", sa="intruder")
+    server = server_sidecar(make_proxy, certs, http_upstream, authorization=AUTHZ,
+                            mtls="permissive")
+    frontend = client_sidecar(make_proxy, server.port("inbound"), certs)
+    assert http_get(frontend.port("outbound"), "/api/orders").status == 200
+    r = http_get(frontend.port("outbound"), "/admin")
+    assert r.status == 403 and r.body == b"RBAC: access denied\n"
+    r = curl_http(frontend.url("outbound", "/api/orders"), method="DELETE")
+    assert r.status == 403
+    # Plaintext has no identity: only the rule without principals lets it in.
+    assert http_get(server.port("inbound"), "/api/orders").status == 403
+    assert http_get(server.port("inbound"), "/health").status == 200
+    intruder = client_sidecar(make_proxy, server.port("inbound"), certs, identity="intruder")
+    assert http_get(intruder.port("outbound"), "/api/orders").status == 403
+    assert [r.path for r in http_upstream.requests] == ["/api/orders", "/health"]
+    stats = http_get(server.admin_port, "/stats").body.decode()
+    assert "listener.inbound.authz.denied: 4" in stats, stats
+    assert "listener.inbound.authz.allowed: 2" in stats, stats
+
+
+def test_authorization_deny_rules_and_debug_log(make_proxy, http_upstream, certs):
+    authz = {"action": "deny", "rules": [
+        {"name": "no-frontend-admin", "principals": [{"namespace": "shop"}], "paths": ["/admin*"]},
+        {"name": "no-header", "headers": [{"name": "x-block", "present": True}]}]}
+    server = server_sidecar(make_proxy, certs, http_upstream, authorization=authz)
+    frontend = client_sidecar(make_proxy, server.port("inbound"), certs)
+    assert http_get(frontend.port("outbound"), "/api").status == 200
+    assert http_get(frontend.port("outbound"), "/admin/users").status == 403
+    assert http_get(frontend.port("outbound"), "/api", headers={"x-block": "1"}).status == 403
+
+
+def test_tcp_authorization_closes_refused_connections(make_proxy, tcp_upstream, http_upstream,
+                                                      certs, tmp_path):
+    authz = {"action": "allow", "rules": [{"principals": [{"trust_domain": "cluster.local"}]}]}
+    server = server_sidecar(make_proxy, certs, http_upstream, mtls="permissive",
+                            authorization=authz, tcp_app=tcp_upstream)
+    port = server.port("tcp_inbound")
+    # Plaintext: no identity, refused before anything connects to the app.
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"hello")
+        assert s.recv(100) == b""
+    assert tcp_upstream.connections_accepted == 0
+    context = ssl.create_default_context(cafile=certs.file("ca", "ca.pem"))
+    context.load_cert_chain(certs.file("frontend", "cert.pem"), certs.file("frontend", "key.pem"))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(b"hello")
+            assert s.recv(100) == b"hello"
+    wait_until(lambda: tcp_upstream.connections_accepted == 1)
+
+
+def test_strict_mtls_needs_a_workload_certificate_with_a_spiffe_id(make_proxy, http_upstream,
+                                                                   certs, tmp_path):
+    inbound = http_listener("inbound", "app")
+    inbound["mtls"] = "strict"
+    missing = {"cert_file": str(tmp_path / "none.pem"), "key_file": str(tmp_path / "none.pem"),
+               "ca_file": str(tmp_path / "none.pem")}
+    proxy = make_proxy(bootstrap([inbound], [cluster("app", [http_upstream])],
+                                 workload_identity=missing), wait_ready=False)
+    assert proxy.wait_exit(10) == 1
+    err = proxy.find_logs(msg="cannot load TLS certificates")[0]["error"]
+    assert err == f"mesh_inbound: {tmp_path / 'none.pem'}: cannot open: No such file or directory"

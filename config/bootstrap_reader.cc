@@ -41,11 +41,11 @@ Http2Options readHttp2Options(const YamlNode& node) {
   if (auto v = node.get("max_concurrent_streams")) o.max_concurrent_streams = v->asUint32(1);
   // RFC 9113 6.9.2: windows are at most 2^31-1; below 65535 only slows everyone down.
   if (auto v = node.get("initial_stream_window_size")) {
-    o.initial_stream_window_size = v->asUint32(65535);
+    o.initial_stream_window_size = v->asSize(65535);
     if (o.initial_stream_window_size > 0x7fffffffu) v->fail("must be at most 2147483647");
   }
   if (auto v = node.get("initial_connection_window_size")) {
-    o.initial_connection_window_size = v->asUint32(65535);
+    o.initial_connection_window_size = v->asSize(65535);
     if (o.initial_connection_window_size > 0x7fffffffu) v->fail("must be at most 2147483647");
   }
   return o;

@@ -293,6 +293,7 @@ void ConnectionManager::onRequestHeadersTimeout() {
 void ConnectionManager::onIdleTimeout() {
   if (closed_ || !streams_.empty() || awaiting_headers_) return;
   ++context_.stats.downstream_cx_idle_timeout;
+  if (codec_) codec_->setCloseAfterResponse();  // HTTP/2: GOAWAY before the close
   closed_ = true;
   connection_->close(network::CloseType::kFlushWrite);
 }

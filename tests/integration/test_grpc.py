@@ -2,13 +2,14 @@
 (h2c prior knowledge): unary and bidirectional streaming calls with trailers, status codes,
 deadlines (grpc-timeout) and local replies answered in gRPC's terms."""
 
+import re
 import time
 from concurrent import futures
 
 import grpc
 import pytest
 
-from harness import bootstrap, cluster, http_listener, route, unused_port
+from harness import bootstrap, cluster, http_get, http_listener, unused_port
 from harness.h2client import H2Client
 
 SERVICE = "test.Echo"
@@ -29,6 +30,11 @@ def _slow(request, context):
     return b"late"
 
 
+def _nap(request, context):
+    time.sleep(0.5)
+    return b"rested"
+
+
 def _fail(request, context):
     context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
 
@@ -41,6 +47,7 @@ def grpc_server():
         "Bidi": grpc.stream_stream_rpc_method_handler(_bidi),
         "Slow": grpc.unary_unary_rpc_method_handler(_slow),
         "Fail": grpc.unary_unary_rpc_method_handler(_fail),
+        "Nap": grpc.unary_unary_rpc_method_handler(_nap),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     port = server.add_insecure_port("127.0.0.1:0")
@@ -49,9 +56,16 @@ def grpc_server():
     server.stop(grace=None)
 
 
-def grpc_config(port, timeout="30s"):
+def grpc_config(port, timeout="30s", **http2):
+    extra = {"http2": http2} if http2 else {}
     return bootstrap([http_listener("ingress", "grpc", timeout=timeout)],
-                     [cluster("grpc", [port], protocol="http2")])
+                     [cluster("grpc", [port], protocol="http2", **extra)])
+
+
+def upstream_connections(proxy, name="grpc"):
+    text = http_get(proxy.admin_port, "/stats/prometheus").body.decode()
+    m = re.search(r'^podproxy_upstream_cx_total\{cluster="%s"\} (\d+)$' % name, text, re.M)
+    return int(m.group(1))
 
 
 @pytest.fixture
@@ -95,6 +109,25 @@ def test_many_concurrent_calls_share_the_upstream_connections(make_proxy, grpc_s
     call = method(channel_to(proxy), "Unary")
     pending = [call.future(f"n{i}".encode(), timeout=10) for i in range(100)]
     assert [f.result() for f in pending] == [f"echo:n{i}".encode() for i in range(100)]
+
+
+def test_a_full_connection_makes_the_pool_open_another(make_proxy, grpc_server, channel_to):
+    # At most 4 streams per upstream connection: 20 calls at once need 5 connections, and the
+    # calls that wait for a slot still succeed.
+    proxy = make_proxy(grpc_config(grpc_server, max_concurrent_streams=4), concurrency=1)
+    call = method(channel_to(proxy), "Nap")
+    pending = [call.future(b"x", timeout=10) for _ in range(20)]
+    assert [f.result() for f in pending] == [b"rested"] * 20
+    assert upstream_connections(proxy) == 5
+
+
+def test_calls_are_multiplexed_over_one_upstream_connection(make_proxy, grpc_server,
+                                                            channel_to):
+    proxy = make_proxy(grpc_config(grpc_server), concurrency=1)
+    call = method(channel_to(proxy), "Nap")
+    pending = [call.future(b"x", timeout=10) for _ in range(50)]
+    assert [f.result() for f in pending] == [b"rested"] * 50
+    assert upstream_connections(proxy) == 1
 
 
 def test_server_error_status_reaches_the_client(make_proxy, grpc_server, channel_to):

@@ -7,6 +7,9 @@
 namespace podproxy::router {
 
 namespace {
+// A tunnel without a route idle_timeout still ends when nothing crosses it for this long.
+constexpr std::chrono::milliseconds kDefaultTunnelIdleTimeout = std::chrono::hours(1);
+
 bool isIdempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
          method == "DELETE" || method == "TRACE";
@@ -93,8 +96,19 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
   applyRequestMutations(route_->virtualHost().headers(), headers);
   applyRequestMutations(route_->config().headers, headers);
 
+  if (!headers.upgrade.empty()) {
+    // HTTP/2 upstreams have no Upgrade (RFC 9113 8.6): those get the plain request too.
+    if (upgradeAllowed(headers.upgrade) &&
+        cluster_->config().protocol != config::Cluster::Protocol::kHttp2) {
+      upgrade_ = true;
+    } else {
+      headers.upgrade.clear();
+    }
+  }
+
   callbacks_->addDownstreamWatermarkCallbacks(*this);
-  if (action_->idle_timeout.count() > 0) {
+  idle_timeout_ = action_->idle_timeout;
+  if (idle_timeout_.count() > 0) {
     idle_timer_ = callbacks_->dispatcher().createTimer([this] { onIdleTimeout(); });
     touchIdleTimer();
   }
@@ -106,8 +120,21 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
       response_timer_->enable(*timeout);
     }
   }
-  startAttempt(false);
+  // An upgrade may turn its connection into a tunnel: never one that served others, never one
+  // that goes back to the pool (the HTTP/1 codec marks it not reusable).
+  startAttempt(upgrade_);
   return http::FilterHeadersStatus::kStopIteration;
+}
+
+bool Router::upgradeAllowed(std::string_view upgrade) const {
+  const std::string_view first = upgrade.substr(0, upgrade.find(','));
+  std::string_view name = first.substr(0, first.find('/'));
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+  while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+  for (const std::string& type : action_->upgrade_types) {
+    if (http::equalsIgnoreCase(name, type)) return true;
+  }
+  return false;
 }
 
 void Router::startAttempt(bool fresh_connection) {
@@ -122,7 +149,7 @@ void Router::startAttempt(bool fresh_connection) {
   }
   ++stats_.upstream_rq_total;
   ++callbacks_->streamInfo().upstream_attempts;
-  callbacks_->streamInfo().upstream_host = host->address().toString();
+  callbacks_->streamInfo().upstream_host = host->addressString();
   // Either callback may run before newStream() returns.
   pending_ = cluster_->pool(*host).newStream(upstream_response_, *this, *this, fresh_connection);
 }
@@ -215,7 +242,8 @@ http::FilterTrailersStatus Router::decodeTrailers(http::TrailerMap& trailers) {
 
 void Router::onRequestComplete() {
   // The route timeout covers the wait for the response once the request is sent, as Envoy's.
-  if (action_ == nullptr || action_->timeout.count() == 0 || response_timer_) return;
+  // A tunnel's client side ending is no such wait.
+  if (action_ == nullptr || action_->timeout.count() == 0 || response_timer_ || tunnel_) return;
   response_timer_ = callbacks_->dispatcher().createTimer([this] { onResponseTimeout(); });
   response_timer_->enable(action_->timeout);
 }
@@ -235,13 +263,19 @@ void Router::abandonUpstream() {
 }
 
 void Router::touchIdleTimer() {
-  if (idle_timer_) idle_timer_->enable(action_->idle_timeout);
+  if (idle_timer_) idle_timer_->enable(idle_timeout_);
 }
 
 void Router::onIdleTimeout() {
   ++stats_.stream_idle_timeout;
   abandonUpstream();
   callbacks_->streamInfo().addResponseFlag(http::response_flags::kStreamIdleTimeout);
+  if (tunnel_) {
+    // An idle tunnel ends like a closed one: a FIN to the client, not a reset.
+    buffer::Buffer empty;
+    callbacks_->encodeData(empty, true);
+    return;
+  }
   if (response_started_) {
     callbacks_->resetStream("stream_idle_timeout");
     return;
@@ -316,6 +350,16 @@ void Router::onUpstreamHeaders(std::unique_ptr<http::ResponseHeaders> headers, b
   response_started_ = true;
   callbacks_->streamInfo().upstream_service_time_ms =
       static_cast<int64_t>(callbacks_->dispatcher().nowMs() - upstream_request_start_ms_);
+  if (upgrade_ && headers->status == 101 && !end_stream) {
+    // The upstream switched protocols: what follows is a byte tunnel, bounded by inactivity
+    // rather than by the route timeout.
+    tunnel_ = true;
+    response_timer_.reset();
+    if (!idle_timer_) {
+      idle_timeout_ = kDefaultTunnelIdleTimeout;
+      idle_timer_ = callbacks_->dispatcher().createTimer([this] { onIdleTimeout(); });
+    }
+  }
   touchIdleTimer();
   if (end_stream) finishUpstream();
   applyResponseMutations(*headers);

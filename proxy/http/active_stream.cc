@@ -52,7 +52,7 @@ void ActiveStream::prepareRequest(RequestHeaders& headers) {
     headers.headers.remove("expect");
   }
   if (options.use_remote_address) {
-    const std::string peer = info_.downstream_remote_address.ip();
+    const std::string& peer = manager_.remoteIp();
     if (auto xff = headers.headers.getJoined("x-forwarded-for")) {
       headers.headers.set("x-forwarded-for", *xff + ", " + peer);
     } else {
@@ -293,7 +293,13 @@ void ActiveStream::runEncodeHeaders(size_t from) {
   encode_stopped_ = false;
   recordResponseCode(response_headers_->status);
   encoder_.encodeHeaders(*response_headers_, encode_headers_end_stream_);
-  if (encode_headers_end_stream_) finishResponse();
+  if (encode_headers_end_stream_) {
+    finishResponse();
+  } else if (response_headers_->status == 101 && request_headers_ &&
+             !request_headers_->upgrade.empty()) {
+    // The codec switched to a byte tunnel: the client's bytes are this stream's data now.
+    manager_.onStreamUpgraded(*this);
+  }
 }
 
 void ActiveStream::encodeData(buffer::Buffer& data, bool end_stream) {

@@ -86,6 +86,11 @@ class ConnectionManager final : public network::ReadFilter,
   static void drainAll(ConnectionManagerContext& context);
 
   network::Connection& connection() { return *connection_; }
+  // The peer's IP as text, formatted once per connection (x-forwarded-for on every request).
+  const std::string& remoteIp() {
+    if (remote_ip_.empty()) remote_ip_ = connection_->remoteAddress().ip();
+    return remote_ip_;
+  }
   ConnectionManagerContext& context() { return context_; }
   bool draining() const { return draining_; }
 
@@ -96,6 +101,8 @@ class ConnectionManager final : public network::ReadFilter,
     if (codec_) codec_->setCloseAfterResponse();
   }
   void onStreamReset(ActiveStream& stream);
+  // A 101 went out (HTTP/1 Upgrade): read the client again, its bytes feed the tunnel.
+  void onStreamUpgraded(ActiveStream& stream);
   // The client reset the stream (HTTP/2 RST_STREAM); other streams carry on.
   void onStreamRemoteReset(ActiveStream& stream);
   // Many streams at once (HTTP/2): resets, read disabling and drain are per stream.
@@ -127,6 +134,7 @@ class ConnectionManager final : public network::ReadFilter,
   std::unique_ptr<event::Timer> idle_timer_;
   std::unique_ptr<event::Timer> headers_timer_;
   uint32_t requests_ = 0;
+  std::string remote_ip_;
   bool reading_paused_ = false;
   bool draining_ = false;
   bool closed_ = false;

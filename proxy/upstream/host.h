@@ -20,9 +20,12 @@ class Host {
       : cluster_name_(std::move(cluster_name)),
         address_(address),
         hostname_(std::move(hostname)),
-        source_address_(source_address) {}
+        source_address_(source_address),
+        address_string_(address_.toString()) {}
 
   const network::Address& address() const { return address_; }
+  // "ip:port", formatted once: pools are keyed by it and logs show it on every request.
+  const std::string& addressString() const { return address_string_; }
   // The DNS name or IP literal as configured (used for SNI / Host defaults and logs).
   const std::string& hostname() const { return hostname_; }
   const std::string& clusterName() const { return cluster_name_; }
@@ -37,6 +40,7 @@ class Host {
   const network::Address address_;
   const std::string hostname_;
   const std::optional<network::Address> source_address_;
+  const std::string address_string_;
 };
 
 using HostConstSharedPtr = std::shared_ptr<const Host>;

@@ -94,7 +94,7 @@ HostConstSharedPtr ThreadLocalCluster::chooseHost(const network::Address* target
 }
 
 ConnPool& ThreadLocalCluster::pool(const Host& host) {
-  std::string key = hostKey(host);
+  const std::string& key = hostKey(host);
   auto it = pools_.find(key);
   if (it != pools_.end()) return *it->second;
   if (config_.type == config::Cluster::Type::kOriginalDst && pools_.size() >= kMaxIdlePools) {
@@ -118,7 +118,7 @@ ConnPool& ThreadLocalCluster::pool(const Host& host) {
         std::make_unique<Http1ConnPool>(dispatcher_, shared, config_, *resources_, codec_factory_);
   }
   ConnPool& ref = *pool;
-  pools_.emplace(std::move(key), std::move(pool));
+  pools_.emplace(key, std::move(pool));
   return ref;
 }
 

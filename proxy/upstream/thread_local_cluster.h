@@ -65,7 +65,7 @@ class ThreadLocalCluster {
   void shutdown();
 
  private:
-  static std::string hostKey(const Host& host) { return host.address().toString(); }
+  static const std::string& hostKey(const Host& host) { return host.addressString(); }
   // original_dst clusters sweep idle pools once they hold this many.
   static constexpr size_t kMaxIdlePools = 256;
   void retirePool(std::unique_ptr<ConnPool> pool);

@@ -108,6 +108,15 @@ void writeStrings(JsonWriter& w, std::string_view k, const std::vector<std::stri
   w.endArray();
 }
 
+void writeHttp2Options(JsonWriter& w, const Http2Options& o) {
+  w.key("http2");
+  w.beginObject();
+  w.field("max_concurrent_streams", o.max_concurrent_streams);
+  w.field("initial_stream_window_size", o.initial_stream_window_size);
+  w.field("initial_connection_window_size", o.initial_connection_window_size);
+  w.endObject();
+}
+
 void writeMutations(JsonWriter& w, const HeaderMutations& m) {
   writeHeaderOptions(w, "request_headers_to_add", m.request_headers_to_add);
   writeStrings(w, "request_headers_to_remove", m.request_headers_to_remove);
@@ -167,6 +176,7 @@ void writeRoute(JsonWriter& w, const Route& r) {
     if (a->host_rewrite) w.field("host_rewrite", *a->host_rewrite);
     w.field("timeout", a->timeout);
     w.field("idle_timeout", a->idle_timeout);
+    writeStrings(w, "upgrade_types", a->upgrade_types);
     w.endObject();
   } else if (const auto* rd = std::get_if<RedirectAction>(&r.action)) {
     w.key("redirect");
@@ -207,6 +217,7 @@ void writeHttp(JsonWriter& w, const HttpConnectionManagerConfig& h) {
   w.field("generate_request_id", o.generate_request_id);
   w.field("use_remote_address", o.use_remote_address);
   w.field("server_name", o.server_name);
+  writeHttp2Options(w, o.http2);
   w.key("route_config");
   w.beginObject();
   w.field("name", h.route_config.name);
@@ -269,6 +280,89 @@ void writeListenerTelemetry(JsonWriter& w, const Listener& l) {
   w.endObject();
 }
 
+// --- TLS ---
+
+void writeTlsParameters(JsonWriter& w, const TlsParameters& p) {
+  w.field("min_version", p.min_version == TlsVersion::kTls12 ? "1.2" : "1.3");
+  w.field("max_version", p.max_version == TlsVersion::kTls12 ? "1.2" : "1.3");
+  w.field("cipher_suites", p.cipher_suites);
+  w.field("tls13_cipher_suites", p.tls13_cipher_suites);
+  w.field("session_tickets", p.session_tickets);
+}
+
+void writeListenerTls(JsonWriter& w, const Listener& l) {
+  if (l.tls) {
+    w.key("tls");
+    w.beginObject();
+    w.key("certificates");
+    w.beginArray();
+    for (const auto& c : l.tls->certificates) {
+      w.beginObject();
+      w.field("cert_file", c.cert_file);
+      w.field("key_file", c.key_file);
+      writeStrings(w, "server_names", c.server_names);
+      w.endObject();
+    }
+    w.endArray();
+    w.field("ca_file", l.tls->ca_file);
+    w.field("require_client_certificate", l.tls->require_client_certificate);
+    writeStrings(w, "alpn", l.tls->alpn);
+    writeTlsParameters(w, l.tls->parameters);
+    w.endObject();
+  }
+  w.field("mtls", l.mtls == MtlsMode::kStrict       ? "strict"
+                  : l.mtls == MtlsMode::kPermissive ? "permissive"
+                                                    : "disabled");
+  if (!l.authorization) return;
+  static constexpr const char* kKinds[] = {"exact", "prefix", "trust_domain", "namespace"};
+  w.key("authorization");
+  w.beginObject();
+  w.field("action", l.authorization->action == Authorization::Action::kAllow ? "allow" : "deny");
+  w.key("rules");
+  w.beginArray();
+  for (const AuthzRule& r : l.authorization->rules) {
+    w.beginObject();
+    w.field("name", r.name);
+    w.key("principals");
+    w.beginArray();
+    for (const auto& p : r.principals) {
+      w.beginObject();
+      w.field(kKinds[static_cast<int>(p.kind)], p.value);
+      w.endObject();
+    }
+    w.endArray();
+    writeStrings(w, "source_ips", r.source_ips);
+    writeStrings(w, "paths", r.paths);
+    writeStrings(w, "methods", r.methods);
+    w.key("headers");
+    w.beginArray();
+    for (const auto& h : r.headers) w.value(h.name);
+    w.endArray();
+    w.endObject();
+  }
+  w.endArray();
+  w.endObject();
+}
+
+void writeClusterTls(JsonWriter& w, const Cluster& c) {
+  if (c.tls) {
+    w.key("tls");
+    w.beginObject();
+    w.field("sni", c.tls->sni);
+    w.field("ca_file", c.tls->ca_file);
+    writeStrings(w, "verify_subject_alt_names", c.tls->verify_subject_alt_names);
+    writeStrings(w, "alpn", c.tls->alpn);
+    writeTlsParameters(w, c.tls->parameters);
+    w.endObject();
+  }
+  w.field("mutual", c.mutual);
+  if (!c.mutual) return;
+  writeStrings(w, "peer_spiffe_ids", c.peer_spiffe_ids);
+  writeStrings(w, "peer_trust_domains", c.peer_trust_domains);
+}
+
+// --- end TLS ---
+
 }  // namespace
 
 std::string toJson(const Bootstrap& b) {
@@ -286,6 +380,12 @@ std::string toJson(const Bootstrap& b) {
   if (b.admin.health_address) w.field("health_address", addressString(*b.admin.health_address));
   w.endObject();
   writeTelemetry(w, b.telemetry);
+  w.key("workload_identity");
+  w.beginObject();
+  w.field("cert_file", b.workload_identity.cert_file);
+  w.field("key_file", b.workload_identity.key_file);
+  w.field("ca_file", b.workload_identity.ca_file);
+  w.endObject();
   w.key("listeners");
   w.beginArray();
   for (const auto& l : b.listeners) {
@@ -295,6 +395,7 @@ std::string toJson(const Bootstrap& b) {
     w.field("max_connections", l.max_connections);
     w.field("per_connection_buffer_limit_bytes", l.per_connection_buffer_limit_bytes);
     writeListenerTelemetry(w, l);
+    writeListenerTls(w, l);
     if (l.capture) {
       const CaptureOptions& c = *l.capture;
       w.key("capture");
@@ -354,6 +455,11 @@ std::string toJson(const Bootstrap& b) {
     w.field("max_pending_requests", c.circuit_breakers.max_pending_requests);
     w.field("max_requests", c.circuit_breakers.max_requests);
     w.endObject();
+    w.field("protocol", c.protocol == Cluster::Protocol::kHttp2  ? "http2"
+                        : c.protocol == Cluster::Protocol::kAuto ? "auto"
+                                                                 : "http1");
+    writeHttp2Options(w, c.http2);
+    writeClusterTls(w, c);
     w.endObject();
   }
   w.endArray();

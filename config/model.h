@@ -71,6 +71,9 @@ struct RouteAction {
   std::optional<std::string> host_rewrite;        // replaces :authority / Host
   Duration timeout{15000};                        // upstream response timeout; 0 disables
   Duration idle_timeout{0};                       // per-stream idle timeout; 0 disables
+  // HTTP/1.1 Upgrade protocols forwarded on this route ("websocket", ...; lower-case). A request
+  // offering another one is forwarded as plain HTTP with Upgrade removed (Envoy's default).
+  std::vector<std::string> upgrade_types;
 };
 
 struct RedirectAction {

@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <limits>
 #include <map>
 #include <set>
@@ -143,9 +144,10 @@ void rejectPrefixRewriteOnRegex(const YamlNode& node, const RouteMatch& match) {
 
 RouteAction readRouteAction(const YamlNode& node, const RouteMatch& match, ReadContext& context) {
   node.allowOnly({"cluster", "weighted_clusters", "original_destination", "prefix_rewrite",
-                  "host_rewrite", "timeout", "idle_timeout"});
+                  "host_rewrite", "timeout", "idle_timeout", "upgrade_types"});
   RouteAction action;
-  const std::string_view target = *node.oneOf({"cluster", "weighted_clusters", "original_destination"});
+  const std::string_view target =
+      *node.oneOf({"cluster", "weighted_clusters", "original_destination"});
   if (target == "cluster") {
     const YamlNode cluster = node.require("cluster");
     action.cluster = cluster.asNonEmptyString();
@@ -182,6 +184,22 @@ RouteAction readRouteAction(const YamlNode& node, const RouteMatch& match, ReadC
   }
   if (auto v = node.get("timeout")) action.timeout = v->asDuration();
   if (auto v = node.get("idle_timeout")) action.idle_timeout = v->asDuration();
+  if (auto v = node.get("upgrade_types")) {
+    for (const YamlNode& item : v->items()) {
+      std::string type = toLowerAscii(item.asNonEmptyString());
+      // An Upgrade protocol name is an RFC 9110 token (the version after '/' is not matched).
+      if (type.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~") !=
+          std::string::npos) {
+        item.fail("upgrade type must be a protocol name such as websocket");
+      }
+      if (type == "connect") item.fail("CONNECT tunnels are not supported");
+      if (std::find(action.upgrade_types.begin(), action.upgrade_types.end(), type) !=
+          action.upgrade_types.end()) {
+        item.fail("upgrade type '" + type + "' listed twice");
+      }
+      action.upgrade_types.push_back(std::move(type));
+    }
+  }
   return action;
 }
 

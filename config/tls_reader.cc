@@ -149,7 +149,8 @@ DownstreamTls readDownstreamTls(const YamlNode& node, bool http_listener) {
   if (auto v = node.get("require_client_certificate")) {
     tls.require_client_certificate = v->asBool();
     if (tls.require_client_certificate && tls.ca_file.empty()) {
-      v->fail("require_client_certificate needs ca_file (the CA client certificates must chain to)");
+      v->fail(
+          "require_client_certificate needs ca_file (the CA client certificates must chain to)");
     }
   }
   if (auto v = node.get("alpn")) {

@@ -45,16 +45,18 @@ def parse_wrk(output):
     return result
 
 
-def run_wrk(port, path, duration_s, connections, cpus):
-    """One wrk run; returns the parsed result plus wrk's own CPU seconds and the wall time."""
+def run_wrk(port, path, duration_s, connections, cpus, scheme="http", headers=()):
+    """One wrk run; returns the parsed result plus wrk's own CPU seconds and the wall time.
+    scheme "https" for the TLS rows; headers e.g. ("Connection: close",) for a new connection
+    (and TLS handshake) per request."""
 
     def pin():
         os.sched_setaffinity(0, cpus)
 
-    argv = [
-        "wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency",
-        f"http://127.0.0.1:{port}{path}",
-    ]
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency"]
+    for h in headers:
+        argv += ["-H", h]
+    argv.append(f"{scheme}://127.0.0.1:{port}{path}")
     # wrk is the only child reaped while it runs, so the RUSAGE_CHILDREN delta is its CPU time.
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 
+import h2bench
 import loadgen
 import procs as procs_mod
 import report
@@ -22,6 +23,18 @@ import servers
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 RUNNER_DIR = os.path.dirname(os.path.abspath(__file__))
 PATHS = ["/small", "/16k"]
+# (label, path, scheme, wrk headers); the label is what the report groups runs by. TLS rows: the
+# same proxy behind TLS termination, keep-alive, and a new connection (full handshake) per request.
+SCENARIOS = [
+    ("/small", "/small", "http", ()),
+    ("/16k", "/16k", "http", ()),
+    ("tls /small", "/small", "https", ()),
+    ("tls handshake /small", "/small", "https", ("Connection: close",)),
+]
+
+
+def scenarios_for(server):
+    return [s for s in SCENARIOS if s[2] == "http" or server.tls_port]
 WARMUP_S = 1
 
 
@@ -167,11 +180,13 @@ def measure_idle_conns(ps, server, count, plan, nofile, tmp):
     }
 
 
-def one_run(server, backend, path, duration, connections, plan):
+def one_run(server, backend, scenario, duration, connections, plan):
+    label, path, scheme, headers = scenario
+    port = server.tls_port if scheme == "https" else server.port
     proxy_before = procs_mod.tree_cpu_seconds(server.proc.pid)
     backend_before = procs_mod.tree_cpu_seconds(backend.proc.pid)
     cpus_before = procs_mod.cpu_times()
-    r = loadgen.run_wrk(server.port, path, duration, connections, {plan["load"]})
+    r = loadgen.run_wrk(port, path, duration, connections, {plan["load"]}, scheme, headers)
     cpus_after = procs_mod.cpu_times()
     proxy_cpu = procs_mod.tree_cpu_seconds(server.proc.pid) - proxy_before
     backend_cpu = procs_mod.tree_cpu_seconds(backend.proc.pid) - backend_before
@@ -193,7 +208,7 @@ def one_run(server, backend, path, duration, connections, plan):
         load_busy += proxy_cpu
     r.update({
         "contestant": server.name,
-        "path": path,
+        "path": label,
         "proxy_cpu_s": proxy_cpu,
         "backend_cpu_s": backend_cpu,
         "cpu_us_per_req": proxy_cpu / r["requests"] * 1e6 if r["requests"] else None,
@@ -243,18 +258,20 @@ def run(args):
     os.chmod(tmp, 0o755)
     ps = procs_mod.ProcessSet()
     runs, rounds = [], []
+    h2_runs, h2_skipped = [], {}
     try:
         backend = servers.start_backend(ps, tmp, {plan["backend"]}, nofile, conn_limit)
         err = servers.warm_up(backend)
         if err:
             raise RuntimeError(f"backend check failed: {err}")
+        tls_files = servers.make_certificate(tmp)
         started = {}
         for name, info in static.items():
             if info.get("skipped"):
                 continue
             try:
                 s = servers.start_contestant(name, ps, tmp, {plan["proxy"]}, nofile, conn_limit,
-                                             backend, args.podproxy)
+                                             backend, args.podproxy, tls_files)
                 err = servers.warm_up(s)
                 if err:
                     if s.proc is not backend.proc:
@@ -282,24 +299,29 @@ def run(args):
         order = list(started)
         if order:
             for name in order:  # one unrecorded warm-up run each
-                for path in PATHS:
-                    loadgen.run_wrk(started[name].port, path, WARMUP_S, args.connections,
-                                    {plan["load"]})
+                for _, path, scheme, headers in scenarios_for(started[name]):
+                    s = started[name]
+                    loadgen.run_wrk(s.tls_port if scheme == "https" else s.port, path, WARMUP_S,
+                                    args.connections, {plan["load"]}, scheme, headers)
         for rnd in range(1, args.rounds + 1):
             shift = (rnd - 1) % max(1, len(order))
             this_order = order[shift:] + order[:shift]
             rounds.append({"round": rnd, "order": this_order})
             for name in this_order:
-                for path in PATHS:
-                    r = one_run(started[name], backend, path, args.duration, args.connections,
+                for scenario in scenarios_for(started[name]):
+                    path = scenario[0]
+                    r = one_run(started[name], backend, scenario, args.duration, args.connections,
                                 plan)
                     r["round"] = rnd
                     runs.append(r)
                     bad = "" if not (r["errors"] or r["non2xx"]) else (
                         f"  [{r['errors']} socket errors, {r['non2xx']} non-2xx]")
-                    print(f"round {rnd}/{args.rounds} {name:8} {path:6} {r['rps']:>10,.0f} req/s  "
+                    print(f"round {rnd}/{args.rounds} {name:8} {path:20} {r['rps']:>10,.0f} req/s  "
                           f"p99 {r['p99_us'] / 1000:.2f} ms  "
                           f"{r['cpu_us_per_req'] or 0:.1f} CPU µs/req{bad}")
+        # HTTP/2 rows (h2load), their own section: podproxy against nghttpx and HAProxy.
+        h2_runs, h2_skipped = h2bench.run_rows(ps, tmp, plan, nofile, conn_limit, backend,
+                                               started.get("podproxy"), args)
     finally:
         ps.stop_all()
         if args.keep_tmp:
@@ -327,7 +349,9 @@ def run(args):
                      "req/s is often bounded by the load side — CPU µs/req is the fairer "
                      "comparison." % (plan["proxy"], plan["load"]))
 
+    h2_summary = h2bench.summarize(h2_runs, h2_skipped)
     text = report.markdown(meta, summary, static, ratio_rows, notes)
+    text += "\n" + "\n".join(h2bench.markdown(h2_summary, plan))
     print()
     print(text)
     os.makedirs(args.out, exist_ok=True)
@@ -338,7 +362,8 @@ def run(args):
         f.write(text)
     with open(json_path, "w") as f:
         json.dump({"meta": meta, "contestants": static, "rounds": rounds, "runs": runs,
-                   "summary": summary, "ratios": ratio_rows, "notes": notes}, f, indent=1)
+                   "summary": summary, "ratios": ratio_rows, "notes": notes,
+                   "http2": {"runs": h2_runs, "summary": h2_summary}}, f, indent=1)
     print(f"wrote {md_path} and {json_path}")
     return 0
 

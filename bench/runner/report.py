@@ -10,6 +10,10 @@ METRICS = [
     ("cpu_us_small", "CPU µs/req (small)", "lower"),
     ("rps_16k", "req/s (16k)", "higher"),
     ("cpu_us_16k", "CPU µs/req (16k)", "lower"),
+    ("rps_tls", "req/s (TLS keep-alive)", "higher"),
+    ("cpu_us_tls", "CPU µs/req (TLS)", "lower"),
+    ("rps_tls_handshake", "handshakes/s (TLS, new conn)", "higher"),
+    ("cpu_us_tls_handshake", "CPU µs/handshake", "lower"),
     ("idle_rss_mib", "idle RSS MiB", "lower"),
     ("bytes_per_idle_conn", "bytes/idle conn", "lower"),
 ]
@@ -30,7 +34,8 @@ def summarize(runs, static):
         if info.get("skipped"):
             continue
         row = {}
-        for path, suffix in (("/small", "small"), ("/16k", "16k")):
+        for path, suffix in (("/small", "small"), ("/16k", "16k"), ("tls /small", "tls"),
+                             ("tls handshake /small", "tls_handshake")):
             mine = [r for r in runs if r["contestant"] == name and r["path"] == path]
             row[f"rps_{suffix}"] = _median([r["rps"] for r in mine])
             row[f"cpu_us_{suffix}"] = _median([r["cpu_us_per_req"] for r in mine])

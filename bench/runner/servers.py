@@ -3,6 +3,7 @@
 import http.client
 import os
 import pwd
+import ssl
 import string
 import subprocess
 
@@ -20,11 +21,27 @@ CONTESTANTS = ["direct", "podproxy", "nginx", "haproxy"]
 class Server:
     """A started server: the process to measure and the port wrk should hit."""
 
-    def __init__(self, name, proc, port, version=""):
+    def __init__(self, name, proc, port, version="", tls_port=None):
         self.name = name
         self.proc = proc
         self.port = port
         self.version = version
+        self.tls_port = tls_port  # the same proxy behind TLS termination (None: no TLS rows)
+
+
+def make_certificate(tmp):
+    """One self-signed EC P-256 certificate every contestant presents (TLS rows): cert.pem,
+    key.pem and, for HAProxy, both in bench.pem. Returns the three paths."""
+    cert, key, pem = (os.path.join(tmp, f) for f in ("cert.pem", "key.pem", "bench.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days",
+                    "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, capture_output=True, timeout=30)
+    with open(pem, "w") as out:
+        for f in (cert, key):
+            with open(f) as part:
+                out.write(part.read())
+    return cert, key, pem
 
 
 def _render(template_name, out_path, **values):
@@ -61,10 +78,30 @@ def _check_get(port, path, expected_body):
         conn.close()
 
 
+def _check_tls_get(port, path, expected_body):
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the benchmark's throwaway self-signed certificate
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=context)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200 or body != expected_body:
+            return f"GET https {path} -> {resp.status}, {len(body)}-byte body"
+        return None
+    except OSError as e:
+        return f"GET https {path} failed: {e}"
+    finally:
+        conn.close()
+
+
 def warm_up(server):
     """Checks both paths answer correctly through `server`; returns an error string or None."""
     return (_check_get(server.port, "/small", SMALL_BODY)
-            or _check_get(server.port, "/16k", BIG_BODY))
+            or _check_get(server.port, "/16k", BIG_BODY)
+            or (server.tls_port and _check_tls_get(server.tls_port, "/small", SMALL_BODY))
+            or None)
 
 
 def _started(procs, name, proc, port, log_path):
@@ -104,11 +141,14 @@ def start_backend(procs, tmp, cpus, nofile, conn_limit):
     return Server("backend", proc, port)
 
 
-def start_contestant(name, procs, tmp, cpus, nofile, conn_limit, backend, podproxy_bin):
-    """Starts one contestant pinned to `cpus`; `direct` is the backend itself."""
+def start_contestant(name, procs, tmp, cpus, nofile, conn_limit, backend, podproxy_bin, tls):
+    """Starts one contestant pinned to `cpus`; `direct` is the backend itself. `tls`: the
+    (cert, key, pem) paths of make_certificate(), for a second, TLS-terminating port."""
     if name == "direct":
         return Server("direct", backend.proc, backend.port)
     port = free_port()
+    tls_port = free_port()
+    cert_file, key_file, pem_file = tls
     log = os.path.join(tmp, f"{name}.out")
     if name == "nginx":
         conf = _render(
@@ -120,6 +160,9 @@ def start_contestant(name, procs, tmp, cpus, nofile, conn_limit, backend, podpro
             backend_port=backend.port,
             nofile=nofile,
             worker_connections=conn_limit,
+            tls_port=tls_port,
+            cert_file=cert_file,
+            key_file=key_file,
         )
         argv = ["nginx", "-p", tmp, "-e", os.path.join(tmp, "proxy-nginx-error.log"), "-c", conf]
     elif name == "haproxy":
@@ -130,19 +173,25 @@ def start_contestant(name, procs, tmp, cpus, nofile, conn_limit, backend, podpro
             backend_port=backend.port,
             maxconn=conn_limit,
             nofile=nofile,
+            tls_port=tls_port,
+            pem_file=pem_file,
         )
         argv = ["haproxy", "-db", "-f", conf]
     elif name == "podproxy":
         conf = _render(
             "podproxy.yaml", os.path.join(tmp, "podproxy.yaml"),
-            port=port, backend_port=backend.port
+            port=port, backend_port=backend.port, tls_port=tls_port, cert_file=cert_file,
+            key_file=key_file
         )
         argv = [podproxy_bin, "-c", conf, "--concurrency", "1", "--log-level", "warn"]
     else:
         raise ValueError(f"unknown contestant {name}")
     proc = procs.spawn(name, argv, cpus, nofile, log)
     _started(procs, name, proc, port, log)
-    return Server(name, proc, port)
+    if not wait_for_port(tls_port, proc):
+        procs.stop(proc)
+        raise RuntimeError(f"{name} did not start listening on its TLS port 127.0.0.1:{tls_port}")
+    return Server(name, proc, port, tls_port=tls_port)
 
 
 def tool_version(argv):

@@ -31,10 +31,18 @@ bool headerMatches(const config::HeaderMatcher& m, const RE2* regex,
   bool matched = false;
   if (value) {
     switch (m.kind) {
-      case config::HeaderMatcher::Kind::kExact: matched = *value == m.value; break;
-      case config::HeaderMatcher::Kind::kPrefix: matched = value->starts_with(m.value); break;
-      case config::HeaderMatcher::Kind::kRegex: matched = RE2::FullMatch(*value, *regex); break;
-      case config::HeaderMatcher::Kind::kPresent: matched = true; break;
+      case config::HeaderMatcher::Kind::kExact:
+        matched = *value == m.value;
+        break;
+      case config::HeaderMatcher::Kind::kPrefix:
+        matched = value->starts_with(m.value);
+        break;
+      case config::HeaderMatcher::Kind::kRegex:
+        matched = RE2::FullMatch(*value, *regex);
+        break;
+      case config::HeaderMatcher::Kind::kPresent:
+        matched = true;
+        break;
     }
   }
   return matched != m.invert;
@@ -79,8 +87,7 @@ AuthzPolicy::AuthzPolicy(const config::Authorization& config, std::string listen
 }
 
 bool AuthzPolicy::matches(const Rule& rule, const network::Address& source,
-                          const std::string* principal,
-                          const http::RequestHeaders* request) const {
+                          const std::string* principal, const http::RequestHeaders* request) const {
   const config::AuthzRule& r = *rule.config;
   if (rule.http_only && request == nullptr) return false;
   if (!r.principals.empty()) {
@@ -115,10 +122,10 @@ AuthzPolicy::Decision AuthzPolicy::evaluate(const network::Address& source,
                                             const network::TlsInfo* tls,
                                             const http::RequestHeaders* request) const {
   // Only a verified certificate is an identity.
-  const std::string* principal = tls != nullptr && tls->peer_certificate_verified &&
-                                         !tls->peer_uri_san.empty()
-                                     ? &tls->peer_uri_san
-                                     : nullptr;
+  const std::string* principal =
+      tls != nullptr && tls->peer_certificate_verified && !tls->peer_uri_san.empty()
+          ? &tls->peer_uri_san
+          : nullptr;
   for (const Rule& rule : rules_) {
     if (matches(rule, source, principal, request)) {
       return {config_.action == config::Authorization::Action::kAllow, rule.config->name};
@@ -136,11 +143,12 @@ AuthzPolicy::Decision AuthzPolicy::check(const network::Address& source,
     return d;
   }
   stats_.denied.fetch_add(1, std::memory_order_relaxed);
-  LOG_DEBUG("authorization denied", {"listener", listener_},
-            {"rule", d.rule.empty() ? std::string_view("(no allow rule matched)") : d.rule},
-            {"principal", tls != nullptr ? std::string_view(tls->peer_uri_san) : std::string_view()},
-            {"source", source.toString()},
-            {"path", request != nullptr ? std::string_view(request->path) : std::string_view()});
+  LOG_DEBUG(
+      "authorization denied", {"listener", listener_},
+      {"rule", d.rule.empty() ? std::string_view("(no allow rule matched)") : d.rule},
+      {"principal", tls != nullptr ? std::string_view(tls->peer_uri_san) : std::string_view()},
+      {"source", source.toString()},
+      {"path", request != nullptr ? std::string_view(request->path) : std::string_view()});
   return d;
 }
 

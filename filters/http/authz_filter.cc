@@ -28,6 +28,9 @@ http::FilterHeadersStatus HttpAuthzFilter::decodeHeaders(http::RequestHeaders& h
   // Only we may say who the client is: a client-supplied value never reaches the app.
   headers.headers.remove(kXfcc);
   if (tls != nullptr) {
+    if (tls->peer_certificate_verified) {
+      callbacks_->streamInfo().downstream_peer_uri_san = tls->peer_uri_san;
+    }
     if (std::string xfcc = forwardedClientCert(*tls); !xfcc.empty()) {
       headers.headers.set(kXfcc, xfcc);
     }

@@ -24,7 +24,9 @@ Router::Router(const RouteTable& routes, upstream::ThreadLocalClusterManager& cl
       stats_(stats),
       max_body_buffer_bytes_(max_body_buffer_bytes) {}
 
-Router::~Router() { onDestroy(); }
+Router::~Router() {
+  onDestroy();
+}
 
 void Router::localReply(uint16_t status, std::string_view body, std::string_view details,
                         std::string_view flag) {
@@ -74,15 +76,15 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
   action_ = route_->routeAction();
   // Capture listeners: the connection's original destination picked the cluster.
   capture_ = callbacks_->connection().captureInfo();
-  const std::string_view cluster_name = action_->original_destination
-                                            ? std::string_view(capture_ != nullptr
-                                                                   ? capture_->cluster
-                                                                   : std::string_view())
-                                            : route_->pickCluster(random_.next());
+  const std::string_view cluster_name =
+      action_->original_destination
+          ? std::string_view(capture_ != nullptr ? capture_->cluster : std::string_view())
+          : route_->pickCluster(random_.next());
   cluster_ = clusters_.get(cluster_name);
   if (cluster_ == nullptr) {
     ++stats_.no_cluster;
-    localReply(503, "cluster not found", "cluster_not_found", http::response_flags::kNoClusterFound);
+    localReply(503, "cluster not found", "cluster_not_found",
+               http::response_flags::kNoClusterFound);
     return http::FilterHeadersStatus::kStopIteration;
   }
   info.upstream_cluster = std::string(cluster_name);
@@ -154,8 +156,7 @@ void Router::startAttempt(bool fresh_connection) {
   pending_ = cluster_->pool(*host).newStream(upstream_response_, *this, *this, fresh_connection);
 }
 
-void Router::onPoolReady(upstream::StreamHandle& stream, const upstream::Host& host,
-                         bool reused) {
+void Router::onPoolReady(upstream::StreamHandle& stream, const upstream::Host& host, bool reused) {
   pending_ = nullptr;
   upstream_ = &stream;
   reused_connection_ = reused;
@@ -332,8 +333,7 @@ void Router::onResetStream(http::StreamResetReason reason, std::string_view deta
     return;
   }
   localReply(503, std::string("upstream reset before response: ") + std::string(details),
-             "upstream_reset_before_response_started",
-             http::response_flags::kUpstreamRemoteReset);
+             "upstream_reset_before_response_started", http::response_flags::kUpstreamRemoteReset);
 }
 
 void Router::applyResponseMutations(http::ResponseHeaders& headers) const {

@@ -5,7 +5,12 @@
 // that worker's connection pool, streaming both directions with flow control. It owns the
 // per-attempt decisions: timeouts (504), connect failures and overflows (503 with a reason),
 // the keep-alive race retry, and resetting the downstream when an upstream dies mid-response.
+// HTTP/1.1 Upgrade: a route listing the offered protocol in `upgrade_types` forwards the offer on
+// a fresh connection (never pooled); a 101 makes the exchange a byte tunnel bounded by the idle
+// timeout (the route's, else one hour) instead of the route timeout. Other offers are dropped
+// and the request goes upstream as plain HTTP.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -111,6 +116,8 @@ class Router final : public http::StreamDecoderFilter,
   void abandonUpstream();
   void finishUpstream();
   bool canRetryKeepAliveRace() const;
+  // Whether the route forwards this Upgrade offer (its first protocol, version ignored).
+  bool upgradeAllowed(std::string_view upgrade) const;
   void localReply(uint16_t status, std::string_view body, std::string_view details,
                   std::string_view flag);
   void applyResponseMutations(http::ResponseHeaders& headers) const;
@@ -146,6 +153,9 @@ class Router final : public http::StreamDecoderFilter,
   bool retried_ = false;
   bool response_started_ = false;  // upstream response headers went downstream
   bool response_complete_ = false;
+  bool upgrade_ = false;  // the request's Upgrade offer goes upstream
+  bool tunnel_ = false;   // the upstream answered it with 101: bytes flow both ways
+  std::chrono::milliseconds idle_timeout_{0};
   uint32_t upstream_read_disables_ = 0;
   uint64_t upstream_request_start_ms_ = 0;  // loop time the request went upstream
 };

@@ -21,9 +21,9 @@ struct DetectionStats {
   uint64_t http1 = 0;
   uint64_t http2 = 0;
   uint64_t tls = 0;
-  uint64_t tcp = 0;           // bytes arrived, not a protocol we know
-  uint64_t timeout = 0;       // nothing (or too little) arrived in time: server-first TCP
-  uint64_t declared_tcp = 0;  // destination port declared TCP: not sniffed at all
+  uint64_t tcp = 0;                     // bytes arrived, not a protocol we know
+  uint64_t timeout = 0;                 // nothing (or too little) arrived in time: server-first TCP
+  uint64_t declared_tcp = 0;            // destination port declared TCP: not sniffed at all
   uint64_t mtls_plaintext_refused = 0;  // plaintext on an mtls: strict listener
 };
 

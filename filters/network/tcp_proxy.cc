@@ -55,6 +55,9 @@ network::FilterStatus TcpProxy::onNewConnection() {
                                                                       : config_.cluster;
   start_time_ms_ = dispatcher_->nowMs();
   downstream_remote_ = down.remoteAddress();
+  if (const network::TlsInfo* tls = down.tls(); tls != nullptr && tls->peer_certificate_verified) {
+    downstream_peer_uri_san_ = tls->peer_uri_san;
+  }
   if (observer_ != nullptr) live_bytes_ = observer_->onTcpSessionStart(cluster_name_);
   upstream::ThreadLocalCluster* cluster = clusters_.get(cluster_name_);
   if (cluster != nullptr) {
@@ -88,10 +91,9 @@ network::FilterStatus TcpProxy::onNewConnection() {
   down.readDisable(true);
   downstream_read_disabled_for_connect_ = true;
 
-  upstream_ = network::Connection::connectTo(*dispatcher_, host_->address(),
-                                             cluster->config().connect_timeout,
-                                             upstream::createTransportSocket(*host_),
-                                             host_->sourceAddress());
+  upstream_ = network::Connection::connectTo(
+      *dispatcher_, host_->address(), cluster->config().connect_timeout,
+      upstream::createTransportSocket(*host_), host_->sourceAddress());
   upstream_->enableHalfClose(true);
   upstream_->addConnectionCallbacks(upstream_callbacks_);
   upstream_->addReadFilter(std::make_unique<UpstreamReadFilter>(*this));
@@ -211,6 +213,7 @@ void TcpProxy::finish() {
       info.upstream_host = host;
       info.response_flags = response_flags_;
       info.downstream_remote_address = downstream_remote_;
+      info.downstream_peer_uri_san = downstream_peer_uri_san_;
       info.bytes_received = bytes_from_downstream_;
       info.bytes_sent = bytes_from_upstream_;
       live_bytes_ = nullptr;

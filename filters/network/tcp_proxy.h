@@ -99,8 +99,9 @@ class TcpProxy : public network::ReadFilter {
   TcpSessionObserver* observer_ = nullptr;
   stats::TcpByteCounters* live_bytes_ = nullptr;
   uint64_t start_time_ms_ = 0;
-  network::Address downstream_remote_;  // copied: the session may end in the connection's dtor
-  std::string_view response_flags_;  // one of http::response_flags
+  network::Address downstream_remote_;   // copied: the session may end in the connection's dtor
+  std::string downstream_peer_uri_san_;  // verified SPIFFE ID of an mTLS client, copied too
+  std::string_view response_flags_;      // one of http::response_flags
   upstream::ResourceManager* resources_ = nullptr;  // holds a connection slot while non-null
   std::unique_ptr<event::Timer> idle_timer_;
   uint64_t last_activity_ms_ = 0;

@@ -17,8 +17,9 @@ struct TcpSessionInfo {
   std::string_view upstream_host;   // "ip:port", empty when none was chosen
   std::string_view response_flags;  // Envoy's flags (UH, UO, UF...), comma-separated
   network::Address downstream_remote_address;
-  uint64_t bytes_received = 0;  // from downstream
-  uint64_t bytes_sent = 0;      // to downstream
+  std::string_view downstream_peer_uri_san;  // the client's verified SPIFFE ID (mTLS)
+  uint64_t bytes_received = 0;               // from downstream
+  uint64_t bytes_sent = 0;                   // to downstream
 };
 
 class TcpSessionObserver {

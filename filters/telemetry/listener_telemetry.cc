@@ -99,6 +99,7 @@ void ListenerTelemetry::onStreamComplete(const http::StreamInfo& info,
                                  ? info.downstream_remote_address.toString()
                                  : std::string();
   r.downstream_remote_address = remote;
+  r.downstream_peer_uri_san = info.downstream_peer_uri_san;
   r.trace_id = info.trace_id;
   r.span_id = info.span_id;
   r.parent_span_id = info.parent_span_id;
@@ -133,6 +134,7 @@ void ListenerTelemetry::onTcpSessionEnd(const filters::TcpSessionInfo& info) {
                                  ? info.downstream_remote_address.toString()
                                  : std::string();
   r.downstream_remote_address = remote;
+  r.downstream_peer_uri_san = info.downstream_peer_uri_san;
   r.listener_name = listener_.name;
   formatter_.format(r, line_);
   pushLine();

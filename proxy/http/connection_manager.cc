@@ -204,6 +204,13 @@ void ConnectionManager::onStreamComplete(ActiveStream& stream) {
   pauseReading(false);
 }
 
+void ConnectionManager::onStreamUpgraded(ActiveStream&) {
+  if (closed_ || multiplexed()) return;
+  // Reading was paused behind the request (pipelining); bytes that arrived meanwhile are
+  // re-delivered from the loop and go through the codec as tunnel data.
+  pauseReading(false);
+}
+
 void ConnectionManager::onStreamRemoteReset(ActiveStream& stream) {
   ++context_.stats.downstream_rq_rx_reset;
   stream.onConnectionClosed();

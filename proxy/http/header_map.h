@@ -53,6 +53,9 @@ struct RequestHeaders {
   uint8_t http_major = 1;
   uint8_t http_minor = 1;
   HeaderMap headers;  // regular headers; Host is carried in `authority`, not here
+  // HTTP/1.1 only: the Upgrade field when Connection nominated "upgrade" (both are hop-by-hop
+  // and so not in `headers`). Empty: no upgrade offered, or not to be forwarded.
+  std::string upgrade;
 
   bool isHttp10() const { return http_major == 1 && http_minor == 0; }
 };

@@ -41,6 +41,7 @@ struct StreamInfo {
   uint64_t bytes_sent = 0;
   uint32_t upstream_attempts = 0;
   network::Address downstream_remote_address;
+  std::string downstream_peer_uri_san;  // the client's verified SPIFFE ID (mTLS), else empty
   // Telemetry: set by the tracing filter and the router, read by access logs.
   std::string trace_id;        // W3C trace id (32 hex) of the request's trace
   std::string span_id;         // the span podproxy created for this hop (16 hex)

@@ -54,7 +54,10 @@ std::unique_ptr<Connection> Connection::connectTo(event::Dispatcher& dispatcher,
   uv_tcp_init(dispatcher.loop(), &socket->handle);
   std::unique_ptr<Connection> c(new Connection(dispatcher, socket, State::kConnecting));
   c->remote_address_ = address;
-  c->transport_ = std::move(transport);
+  if (transport != nullptr) {
+    c->transport_ = std::make_unique<Transport>();
+    c->transport_->socket = std::move(transport);
+  }
   socket->connect_req.data = c.get();
   int rc = source != nullptr ? uv_tcp_bind(&socket->handle, source->sockAddr(), 0) : 0;
   if (rc == 0) {
@@ -124,7 +127,7 @@ void Connection::addReadFilter(std::unique_ptr<ReadFilter> filter) {
 }
 
 void Connection::initializeReadFilters() {
-  if (transport_ != nullptr && !transport_->handshakeComplete()) {
+  if (transport_ != nullptr && !transport_->socket->handshakeComplete()) {
     // Filters start once the peer is known (TLS info, verified identity).
     filters_wait_handshake_ = true;
     startReading();
@@ -143,25 +146,28 @@ void Connection::runNewConnectionFilters() {
 
 void Connection::setTransportSocket(std::unique_ptr<TransportSocket> transport,
                                     std::function<void()> on_handshake_complete) {
-  transport_ = std::move(transport);
-  on_handshake_complete_ = std::move(on_handshake_complete);
+  transport_ = std::make_unique<Transport>();
+  transport_->socket = std::move(transport);
+  transport_->on_handshake_complete = std::move(on_handshake_complete);
   // Bytes already read (a sniffed ClientHello) are the transport's first input. They are
   // processed from the loop: we may be inside a filter's onData for that very buffer.
-  raw_input_.move(read_buffer_);
+  transport_->raw_input.move(read_buffer_);
   timer_ = dispatcher_.createTimer([this] {
     failure_reason_ = "tls_handshake_timeout";
     closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
   });
   timer_->enable(kTlsHandshakeTimeout);
   if (state_ == State::kOpen) startReading();
-  if (!raw_input_.empty() && !redispatch_scheduled_) {
+  if (!transport_->raw_input.empty() && !redispatch_scheduled_) {
     redispatch_scheduled_ = true;
     dispatcher_.schedulePostIo(&redispatch_);
   }
 }
 
 const TlsInfo* Connection::tls() const {
-  return transport_ != nullptr && transport_->handshakeComplete() ? &transport_->info() : nullptr;
+  return transport_ != nullptr && transport_->socket->handshakeComplete()
+             ? &transport_->socket->info()
+             : nullptr;
 }
 
 void Connection::raiseEvent(ConnectionEvent event) {
@@ -187,7 +193,7 @@ void Connection::onConnectDone(uv_connect_t* req, int status) {
   if (self->transport_ != nullptr) {
     // kConnected waits for the handshake; the connect timer keeps running meanwhile.
     self->connect_handshake_pending_ = true;
-    if (!self->transport_->startHandshake(self->raw_output_)) {
+    if (!self->transport_->socket->startHandshake(self->transport_->raw_output)) {
       self->failTransport();
       return;
     }
@@ -218,7 +224,7 @@ void Connection::stopReading() {
 void Connection::readDisable(bool disable) {
   if (disable) {
     // A TLS handshake keeps reading: nothing reaches the filters before it completes anyway.
-    const bool handshaking = transport_ != nullptr && !transport_->handshakeComplete();
+    const bool handshaking = transport_ != nullptr && !transport_->socket->handshakeComplete();
     if (read_disable_count_++ == 0 && !handshaking) stopReading();
   } else {
     if (read_disable_count_ == 0) return;  // unbalanced enable: ignore rather than underflow
@@ -235,7 +241,7 @@ void Connection::readDisable(bool disable) {
 void Connection::Redispatch::onPostIo() {
   Connection& c = connection;
   c.redispatch_scheduled_ = false;
-  if (c.transport_ != nullptr && !c.raw_input_.empty() && c.state_ == State::kOpen) {
+  if (c.transport_ != nullptr && !c.transport_->raw_input.empty() && c.state_ == State::kOpen) {
     c.onTransportRead();  // delivers the plaintext too
     return;
   }
@@ -248,7 +254,8 @@ void Connection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(handle->data);
   // Read straight into the connection's buffer: no copy after the read. With TLS, into the
   // raw input the transport decrypts from.
-  buffer::Buffer& in = self->transport_ != nullptr ? self->raw_input_ : self->read_buffer_;
+  buffer::Buffer& in =
+      self->transport_ != nullptr ? self->transport_->raw_input : self->read_buffer_;
   auto space = in.reserve(kMinReadSpace);
   *buf = uv_buf_init(reinterpret_cast<char*>(space.data()), static_cast<unsigned>(space.size()));
 }
@@ -258,7 +265,7 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
 }
 
 void Connection::onReadable(ssize_t nread) {
-  buffer::Buffer& in = transport_ != nullptr ? raw_input_ : read_buffer_;
+  buffer::Buffer& in = transport_ != nullptr ? transport_->raw_input : read_buffer_;
   if (nread >= 0) {
     in.commit(static_cast<size_t>(nread));
     if (nread == 0) return;  // EAGAIN
@@ -278,7 +285,7 @@ void Connection::onReadable(ssize_t nread) {
   if (in.sliceCount() > 0) in.commit(0);
   if (nread == UV_EOF) {
     if (connect_handshake_pending_ ||
-        (transport_ != nullptr && !transport_->handshakeComplete() && !lingering_)) {
+        (transport_ != nullptr && !transport_->socket->handshakeComplete() && !lingering_)) {
       failure_reason_ = "tls_handshake_failed: connection closed during the handshake";
       closeNow(CloseType::kNoFlush, connect_handshake_pending_ ? ConnectionEvent::kConnectFailed
                                                                : ConnectionEvent::kRemoteClose);
@@ -309,19 +316,19 @@ void Connection::onPeerEof() {
 }
 
 void Connection::onTransportRead() {
-  const bool was_complete = transport_->handshakeComplete();
+  const bool was_complete = transport_->socket->handshakeComplete();
   const TransportSocket::ReadStatus status =
-      transport_->onRead(raw_input_, read_buffer_, raw_output_);
+      transport_->socket->onRead(transport_->raw_input, read_buffer_, transport_->raw_output);
   if (status == TransportSocket::ReadStatus::kError) {
     failTransport();
     return;
   }
-  if (!raw_output_.empty()) scheduleFlush();  // handshake messages, key updates
-  if (!was_complete && transport_->handshakeComplete()) {
+  if (!transport_->raw_output.empty()) scheduleFlush();  // handshake messages, key updates
+  if (!was_complete && transport_->socket->handshakeComplete()) {
     onHandshakeComplete();
     if (state_ == State::kClosed) return;
   }
-  if (!transport_->handshakeComplete()) return;
+  if (!transport_->socket->handshakeComplete()) return;
   if (!read_buffer_.empty() && read_disable_count_ == 0 && !filters_wait_handshake_ &&
       !in_dispatch_) {
     dispatchToFilters(false);
@@ -338,9 +345,9 @@ void Connection::onHandshakeComplete() {
     raiseEvent(ConnectionEvent::kConnected);
     if (state_ != State::kOpen) return;
   }
-  if (on_handshake_complete_) {
-    auto done = std::move(on_handshake_complete_);
-    on_handshake_complete_ = nullptr;
+  if (transport_->on_handshake_complete) {
+    auto done = std::move(transport_->on_handshake_complete);
+    transport_->on_handshake_complete = nullptr;
     done();
     if (state_ != State::kOpen) return;
   }
@@ -353,11 +360,11 @@ void Connection::onHandshakeComplete() {
 }
 
 void Connection::failTransport() {
-  failure_reason_ = transport_->failureReason();
+  failure_reason_ = transport_->socket->failureReason();
   // Best effort: let the peer see the alert saying why, instead of a bare close.
-  if (!raw_output_.empty() && !write_in_flight_) {
+  if (!transport_->raw_output.empty() && !write_in_flight_) {
     iovec iov[kMaxIovecs];
-    const size_t n = raw_output_.peekIovecs(iov, kMaxIovecs);
+    const size_t n = transport_->raw_output.peekIovecs(iov, kMaxIovecs);
     (void)uv_try_write(reinterpret_cast<uv_stream_t*>(handle_), reinterpret_cast<uv_buf_t*>(iov),
                        n);
   }
@@ -403,9 +410,9 @@ void Connection::onPostIo() {
 
 void Connection::flush() {
   if (write_in_flight_ || state_ == State::kClosed || state_ == State::kConnecting) return;
-  if (transport_ != nullptr && transport_->handshakeComplete() && !write_buffer_.empty()) {
+  if (transport_ != nullptr && transport_->socket->handshakeComplete() && !write_buffer_.empty()) {
     // Plaintext waits for the handshake; after it, everything queued becomes records now.
-    if (!transport_->onWrite(write_buffer_, raw_output_)) {
+    if (!transport_->socket->onWrite(write_buffer_, transport_->raw_output)) {
       failTransport();
       return;
     }
@@ -467,12 +474,12 @@ void Connection::onWriteDone(uv_write_t* req, int status) {
 void Connection::afterWriteBufferDrained() {
   updateWatermarksAfterDrain();
   if (state_ == State::kClosed) return;
-  if (write_end_pending_ && !write_shut_ && write_buffer_.empty() && raw_output_.empty()) {
-    if (transport_ != nullptr && !tls_shutdown_sent_ && transport_->handshakeComplete()) {
+  if (write_end_pending_ && !write_shut_ && write_buffer_.empty() && rawOutputEmpty()) {
+    if (transport_ != nullptr && !tls_shutdown_sent_ && transport_->socket->handshakeComplete()) {
       // close_notify before our FIN: the peer can tell a complete stream from a cut one.
       tls_shutdown_sent_ = true;
-      transport_->shutdown(raw_output_);
-      if (!raw_output_.empty()) {
+      transport_->socket->shutdown(transport_->raw_output);
+      if (!transport_->raw_output.empty()) {
         flush();
         return;
       }
@@ -549,7 +556,7 @@ void Connection::close(CloseType type) {
       return;
     }
     if (!write_in_flight_) {
-      if (write_buffer_.empty() && raw_output_.empty()) {
+      if (write_buffer_.empty() && rawOutputEmpty()) {
         afterWriteBufferDrained();
       } else {
         scheduleFlush();
@@ -590,9 +597,11 @@ void Connection::closeNow(CloseType type, ConnectionEvent event) {
   }
   read_buffer_.clear();
   write_buffer_.clear();
-  raw_input_.clear();
-  raw_output_.clear();
-  on_handshake_complete_ = nullptr;
+  if (transport_ != nullptr) {
+    transport_->raw_input.clear();
+    transport_->raw_output.clear();
+    transport_->on_handshake_complete = nullptr;
+  }
   raiseEvent(event);
 }
 

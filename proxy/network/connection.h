@@ -145,7 +145,9 @@ class Connection final : public event::DeferredDeletable,
   uint64_t bytesReceived() const { return bytes_received_; }
   uint64_t bytesSent() const { return bytes_sent_; }
   // Plaintext waiting plus protected bytes not yet on the wire.
-  size_t bufferedWriteBytes() const { return write_buffer_.length() + raw_output_.length(); }
+  size_t bufferedWriteBytes() const {
+    return write_buffer_.length() + (transport_ ? transport_->raw_output.length() : 0);
+  }
   // Raw descriptor, for listener filters (SO_ORIGINAL_DST) and socket options.
   int fd() const;
   // Set by capture listeners before the filter chain runs; nullptr elsewhere.
@@ -176,7 +178,8 @@ class Connection final : public event::DeferredDeletable,
   void onTransportRead();
   void onHandshakeComplete();
   void failTransport();
-  buffer::Buffer& wireBuffer() { return transport_ ? raw_output_ : write_buffer_; }
+  buffer::Buffer& wireBuffer() { return transport_ ? transport_->raw_output : write_buffer_; }
+  bool rawOutputEmpty() const { return transport_ == nullptr || transport_->raw_output.empty(); }
   void dispatchToFilters(bool end_stream);
   void scheduleFlush();
   void flush();
@@ -197,12 +200,16 @@ class Connection final : public event::DeferredDeletable,
   Address local_address_;
   std::string failure_reason_;
   std::unique_ptr<CaptureInfo> capture_;  // a pointer: most connections are not captured
-  // TLS (nullptr: plain). Raw bytes read go to raw_input_, bytes to send to raw_output_;
-  // read_buffer_ and write_buffer_ hold plaintext either way.
-  std::unique_ptr<TransportSocket> transport_;
-  buffer::Buffer raw_input_;
-  buffer::Buffer raw_output_;
-  std::function<void()> on_handshake_complete_;
+  // TLS: raw bytes read go to raw_input, bytes to send to raw_output; read_buffer_ and
+  // write_buffer_ hold plaintext either way. One allocation, only for TLS connections: a plain
+  // idle connection pays for a pointer.
+  struct Transport {
+    std::unique_ptr<TransportSocket> socket;
+    buffer::Buffer raw_input;
+    buffer::Buffer raw_output;
+    std::function<void()> on_handshake_complete;
+  };
+  std::unique_ptr<Transport> transport_;  // nullptr: plain
 
   std::vector<ConnectionCallbacks*> callbacks_;
   std::vector<std::unique_ptr<ReadFilter>> filters_;

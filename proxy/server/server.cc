@@ -63,8 +63,7 @@ bool Server::buildSnapshot(uint32_t concurrency) {
   for (const config::Cluster& c : config_->clusters) {
     snapshot_->clusters.push_back(
         ClusterRuntime{&c, clusters_->hosts(c.name), clusters_->resources(c.name)});
-    snapshot_->clusters.back().tls_context =
-        tls_->clusterContext(snapshot_->clusters.size() - 1);
+    snapshot_->clusters.back().tls_context = tls_->clusterContext(snapshot_->clusters.size() - 1);
   }
   for (const config::Cluster& c : config_->clusters) {
     for (const config::SocketAddress& a : c.service_addresses) {

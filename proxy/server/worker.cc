@@ -102,6 +102,7 @@ class WorkerState {
           const_cast<upstream::ThreadLocalClusterManager&>(clusters_).get(c.config->name);
       if (cluster == nullptr) continue;
       cs.pool = cluster->stats();
+      cs.http2 = cluster->http2Stats();
       cs.hosts = cluster->hosts() ? cluster->hosts()->hosts.size() : 0;
       cluster->forEachPool([&](const upstream::ConnPool& pool) {
         cs.host_stats.push_back({pool.host().address().toString(), pool.stats().rq_active,
@@ -136,9 +137,10 @@ class WorkerState {
     http::ConnectionManagerContext* context = nullptr;
     if (cfg.http) {
       auto state = std::make_unique<HttpListenerState>();
-      std::unique_ptr<http::FilterChainFactory> router = std::make_unique<router::RouterFilterFactory>(
-          runtime.routes, clusters_, random_, listener_stats.router,
-          cfg.http->options.max_request_body_buffer_bytes);
+      std::unique_ptr<http::FilterChainFactory> router =
+          std::make_unique<router::RouterFilterFactory>(
+              runtime.routes, clusters_, random_, listener_stats.router,
+              cfg.http->options.max_request_body_buffer_bytes);
       if (tls != nullptr || authz != nullptr) {
         // Authorization and x-forwarded-client-cert, right before the router.
         router = std::make_unique<filters::HttpAuthzFilterChainFactory>(authz, std::move(router));

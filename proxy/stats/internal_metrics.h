@@ -64,6 +64,24 @@ enum class MetricType { kCounter, kGauge, kHistogram };
   X(kUpstreamOverflow, kCounter, "podproxy_upstream_overflow_total",                               \
     "Requests or connections refused by a cluster's circuit breaker, by breaker.")                 \
   X(kUpstreamHosts, kGauge, "podproxy_upstream_hosts", "Hosts in the cluster.")                    \
+  X(kDownstreamHttp2Streams, kCounter, "podproxy_downstream_http2_streams_total",                  \
+    "HTTP/2 streams clients opened.")                                                              \
+  X(kDownstreamHttp2Resets, kCounter, "podproxy_downstream_http2_resets_total",                    \
+    "RST_STREAM frames on HTTP/2 client connections, by who sent them.")                           \
+  X(kDownstreamHttp2Goaway, kCounter, "podproxy_downstream_http2_goaway_total",                    \
+    "GOAWAY frames on HTTP/2 client connections, by direction.")                                   \
+  X(kDownstreamHttp2Errors, kCounter, "podproxy_downstream_http2_errors_total",                    \
+    "HTTP/2 client streams reset or connections closed for a limit, a flood or a protocol "        \
+    "error, by reason.")                                                                           \
+  X(kUpstreamHttp2Streams, kCounter, "podproxy_upstream_http2_streams_total",                      \
+    "HTTP/2 streams opened to the cluster's hosts.")                                               \
+  X(kUpstreamHttp2Resets, kCounter, "podproxy_upstream_http2_resets_total",                        \
+    "RST_STREAM frames on HTTP/2 upstream connections, by who sent them.")                         \
+  X(kUpstreamHttp2Goaway, kCounter, "podproxy_upstream_http2_goaway_total",                        \
+    "GOAWAY frames on HTTP/2 upstream connections, by direction.")                                 \
+  X(kUpstreamHttp2Errors, kCounter, "podproxy_upstream_http2_errors_total",                        \
+    "HTTP/2 upstream streams reset or connections closed for a limit, a flood or a protocol "      \
+    "error, by reason.")                                                                           \
   X(kTcpCxTotal, kCounter, "podproxy_tcp_cx_total", "TCP proxy sessions started.")                 \
   X(kTcpCxActive, kGauge, "podproxy_tcp_cx_active", "TCP proxy sessions open.")                    \
   X(kTcpCxFailed, kCounter, "podproxy_tcp_cx_failed_total",                                        \
@@ -150,6 +168,43 @@ inline constexpr FieldMetric<Cm> kConnectionManagerMetrics[] = {
     {F::kDownstreamRqReset, "side", "local", "downstream_rq_tx_reset", &Cm::downstream_rq_tx_reset},
     {F::kDownstreamRqTimeout, "", "", "downstream_rq_header_timeout",
      &Cm::downstream_rq_header_timeout},
+};
+
+// HTTP/2 codec counters: the same fields on both sides, exported as separate families (a
+// listener's client connections, a cluster's upstream connections).
+using H2 = http::http2::CodecStats;
+inline constexpr FieldMetric<H2> kDownstreamHttp2Metrics[] = {
+    {F::kDownstreamHttp2Streams, "", "", "http2.streams_total", &H2::streams_total},
+    {F::kDownstreamHttp2Resets, "side", "remote", "http2.rx_reset", &H2::rx_reset},
+    {F::kDownstreamHttp2Resets, "side", "local", "http2.tx_reset", &H2::tx_reset},
+    {F::kDownstreamHttp2Goaway, "direction", "sent", "http2.goaway_sent", &H2::goaway_sent},
+    {F::kDownstreamHttp2Goaway, "direction", "received", "http2.goaway_received",
+     &H2::goaway_received},
+    {F::kDownstreamHttp2Errors, "reason", "header_overflow", "http2.header_overflow",
+     &H2::header_overflow},
+    {F::kDownstreamHttp2Errors, "reason", "rapid_reset", "http2.rapid_reset", &H2::rapid_reset},
+    {F::kDownstreamHttp2Errors, "reason", "control_flood", "http2.control_flood",
+     &H2::control_flood},
+    {F::kDownstreamHttp2Errors, "reason", "continuation_flood", "http2.continuation_flood",
+     &H2::continuation_flood},
+    {F::kDownstreamHttp2Errors, "reason", "protocol_error", "http2.protocol_error",
+     &H2::protocol_error},
+};
+inline constexpr FieldMetric<H2> kUpstreamHttp2Metrics[] = {
+    {F::kUpstreamHttp2Streams, "", "", "http2.streams_total", &H2::streams_total},
+    {F::kUpstreamHttp2Resets, "side", "remote", "http2.rx_reset", &H2::rx_reset},
+    {F::kUpstreamHttp2Resets, "side", "local", "http2.tx_reset", &H2::tx_reset},
+    {F::kUpstreamHttp2Goaway, "direction", "sent", "http2.goaway_sent", &H2::goaway_sent},
+    {F::kUpstreamHttp2Goaway, "direction", "received", "http2.goaway_received",
+     &H2::goaway_received},
+    {F::kUpstreamHttp2Errors, "reason", "header_overflow", "http2.header_overflow",
+     &H2::header_overflow},
+    {F::kUpstreamHttp2Errors, "reason", "rapid_reset", "http2.rapid_reset", &H2::rapid_reset},
+    {F::kUpstreamHttp2Errors, "reason", "control_flood", "http2.control_flood", &H2::control_flood},
+    {F::kUpstreamHttp2Errors, "reason", "continuation_flood", "http2.continuation_flood",
+     &H2::continuation_flood},
+    {F::kUpstreamHttp2Errors, "reason", "protocol_error", "http2.protocol_error",
+     &H2::protocol_error},
 };
 
 using Rs = router::RouterStats;

@@ -155,6 +155,7 @@ FoldedStats fold(const std::vector<WorkerStatsSnapshot>& workers, size_t listene
       const ListenerStats& from = w.listeners[i];
       into.istio.merge(from.istio);
       addFields(into.http, from.http, kConnectionManagerMetrics);
+      addFields(into.http.http2, from.http.http2, kDownstreamHttp2Metrics);
       into.http.downstream_cx_active += from.http.downstream_cx_active;
       addFields(into.router, from.router, kRouterMetrics);
       addFields(into.tcp, from.tcp, kTcpProxyMetrics);
@@ -164,6 +165,7 @@ FoldedStats fold(const std::vector<WorkerStatsSnapshot>& workers, size_t listene
       ClusterStatsSnapshot& into = out.clusters[i];
       const ClusterStatsSnapshot& from = w.clusters[i];
       addPool(into.pool, from.pool);
+      addFields(into.http2, from.http2, kUpstreamHttp2Metrics);
       into.hosts = std::max(into.hosts, from.hosts);
       for (const HostStatsSnapshot& h : from.host_stats) {
         auto it = std::find_if(into.host_stats.begin(), into.host_stats.end(),
@@ -311,6 +313,7 @@ std::string renderPrometheus(const config::Bootstrap& config,
     const ListenerStats& s = folded.listeners[i];
     if (l.http) {
       exportFields(families, s.http, kConnectionManagerMetrics, "listener", l.name);
+      exportFields(families, s.http.http2, kDownstreamHttp2Metrics, "listener", l.name);
       exportFields(families, s.router, kRouterMetrics, "listener", l.name);
     }
     if (l.tcp) exportFields(families, s.tcp, kTcpProxyMetrics, "listener", l.name);
@@ -325,6 +328,7 @@ std::string renderPrometheus(const config::Bootstrap& config,
   for (size_t i = 0; i < config.clusters.size(); ++i) {
     const std::string& name = config.clusters[i].name;
     exportFields(families, folded.clusters[i].pool, kPoolMetrics, "cluster", name);
+    exportFields(families, folded.clusters[i].http2, kUpstreamHttp2Metrics, "cluster", name);
     families.add(InternalFamily::kUpstreamHosts, {{"cluster", name}},
                  static_cast<double>(folded.clusters[i].hosts));
   }
@@ -371,6 +375,8 @@ std::string renderPlainStats(const config::Bootstrap& config,
     const config::Listener& l = config.listeners[i];
     if (l.http) {
       plainFields(out, folded.listeners[i].http, kConnectionManagerMetrics, "http." + l.name + ".");
+      plainFields(out, folded.listeners[i].http.http2, kDownstreamHttp2Metrics,
+                  "http." + l.name + ".");
       plainFields(out, folded.listeners[i].router, kRouterMetrics, "http." + l.name + ".router.");
     }
     if (l.tcp) plainFields(out, folded.listeners[i].tcp, kTcpProxyMetrics, "tcp." + l.name + ".");
@@ -382,6 +388,7 @@ std::string renderPlainStats(const config::Bootstrap& config,
   for (size_t i = 0; i < config.clusters.size(); ++i) {
     const std::string prefix = "cluster." + config.clusters[i].name + ".";
     plainFields(out, folded.clusters[i].pool, kPoolMetrics, prefix);
+    plainFields(out, folded.clusters[i].http2, kUpstreamHttp2Metrics, prefix);
     out << prefix << "membership_total: " << folded.clusters[i].hosts << '\n';
   }
   out << "access_log.lines: " << server.access_log_lines << '\n';

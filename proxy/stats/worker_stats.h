@@ -37,6 +37,7 @@ struct HostStatsSnapshot {
 
 struct ClusterStatsSnapshot {
   upstream::PoolStats pool;                   // this worker's pools of the cluster, summed
+  http::http2::CodecStats http2;              // its HTTP/2 connections' codec counters
   uint64_t hosts = 0;                         // hosts in the worker's current snapshot
   std::vector<HostStatsSnapshot> host_stats;  // per pool (hosts that saw traffic)
 };

@@ -55,7 +55,7 @@ bool writeText(const std::filesystem::path& path, const std::string& text, bool 
 }  // namespace
 
 std::expected<KeyAndCertificate, std::string> createCertificate(const CertificateRequest& request,
-                                                               const KeyAndCertificate* issuer) {
+                                                                const KeyAndCertificate* issuer) {
   KeyAndCertificate out;
   out.key.reset(EVP_EC_gen("P-256"));
   if (!out.key) return std::unexpected("cannot generate an EC key: " + opensslErrors());
@@ -73,8 +73,8 @@ std::expected<KeyAndCertificate, std::string> createCertificate(const Certificat
   ASN1_TIME_set(X509_getm_notAfter(cert), static_cast<time_t>(request.not_after));
   X509_NAME* name = X509_get_subject_name(cert);
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("podproxy development"), -1,
-                             -1, 0);
+                             reinterpret_cast<const unsigned char*>("podproxy development"), -1, -1,
+                             0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>(request.common_name.c_str()),
                              -1, -1, 0);
@@ -88,7 +88,8 @@ std::expected<KeyAndCertificate, std::string> createCertificate(const Certificat
          addExtension(cert, issuer_cert, NID_key_usage, "critical,keyCertSign,cRLSign");
   } else {
     ok = ok && addExtension(cert, issuer_cert, NID_basic_constraints, "critical,CA:FALSE") &&
-         addExtension(cert, issuer_cert, NID_key_usage, "critical,digitalSignature,keyEncipherment") &&
+         addExtension(cert, issuer_cert, NID_key_usage,
+                      "critical,digitalSignature,keyEncipherment") &&
          addExtension(cert, issuer_cert, NID_ext_key_usage, "serverAuth,clientAuth");
   }
   std::string sans = join(request.uri_sans, "URI:");
@@ -137,10 +138,9 @@ std::expected<std::string, std::string> writeDevCertificates(
   if (ec) return std::unexpected(dir.string() + ": cannot create: " + ec.message());
 
   const std::string spiffe_id =
-      options.spiffe_id.empty()
-          ? kubernetesSpiffeId(options.trust_domain, options.namespace_name,
-                               options.service_account)
-          : options.spiffe_id;
+      options.spiffe_id.empty() ? kubernetesSpiffeId(options.trust_domain, options.namespace_name,
+                                                     options.service_account)
+                                : options.spiffe_id;
   if (!parseSpiffeId(spiffe_id)) return std::unexpected("not a valid SPIFFE ID: " + spiffe_id);
 
   const int64_t now = static_cast<int64_t>(std::time(nullptr));

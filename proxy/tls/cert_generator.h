@@ -30,7 +30,7 @@ struct KeyAndCertificate {
 
 // An EC P-256 key and a certificate for it, signed by `issuer` (nullptr: self-signed).
 std::expected<KeyAndCertificate, std::string> createCertificate(const CertificateRequest& request,
-                                                               const KeyAndCertificate* issuer);
+                                                                const KeyAndCertificate* issuer);
 
 std::string certificateToPem(X509* cert);
 std::string privateKeyToPem(EVP_PKEY* key);

@@ -21,7 +21,9 @@ CertificateWatcher::CertificateWatcher(event::Dispatcher& dispatcher,
   for (auto& f : files) files_.push_back(FileState{std::move(f)});
 }
 
-CertificateWatcher::~CertificateWatcher() { stop(); }
+CertificateWatcher::~CertificateWatcher() {
+  stop();
+}
 
 void CertificateWatcher::start() {
   statChanged();

@@ -68,8 +68,7 @@ int runCertsCommand(int argc, char** argv) {
       }
       o.days = static_cast<int>(days);
     } else {
-      std::fprintf(stderr, "podproxy certs: unknown argument %s\n\n%s", argv[i - 1],
-                   kUsage.data());
+      std::fprintf(stderr, "podproxy certs: unknown argument %s\n\n%s", argv[i - 1], kUsage.data());
       return 2;
     }
   }

@@ -11,8 +11,8 @@ bool validTrustDomainChar(char c) {
 
 bool validPathChar(char c) {
   // SPIFFE path segments: unreserved characters only.
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '.' || c == '-' || c == '_' || c == '/';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '-' || c == '_' || c == '/';
 }
 }  // namespace
 

@@ -16,7 +16,9 @@ namespace {
 // one listener must agree on it.
 constexpr unsigned char kSessionIdContext[] = "podproxy";
 
-int protocolVersion(TlsVersion v) { return v == TlsVersion::kTls12 ? TLS1_2_VERSION : TLS1_3_VERSION; }
+int protocolVersion(TlsVersion v) {
+  return v == TlsVersion::kTls12 ? TLS1_2_VERSION : TLS1_3_VERSION;
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -86,7 +88,8 @@ TlsContext::~TlsContext() = default;
 std::expected<void, std::string> TlsContext::build() {
   ERR_clear_error();
   for (const std::string& p : config_.alpn) {
-    if (p.empty() || p.size() > 255) return std::unexpected("alpn: invalid protocol name '" + p + "'");
+    if (p.empty() || p.size() > 255)
+      return std::unexpected("alpn: invalid protocol name '" + p + "'");
     alpn_wire_.push_back(static_cast<unsigned char>(p.size()));
     alpn_wire_.insert(alpn_wire_.end(), p.begin(), p.end());
   }
@@ -139,8 +142,8 @@ std::expected<SslCtxPtr, std::string> TlsContext::buildSslCtx(const CertificateF
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
   if (isServer() && !config_.session_tickets) SSL_CTX_set_num_tickets(c, 0);
 
-  const std::string& ciphers = config_.cipher_list.empty() ? std::string(kDefaultCipherList)
-                                                           : config_.cipher_list;
+  const std::string& ciphers =
+      config_.cipher_list.empty() ? std::string(kDefaultCipherList) : config_.cipher_list;
   if (SSL_CTX_set_cipher_list(c, ciphers.c_str()) != 1) {
     return std::unexpected("cipher_suites: no usable cipher in '" + ciphers + "'");
   }
@@ -176,7 +179,8 @@ std::expected<SslCtxPtr, std::string> TlsContext::buildSslCtx(const CertificateF
     }
     if (SSL_CTX_use_PrivateKey(c, key.get()) != 1 || SSL_CTX_check_private_key(c) != 1) {
       ERR_clear_error();
-      return std::unexpected(certificate->key_file + ": the private key does not match the certificate in " +
+      return std::unexpected(certificate->key_file +
+                             ": the private key does not match the certificate in " +
                              certificate->cert_file);
     }
   }
@@ -200,19 +204,19 @@ std::expected<SslCtxPtr, std::string> TlsContext::buildSslCtx(const CertificateF
 
   if (isServer()) {
     if (!config_.ca_file.empty()) {
-      SSL_CTX_set_verify(c,
-                         SSL_VERIFY_PEER | (config_.require_peer_certificate
-                                                ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-                                                : 0),
-                         nullptr);
+      SSL_CTX_set_verify(
+          c,
+          SSL_VERIFY_PEER |
+              (config_.require_peer_certificate ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+          nullptr);
     }
     SSL_CTX_set_session_id_context(c, kSessionIdContext, sizeof(kSessionIdContext) - 1);
     if (!alpn_wire_.empty()) SSL_CTX_set_alpn_select_cb(c, onAlpnSelect, &alpn_wire_);
   } else {
     SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
     if (!alpn_wire_.empty() &&
-        SSL_CTX_set_alpn_protos(c, alpn_wire_.data(), static_cast<unsigned int>(alpn_wire_.size())) !=
-            0) {
+        SSL_CTX_set_alpn_protos(c, alpn_wire_.data(),
+                                static_cast<unsigned int>(alpn_wire_.size())) != 0) {
       return std::unexpected("alpn: " + opensslErrors());
     }
     if (config_.session_tickets) {

@@ -25,7 +25,9 @@ CertificateFiles workloadCertificate(const config::WorkloadCertificate& w) {
   return CertificateFiles{w.cert_file, w.key_file, {}};
 }
 
-int64_t now() { return static_cast<int64_t>(std::time(nullptr)); }
+int64_t now() {
+  return static_cast<int64_t>(std::time(nullptr));
+}
 
 }  // namespace
 
@@ -106,10 +108,13 @@ std::expected<void, std::string> TlsContextManager::initialize() {
     }
     const int64_t expires = slot->current->certificateNotAfter();
     LOG_INFO("tls context loaded", {"context", slot->config.name},
-             {"spiffe_id", slot->current->localUriSan()}, {"expires_in_seconds", expires > 0 ? expires - now() : 0});
+             {"spiffe_id", slot->current->localUriSan()},
+             {"expires_in_seconds", expires > 0 ? expires - now() : 0});
     if (expires > 0 && expires < now()) {
-      LOG_WARN("certificate has expired", {"context", slot->config.name},
-               {"file", slot->config.certificates.empty() ? std::string() : slot->config.certificates[0].cert_file});
+      LOG_WARN(
+          "certificate has expired", {"context", slot->config.name},
+          {"file", slot->config.certificates.empty() ? std::string()
+                                                     : slot->config.certificates[0].cert_file});
     }
   }
   return {};
@@ -222,16 +227,25 @@ std::string TlsContextManager::prometheusText() const {
   family("podproxy_tls_peer_rejected_total", "counter",
          "Verified peers refused for their SAN or SPIFFE ID.",
          [](const Slot& s) { return s.stats->peer_rejected.load(); });
-  out += "# HELP podproxy_tls_certificate_reloads_total Certificates replaced after a change on disk.\n"
-         "# TYPE podproxy_tls_certificate_reloads_total counter\n"
-         "podproxy_tls_certificate_reloads_total " + std::to_string(reloads_) + "\n";
-  out += "# HELP podproxy_tls_certificate_reload_failures_total Reloads rejected (the old certificate stays).\n"
-         "# TYPE podproxy_tls_certificate_reload_failures_total counter\n"
-         "podproxy_tls_certificate_reload_failures_total " + std::to_string(reload_failures_) + "\n";
+  out +=
+      "# HELP podproxy_tls_certificate_reloads_total Certificates replaced after a change on "
+      "disk.\n"
+      "# TYPE podproxy_tls_certificate_reloads_total counter\n"
+      "podproxy_tls_certificate_reloads_total " +
+      std::to_string(reloads_) + "\n";
+  out +=
+      "# HELP podproxy_tls_certificate_reload_failures_total Reloads rejected (the old certificate "
+      "stays).\n"
+      "# TYPE podproxy_tls_certificate_reload_failures_total counter\n"
+      "podproxy_tls_certificate_reload_failures_total " +
+      std::to_string(reload_failures_) + "\n";
   if (auto expiry = workloadCertExpirySeconds()) {
-    out += "# HELP podproxy_workload_cert_expiry_seconds Seconds until the workload certificate expires.\n"
-           "# TYPE podproxy_workload_cert_expiry_seconds gauge\n"
-           "podproxy_workload_cert_expiry_seconds " + std::to_string(*expiry) + "\n";
+    out +=
+        "# HELP podproxy_workload_cert_expiry_seconds Seconds until the workload certificate "
+        "expires.\n"
+        "# TYPE podproxy_workload_cert_expiry_seconds gauge\n"
+        "podproxy_workload_cert_expiry_seconds " +
+        std::to_string(*expiry) + "\n";
   }
   return out;
 }

@@ -1,9 +1,8 @@
 #include "proxy/tls/tls_transport_socket.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-
-#include <arpa/inet.h>
 
 #include "proxy/common/logger.h"
 
@@ -53,7 +52,9 @@ int bioCreate(BIO* bio) {
   return 1;
 }
 
-int bioDestroy(BIO*) { return 1; }
+int bioDestroy(BIO*) {
+  return 1;
+}
 
 BIO_METHOD* bufferBioMethod() {
   static BIO_METHOD* method = [] {

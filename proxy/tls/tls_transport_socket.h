@@ -30,8 +30,8 @@ struct TlsStats {
 
 class TlsTransportSocket final : public network::TransportSocket {
  public:
-  static std::unique_ptr<TlsTransportSocket> createServer(
-      std::shared_ptr<const TlsContext> context, TlsStats* stats);
+  static std::unique_ptr<TlsTransportSocket> createServer(std::shared_ptr<const TlsContext> context,
+                                                          TlsStats* stats);
   // `sessions` (optional) resumes with the session last seen under `session_key`.
   static std::unique_ptr<TlsTransportSocket> createClient(
       std::shared_ptr<const TlsContext> context, TlsStats* stats,

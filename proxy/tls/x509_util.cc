@@ -25,8 +25,8 @@ BioPtr memoryBio(std::string_view data) {
 std::vector<std::string> sans(X509* cert, int type) {
   std::vector<std::string> out;
   if (cert == nullptr) return out;
-  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name,
-                                                             nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (names == nullptr) return out;
   for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
@@ -62,8 +62,12 @@ PkeyPtr readPemPrivateKey(std::string_view pem) {
   return PkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
 }
 
-std::vector<std::string> uriSans(X509* cert) { return sans(cert, GEN_URI); }
-std::vector<std::string> dnsSans(X509* cert) { return sans(cert, GEN_DNS); }
+std::vector<std::string> uriSans(X509* cert) {
+  return sans(cert, GEN_URI);
+}
+std::vector<std::string> dnsSans(X509* cert) {
+  return sans(cert, GEN_DNS);
+}
 
 std::string firstUriSan(X509* cert) {
   auto all = uriSans(cert);
@@ -84,8 +88,12 @@ std::string sha256Hex(X509* cert) {
   return out;
 }
 
-int64_t notAfter(X509* cert) { return asn1TimeToEpoch(X509_get0_notAfter(cert)); }
-int64_t notBefore(X509* cert) { return asn1TimeToEpoch(X509_get0_notBefore(cert)); }
+int64_t notAfter(X509* cert) {
+  return asn1TimeToEpoch(X509_get0_notAfter(cert));
+}
+int64_t notBefore(X509* cert) {
+  return asn1TimeToEpoch(X509_get0_notBefore(cert));
+}
 
 std::string subjectString(X509* cert) {
   BioPtr bio(BIO_new(BIO_s_mem()));

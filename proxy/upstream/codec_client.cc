@@ -32,9 +32,9 @@ CodecClient::CodecClient(event::Dispatcher& dispatcher, HostConstSharedPtr host,
                          std::chrono::milliseconds connect_timeout,
                          const CodecFactory& codec_factory, CodecClientCallbacks& callbacks)
     : dispatcher_(dispatcher), host_(std::move(host)), callbacks_(callbacks) {
-  connection_ = network::Connection::connectTo(dispatcher_, host_->address(), connect_timeout,
-                                               createTransportSocket(*host_),
-                                               host_->sourceAddress());
+  connection_ =
+      network::Connection::connectTo(dispatcher_, host_->address(), connect_timeout,
+                                     createTransportSocket(*host_), host_->sourceAddress());
   connection_->addConnectionCallbacks(*this);
   connection_->addReadFilter(std::make_unique<ReadFilterAdapter>(*this));
   codec_ = codec_factory(*this);
@@ -269,6 +269,11 @@ void CodecClient::decode1xxHeaders(std::unique_ptr<http::ResponseHeaders> header
 void CodecClient::decodeHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) {
   if (stream_decoder_ == nullptr) return;
   response_complete_ = end_stream;
+  if (headers->status == 101 && !end_stream) {
+    // An accepted Upgrade (the HTTP/1 codec delivers a 101 only then): the request side carries
+    // on as the tunnel's bytes towards the upstream, until the caller ends it.
+    request_complete_ = false;
+  }
   stream_decoder_->decodeHeaders(std::move(headers), end_stream);
 }
 

@@ -34,6 +34,10 @@ class StreamWatermarkCallbacks {
 // end_stream) or StreamCallbacks::onResetStream was called, or until the caller called
 // resetStream(). Calls after that, within the same loop iteration, are ignored; later calls are
 // use-after-free.
+//
+// Upgrades (HTTP/1): after a 101 (decodeHeaders with end_stream false) the request side is open
+// again whatever was sent before: encodeData() carries the tunnel's bytes to the upstream and
+// its end_stream half-closes the connection; the upstream's close ends the response.
 class StreamHandle : public http::RequestEncoder {
  public:
   // Abandons the stream (timeout, downstream gone): the connection is closed, never reused with

@@ -20,7 +20,9 @@ void setTransportSocketFactory(const std::string& cluster,
   }
 }
 
-void clearTransportSocketFactories() { registry().clear(); }
+void clearTransportSocketFactories() {
+  registry().clear();
+}
 
 std::unique_ptr<network::TransportSocket> createTransportSocket(const Host& host) {
   auto& r = registry();

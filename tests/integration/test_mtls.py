@@ -65,6 +65,8 @@ def test_sidecars_speak_mtls_and_the_app_sees_the_client_identity(make_proxy, ht
     assert re.fullmatch(f"By={re.escape(SERVER_ID)};Hash=[0-9a-f]{{64}};URI={re.escape(CLIENT_ID)}",
                         xfcc), xfcc
     assert http_upstream.last_request.header("x-forwarded-proto") == "https"
+    entry = server.wait_for_log(lambda e: e.get("path") == "/pay/2", listener_name="inbound")
+    assert entry["downstream_peer_uri_san"] == CLIENT_ID
     stats = http_get(server.admin_port, "/stats").body.decode()
     assert re.search(r"tls\.mesh_inbound\.handshakes: [1-9]", stats), stats
     gauge = re.search(r"tls\.workload_cert_expiry_seconds: (\d+)", stats)
@@ -153,6 +155,9 @@ def test_permissive_tcp_passes_both(make_proxy, tcp_upstream, http_upstream, cer
         with context.wrap_socket(raw, server_hostname="localhost") as s:
             s.sendall(b"tls bytes")
             assert s.recv(100) == b"tls bytes"
+    entry = server.wait_for_log(lambda e: e.get("downstream_peer_uri_san") == CLIENT_ID,
+                                listener_name="tcp_inbound", protocol="tcp")
+    assert entry["bytes_received"] == len(b"tls bytes")
 
 
 AUTHZ = {"action": "allow", "rules": [

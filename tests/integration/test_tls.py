@@ -83,6 +83,18 @@ def test_alpn_is_negotiated(make_proxy, http_upstream, certs):
     assert "No ALPN negotiated" in out, out
 
 
+def test_alpn_h2_serves_http2_over_tls(make_proxy, http_upstream, certs):
+    certs.make("server")
+    proxy = make_proxy(bootstrap([tls_listener([certs.cert("server")], alpn=["h2", "http/1.1"])],
+                                 [cluster("backend", [http_upstream])]))
+    r = https(proxy, certs, "server", "/h2", extra=["--http2"])
+    assert r.status == 200, r.reason
+    assert r.version == "HTTP/2"
+    assert r.json()["path"] == "/h2"
+    r = https(proxy, certs, "server", "/h1", extra=["--http1.1"])
+    assert r.status == 200 and r.version == "HTTP/1.1"
+
+
 def test_sessions_resume(make_proxy, http_upstream, certs, tmp_path):
     certs.make("server")
     proxy = make_proxy(bootstrap([tls_listener([certs.cert("server")])],

@@ -37,6 +37,7 @@ RequestEncoder& ClientCodec::newStream(ResponseDecoder& decoder) {
   response_informational_ = false;
   response_has_body_ = false;
   response_complete_ = false;
+  upgrade_requested_ = false;
   return encoder_;
 }
 
@@ -68,6 +69,12 @@ void ClientCodec::encodeHeaders(const RequestHeaders& headers, bool end_stream) 
     appendField(out, e.name, e.value);
   }
   if (te_trailers) out.append("te: trailers\r\n");
+  if (!headers.upgrade.empty() && appendField(out, "upgrade", headers.upgrade)) {
+    out.append("connection: upgrade\r\n");
+    upgrade_requested_ = true;
+    // Whatever the answer, an upstream that was offered a protocol switch is not reused.
+    keep_alive_ = false;
+  }
   if (content_length != nullptr) {
     appendField(out, "content-length", *content_length);
   } else if (!end_stream) {
@@ -86,6 +93,13 @@ void ClientCodec::encodeHeaders(const RequestHeaders& headers, bool end_stream) 
 
 void ClientCodec::encodeData(buffer::Buffer& data, bool end_stream) {
   buffer::Buffer out;
+  if (tunneling_) {
+    // Raw bytes; the end of the client's side is our FIN.
+    out.move(data);
+    if (!out.empty() || end_stream) transport_.write(out, end_stream);
+    if (end_stream) request_complete_ = true;
+    return;
+  }
   if (request_chunked_) {
     if (!data.empty()) {
       char size[24];
@@ -123,6 +137,12 @@ CodecStatus ClientCodec::dispatch(buffer::Buffer& data) {
   if (error_) return std::unexpected(*error_);
   bool after_head = false;
   for (;;) {
+    if (tunneling_) {
+      // After the 101 nothing is HTTP: every byte is the tunnel's.
+      if (decoder_ != nullptr && !data.empty()) decoder_->decodeData(data, false);
+      data.drain(data.length());
+      return {};
+    }
     if (data.empty() && !after_head) return {};
     if (!stream_active_) {
       // Bytes nobody asked for: the connection's framing can no longer be trusted.
@@ -160,6 +180,18 @@ CodecStatus ClientCodec::dispatch(buffer::Buffer& data) {
 CodecStatus ClientCodec::onEndOfInput() {
   closed_ = true;
   if (error_) return std::unexpected(*error_);
+  if (tunneling_) {
+    // The upstream closed its side of the tunnel: that ends the response.
+    if (stream_active_) {
+      stream_active_ = false;
+      response_complete_ = true;
+      ResponseDecoder* decoder = decoder_;
+      decoder_ = nullptr;
+      buffer::Buffer empty;
+      if (decoder != nullptr) decoder->decodeData(empty, true);
+    }
+    return {};
+  }
   if (!stream_active_) return {};
   switch (parser_.finish()) {
     case MessageParser::Event::kMessageComplete:
@@ -176,7 +208,10 @@ CodecStatus ClientCodec::onEndOfInput() {
 CodecStatus ClientCodec::onHead() {
   ParsedHead& head = parser_.head();
   const uint16_t status = head.status;
-  if (status == 101) return fail("http1.unexpected_upgrade");
+  if (status == 101) {
+    if (!upgrade_requested_) return fail("http1.unexpected_upgrade");
+    return onSwitchingProtocols();
+  }
   response_informational_ = status / 100 == 1;
   // llhttp would read a body that 204, 304 and responses to HEAD never have.
   if (response_informational_ || request_is_head_ || status == 204 || status == 304) {
@@ -200,6 +235,25 @@ CodecStatus ClientCodec::onHead() {
     keep_alive_ = false;
   }
   if (decoder_ != nullptr) decoder_->decodeHeaders(std::move(headers), !response_has_body_);
+  return {};
+}
+
+CodecStatus ClientCodec::onSwitchingProtocols() {
+  ParsedHead& head = parser_.head();
+  const ConnectionOptions connection = parseConnection(head.headers);
+  std::optional<std::string> upgrade = head.headers.getJoined("upgrade");
+  auto headers = std::make_unique<ResponseHeaders>();
+  headers->status = 101;
+  headers->headers = std::move(head.headers);
+  stripHopByHop(headers->headers, connection, false);
+  headers->headers.remove("content-length");
+  // The protocol switched to goes back to the client with the 101.
+  if (upgrade) headers->headers.set("upgrade", std::string(trimOws(*upgrade)));
+  tunneling_ = true;
+  response_head_seen_ = true;
+  response_has_body_ = true;
+  keep_alive_ = false;
+  if (decoder_ != nullptr) decoder_->decodeHeaders(std::move(headers), false);
   return {};
 }
 

@@ -1,7 +1,11 @@
 #pragma once
 
 // HTTP/1.1 client side of an upstream connection: frames one request at a time and parses the
-// response to it with llhttp. Upstream protocol errors are CodecError{502, ...}.
+// response to it with llhttp. Upstream protocol errors are CodecError{502, ...}. A request with
+// RequestHeaders::upgrade offers that Upgrade; a 101 to it is delivered as the final response
+// headers (end_stream false) and the connection becomes a byte tunnel: the bytes after the 101
+// are response data, request data is written raw, and the upstream's close ends the response.
+// Such a connection is never reusable, whatever the answer.
 
 #include <cstdint>
 #include <optional>
@@ -27,6 +31,8 @@ class ClientCodec : public ClientConnection {
   Protocol protocol() const override { return Protocol::kHttp11; }
   bool responseStarted() const override { return response_started_; }
   bool reusable() const override;
+  // A 101 arrived: the connection carries raw bytes from now on.
+  bool tunneling() const { return tunneling_; }
 
  private:
   class Encoder : public RequestEncoder {
@@ -45,6 +51,7 @@ class ClientCodec : public ClientConnection {
   };
 
   CodecStatus onHead();
+  CodecStatus onSwitchingProtocols();
   void onMessageComplete();
   void deliverBody(bool end_stream);
   CodecStatus fail(std::string details);
@@ -70,6 +77,8 @@ class ClientCodec : public ClientConnection {
   bool response_complete_ = true;
   bool keep_alive_ = true;
   bool closed_ = false;
+  bool upgrade_requested_ = false;  // the current request offered an Upgrade
+  bool tunneling_ = false;
 };
 
 }  // namespace podproxy::http::http1

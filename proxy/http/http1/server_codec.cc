@@ -73,6 +73,12 @@ CodecStatus ServerCodec::dispatch(buffer::Buffer& data) {
   // with no further bytes.
   bool after_head = false;
   for (;;) {
+    if (tunneling_ && decoder_ != nullptr) {
+      // After the 101 nothing is HTTP: every byte is the tunnel's.
+      if (!data.empty() && !tunnel_input_ended_) decoder_->decodeData(data, false);
+      data.drain(data.length());
+      return {};
+    }
     if (no_more_requests_) {
       // The connection closes after the response that is out: nothing here will be answered,
       // and dropping it keeps the read buffer bounded until then.
@@ -104,6 +110,15 @@ CodecStatus ServerCodec::dispatch(buffer::Buffer& data) {
 
 CodecStatus ServerCodec::onEndOfInput() {
   if (error_) return std::unexpected(*error_);
+  if (tunneling_) {
+    // The client half-closed its side of the tunnel: pass the FIN on.
+    if (decoder_ != nullptr && !tunnel_input_ended_) {
+      tunnel_input_ended_ = true;
+      buffer::Buffer empty;
+      decoder_->decodeData(empty, true);
+    }
+    return {};
+  }
   // The response to an unfinished request is out and the connection closes anyway.
   if (no_more_requests_) return {};
   if (parser_.finish() == MessageParser::Event::kError) {
@@ -147,6 +162,14 @@ CodecStatus ServerCodec::onHead() {
 
   const ConnectionOptions connection = parseConnection(head.headers);
   request_keep_alive_ = !connection.close && (!http10_ || connection.keep_alive);
+  // RFC 9110 7.8: Upgrade counts only when Connection nominates it; HTTP/1.0 has no upgrades.
+  request_upgrade_.clear();
+  if (!http10_ && isNominated(connection, "upgrade")) {
+    if (std::optional<std::string> upgrade = head.headers.getJoined("upgrade")) {
+      request_upgrade_ = trimOws(*upgrade);
+    }
+  }
+  headers->upgrade = request_upgrade_;
   headers->headers = std::move(head.headers);
   stripHopByHop(headers->headers, connection, /*keep_te_trailers=*/true);
   headers->headers.remove("host");
@@ -205,6 +228,10 @@ void ServerCodec::encode100Continue() {
 void ServerCodec::encodeHeaders(const ResponseHeaders& headers, bool end_stream) {
   if (!stream_active_ || response_started_) return;
   const uint16_t status = headers.status;
+  if (status == 101 && !request_upgrade_.empty()) {
+    encodeSwitchingProtocols(headers);
+    return;
+  }
   const bool informational = status / 100 == 1;
   if (informational && (http10_ || status == 101)) return;  // nothing to say to those
 
@@ -270,6 +297,29 @@ void ServerCodec::encodeHeaders(const ResponseHeaders& headers, bool end_stream)
   } else {
     transport_.write(b, false);
   }
+}
+
+void ServerCodec::encodeSwitchingProtocols(const ResponseHeaders& headers) {
+  std::string out = "HTTP/1.1 101 Switching Protocols\r\n";
+  const ConnectionOptions connection = parseConnection(headers.headers);
+  for (const HeaderMap::Entry& e : headers.headers.entries()) {
+    if (e.name == "content-length" || isHopByHop(e.name) || isNominated(connection, e.name)) {
+      continue;
+    }
+    appendField(out, e.name, e.value);
+  }
+  // The upstream's choice among the offered protocols (the client codec keeps it on a 101).
+  const std::string* upgrade = headers.headers.get("upgrade");
+  if (!appendField(out, "upgrade", upgrade != nullptr ? *upgrade : request_upgrade_)) {
+    appendField(out, "upgrade", request_upgrade_);
+  }
+  out.append("connection: upgrade\r\n\r\n");
+  response_started_ = true;
+  tunneling_ = true;
+  connection_closing_ = true;  // the connection ends with the tunnel
+  buffer::Buffer b;
+  b.add(out);
+  transport_.write(b, false);
 }
 
 void ServerCodec::encodeData(buffer::Buffer& data, bool end_stream) {

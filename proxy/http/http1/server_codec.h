@@ -3,10 +3,13 @@
 // HTTP/1.1 server side of a downstream connection: parses requests with llhttp (strictly: any
 // framing doubt is a 400 and the end of the connection) and frames the responses to them.
 // One request at a time; pipelined requests wait in the caller's buffer until the response to
-// the current one has been encoded.
+// the current one has been encoded. A request offering an Upgrade keeps it (RequestHeaders::
+// upgrade); a 101 answered to it turns the connection into a byte tunnel: the bytes that follow,
+// both ways, are the stream's data, and the connection ends with the tunnel.
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "proxy/buffer/buffer.h"
 #include "proxy/http/codec.h"
@@ -27,7 +30,14 @@ class ServerCodec : public ServerConnection {
   CodecStatus dispatch(buffer::Buffer& data) override;
   CodecStatus onEndOfInput() override;
   Protocol protocol() const override { return http10_ ? Protocol::kHttp10 : Protocol::kHttp11; }
-  bool waitingForResponse() const override { return stream_active_ && !parsing_request_; }
+  bool waitingForResponse() const override {
+    return stream_active_ && !parsing_request_ && !tunneling_;
+  }
+  size_t activeStreams() const override {
+    return stream_active_ && (tunneling_ || !parsing_request_) ? 1 : 0;
+  }
+  // A 101 went out: the connection carries raw bytes from now on.
+  bool tunneling() const { return tunneling_; }
   bool keepAlive() const override;
   void setCloseAfterResponse() override { close_after_response_ = true; }
 
@@ -56,6 +66,7 @@ class ServerCodec : public ServerConnection {
 
   void encode100Continue();
   void encodeHeaders(const ResponseHeaders& headers, bool end_stream);
+  void encodeSwitchingProtocols(const ResponseHeaders& headers);
   void encodeData(buffer::Buffer& data, bool end_stream);
   void encodeTrailers(const TrailerMap& trailers);
   void endResponse(buffer::Buffer& out);
@@ -75,6 +86,7 @@ class ServerCodec : public ServerConnection {
   bool request_keep_alive_ = true;
   bool request_is_head_ = false;
   bool http10_ = false;
+  std::string request_upgrade_;  // the Upgrade offer of the current request, if any
 
   // Response side.
   bool response_started_ = false;
@@ -84,6 +96,8 @@ class ServerCodec : public ServerConnection {
   bool close_after_response_ = false;
   bool connection_closing_ = false;  // close-delimited response, or one ended before its request
   bool no_more_requests_ = false;    // a response went out on a connection that will close
+  bool tunneling_ = false;           // a 101 went out: raw bytes both ways
+  bool tunnel_input_ended_ = false;  // the client's FIN was passed on
 };
 
 }  // namespace podproxy::http::http1

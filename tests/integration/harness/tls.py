@@ -21,6 +21,7 @@ class Certs:
 
     def __init__(self, root):
         self.root = Path(root)
+        self.generation = 0  # of mounted Secret versions (..genN)
 
     def make(self, name, ca=None, namespace="default", sa="default", days=30, dns=(),
              trust_domain="cluster.local", spiffe_id=None):
@@ -61,11 +62,11 @@ class Certs:
                 link.symlink_to(f"..data/{f}")
         return at
 
-    def rotate(self, at, name, ca=None, gen=[0]):
+    def rotate(self, at, name, ca=None):
         """Swaps the mount at `at` to `name`'s files the way the kubelet does (atomic rename
         of a new ..data symlink)."""
-        gen[0] += 1
-        version = Path(at) / f"..gen{gen[0]}"
+        self.generation += 1
+        version = Path(at) / f"..gen{self.generation}"
         version.mkdir()
         shutil.copy(self.file(name, "cert.pem"), version / "cert.pem")
         shutil.copy(self.file(name, "key.pem"), version / "key.pem")

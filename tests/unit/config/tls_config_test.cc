@@ -28,17 +28,17 @@ std::string listener(std::string_view extra) {
 }
 
 TEST(TlsConfig, ListenerTlsReadsCertificatesAndParameters) {
-  auto config = loadOk(withListeners(listener(
-      "  tls:\n"
-      "    certificates:\n"
-      "      - {cert_file: /c/a.pem, key_file: /c/a.key}\n"
-      "      - {cert_file: /c/b.pem, key_file: /c/b.key, server_names: [B.Example.com, "
-      "\"*.example.org\"]}\n"
-      "    ca_file: /c/ca.pem\n"
-      "    require_client_certificate: true\n"
-      "    min_version: \"1.3\"\n"
-      "    cipher_suites: ECDHE-RSA-AES128-GCM-SHA256\n"
-      "    session_tickets: false\n")));
+  auto config = loadOk(withListeners(
+      listener("  tls:\n"
+               "    certificates:\n"
+               "      - {cert_file: /c/a.pem, key_file: /c/a.key}\n"
+               "      - {cert_file: /c/b.pem, key_file: /c/b.key, server_names: [B.Example.com, "
+               "\"*.example.org\"]}\n"
+               "    ca_file: /c/ca.pem\n"
+               "    require_client_certificate: true\n"
+               "    min_version: \"1.3\"\n"
+               "    cipher_suites: ECDHE-RSA-AES128-GCM-SHA256\n"
+               "    session_tickets: false\n")));
   ASSERT_TRUE(config);
   const auto& tls = *config->listeners[0].tls;
   ASSERT_EQ(tls.certificates.size(), 2u);
@@ -58,31 +58,31 @@ TEST(TlsConfig, ClientCertificatesNeedACa) {
   EXPECT_CONFIG_ERROR(withListeners(listener("  tls:\n"
                                              "    certificates: [{cert_file: a, key_file: b}]\n"
                                              "    require_client_certificate: true\n")),
-                      8, 35, "listeners[0].tls.require_client_certificate", "needs ca_file");
+                      9, 35, "listeners[0].tls.require_client_certificate", "needs ca_file");
 }
 
 TEST(TlsConfig, RejectsUnknownVersionsAndBadServerNames) {
   EXPECT_CONFIG_ERROR(withListeners(listener("  tls:\n"
                                              "    certificates: [{cert_file: a, key_file: b}]\n"
                                              "    min_version: \"1.1\"\n")),
-                      8, 18, "listeners[0].tls.min_version", "must be 1.2 or 1.3");
+                      9, 20, "listeners[0].tls.min_version", "must be 1.2 or 1.3");
   EXPECT_CONFIG_ERROR(
       withListeners(listener("  tls:\n"
                              "    certificates: [{cert_file: a, key_file: b, server_names: "
                              "[\"a b\"]}]\n")),
-      7, 62, "listeners[0].tls.certificates[0].server_names[0]", "is not a DNS name");
+      8, 65, "listeners[0].tls.certificates[0].server_names[0]", "is not a DNS name");
 }
 
 TEST(TlsConfig, MtlsModesAndExclusionWithTls) {
   auto config = loadOk(withListeners(listener("  mtls: permissive\n")));
   ASSERT_TRUE(config);
   EXPECT_EQ(config->listeners[0].mtls, MtlsMode::kPermissive);
-  EXPECT_CONFIG_ERROR(withListeners(listener("  mtls: sometimes\n")), 6, 9,
-                      "listeners[0].mtls", "strict, permissive or disabled");
+  EXPECT_CONFIG_ERROR(withListeners(listener("  mtls: sometimes\n")), 7, 11, "listeners[0].mtls",
+                      "strict, permissive or disabled");
   EXPECT_CONFIG_ERROR(withListeners(listener("  tls: {certificates: [{cert_file: a, key_file: "
                                              "b}]}\n"
                                              "  mtls: strict\n")),
-                      7, 9, "listeners[0].mtls", "not together with tls");
+                      8, 11, "listeners[0].mtls", "not together with tls");
 }
 
 TEST(TlsConfig, AuthorizationRules) {
@@ -113,28 +113,28 @@ TEST(TlsConfig, AuthorizationRules) {
 
 TEST(TlsConfig, AuthorizationRejectsBadValues) {
   const std::string prefix = "  authorization:\n    rules:\n      - ";
-  EXPECT_CONFIG_ERROR(withListeners(listener(prefix + "principals: [{exact: \"web\"}]\n")), 8,
-                      30, "listeners[0].authorization.rules[0].principals[0].exact",
+  EXPECT_CONFIG_ERROR(withListeners(listener(prefix + "principals: [{exact: \"web\"}]\n")), 9, 32,
+                      "listeners[0].authorization.rules[0].principals[0].exact",
                       "is not a SPIFFE ID");
-  EXPECT_CONFIG_ERROR(withListeners(listener(prefix + "source_ips: [10.0.0.0/33]\n")), 8, 22,
+  EXPECT_CONFIG_ERROR(withListeners(listener(prefix + "source_ips: [10.0.0.0/33]\n")), 9, 24,
                       "listeners[0].authorization.rules[0].source_ips[0]", "not an IP address");
-  EXPECT_CONFIG_ERROR(withListeners(listener(prefix + "paths: [admin]\n")), 8, 17,
+  EXPECT_CONFIG_ERROR(withListeners(listener(prefix + "paths: [admin]\n")), 9, 19,
                       "listeners[0].authorization.rules[0].paths[0]", "starts with '/'");
-  EXPECT_CONFIG_ERROR(withListeners(listener("  authorization: {action: audit}\n")), 6, 28,
+  EXPECT_CONFIG_ERROR(withListeners(listener("  authorization: {action: audit}\n")), 7, 29,
                       "listeners[0].authorization.action", "allow or deny");
 }
 
 TEST(TlsConfig, ClusterTlsAndMutual) {
-  auto config = loadOk(withClusters(
-      "- name: api\n"
-      "  endpoints: [\"127.0.0.1:443\"]\n"
-      "  tls: {sni: Api.Example.com, ca_file: /ca.pem, verify_subject_alt_names: "
-      "[api.example.com, \"spiffe://x/y\"], alpn: [h2, http/1.1]}\n"
-      "- name: mesh\n"
-      "  endpoints: [\"127.0.0.1:15006\"]\n"
-      "  mutual: true\n"
-      "  peer_spiffe_ids: [\"spiffe://cluster.local/ns/shop/sa/payments\"]\n"
-      "  peer_trust_domains: [cluster.local]\n"));
+  auto config = loadOk(
+      withClusters("- name: api\n"
+                   "  endpoints: [\"127.0.0.1:443\"]\n"
+                   "  tls: {sni: Api.Example.com, ca_file: /ca.pem, verify_subject_alt_names: "
+                   "[api.example.com, \"spiffe://x/y\"], alpn: [h2, http/1.1]}\n"
+                   "- name: mesh\n"
+                   "  endpoints: [\"127.0.0.1:15006\"]\n"
+                   "  mutual: true\n"
+                   "  peer_spiffe_ids: [\"spiffe://cluster.local/ns/shop/sa/payments\"]\n"
+                   "  peer_trust_domains: [cluster.local]\n"));
   ASSERT_TRUE(config);
   const Cluster& api = config->clusters[0];
   ASSERT_TRUE(api.tls);
@@ -152,12 +152,12 @@ TEST(TlsConfig, PeerIdsNeedMutual) {
   EXPECT_CONFIG_ERROR(withClusters("- name: mesh\n"
                                    "  endpoints: [\"127.0.0.1:15006\"]\n"
                                    "  peer_trust_domains: [cluster.local]\n"),
-                      4, 23, "clusters[0].peer_trust_domains", "needs mutual: true");
+                      4, 25, "clusters[0].peer_trust_domains", "needs mutual: true");
   EXPECT_CONFIG_ERROR(withClusters("- name: mesh\n"
                                    "  endpoints: [\"127.0.0.1:15006\"]\n"
                                    "  mutual: true\n"
                                    "  peer_spiffe_ids: [\"http://x\"]\n"),
-                      5, 21, "clusters[0].peer_spiffe_ids[0]", "is not a SPIFFE ID");
+                      5, 23, "clusters[0].peer_spiffe_ids[0]", "is not a SPIFFE ID");
 }
 
 TEST(TlsConfig, WorkloadIdentityDefaultsFromTheEnvironment) {

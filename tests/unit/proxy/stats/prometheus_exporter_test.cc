@@ -57,6 +57,11 @@ WorkerStatsSnapshot worker(uint32_t index, uint64_t ok_requests, uint64_t failed
   t.opened = 1;
   t.bytes.received = 5;
   w.clusters[0].pool.cx_total = 1;
+  w.listeners[0].http.http2.streams_total = 4;
+  w.listeners[0].http.http2.rx_reset = 2;
+  w.listeners[0].http.http2.rapid_reset = 1;
+  w.clusters[0].http2.goaway_received = 1;
+  w.clusters[0].http2.streams_total = 7;
   return w;
 }
 
@@ -168,6 +173,23 @@ TEST(PrometheusExporter, InternalMetricsComeFromTheDeclaredTables) {
             std::string::npos);
 }
 
+TEST(PrometheusExporter, Http2CountersOfBothSidesAreExported) {
+  const std::string text = render();
+  EXPECT_TRUE(hasLine(text, "podproxy_downstream_http2_streams_total{listener=\"outbound\"}", "8"));
+  EXPECT_TRUE(hasLine(
+      text, "podproxy_downstream_http2_resets_total{listener=\"outbound\",side=\"remote\"}", "4"));
+  EXPECT_TRUE(hasLine(
+      text, "podproxy_downstream_http2_errors_total{listener=\"outbound\",reason=\"rapid_reset\"}",
+      "2"));
+  EXPECT_TRUE(hasLine(text, "podproxy_upstream_http2_streams_total{cluster=\"reviews\"}", "14"));
+  EXPECT_TRUE(hasLine(
+      text, "podproxy_upstream_http2_goaway_total{cluster=\"reviews\",direction=\"received\"}",
+      "2"));
+  EXPECT_TRUE(hasLine(
+      text, "podproxy_upstream_http2_goaway_total{cluster=\"local_app\",direction=\"received\"}",
+      "0"));
+}
+
 TEST(PrometheusExporter, EveryCounterFamilyEndsInTotal) {
   for (const InternalFamilyDef& def : kInternalFamilies) {
     if (def.type == MetricType::kCounter) {
@@ -187,6 +209,8 @@ TEST(PrometheusExporter, PlainStatsUseEnvoyStyleNames) {
   EXPECT_NE(text.find("http.outbound.router.no_route: 1\n"), std::string::npos);
   EXPECT_NE(text.find("listener.inbound_tcp.downstream_cx_overflow: 1\n"), std::string::npos);
   EXPECT_NE(text.find("cluster.reviews.upstream_cx_total: 1\n"), std::string::npos);
+  EXPECT_NE(text.find("http.outbound.http2.rx_reset: 2\n"), std::string::npos);
+  EXPECT_NE(text.find("cluster.reviews.http2.goaway_received: 1\n"), std::string::npos);
 }
 
 }  // namespace

@@ -46,8 +46,7 @@ class CertDir {
   }
   CertificateFiles certificate(const std::string& name,
                                std::vector<std::string> server_names = {}) const {
-    return CertificateFiles{file(name, "cert.pem"), file(name, "key.pem"),
-                            std::move(server_names)};
+    return CertificateFiles{file(name, "cert.pem"), file(name, "key.pem"), std::move(server_names)};
   }
 
  private:

@@ -174,7 +174,8 @@ TEST(TlsTransportSocket, HandshakeCarriesDataBothWaysAndReportsAlpnSniAndSpiffeI
   c.connection->initializeReadFilters();
 
   h.send(*c.connection, "ping");
-  ASSERT_TRUE(h.runUntil([&] { return !h.servers.empty() && h.servers[0]->filter->received == "ping"; }));
+  ASSERT_TRUE(
+      h.runUntil([&] { return !h.servers.empty() && h.servers[0]->filter->received == "ping"; }));
   auto& s = *h.servers[0];
   EXPECT_TRUE(s.filter->started);
   ASSERT_NE(s.connection->tls(), nullptr);
@@ -204,7 +205,8 @@ TEST(TlsTransportSocket, SecondConnectionResumesTheSession) {
   first.connection->initializeReadFilters();
   // TLS 1.3 tickets arrive after the handshake, with the server's first records.
   h.send(*first.connection, "x");
-  ASSERT_TRUE(h.runUntil([&] { return !h.servers.empty() && !h.servers[0]->filter->received.empty(); }));
+  ASSERT_TRUE(
+      h.runUntil([&] { return !h.servers.empty() && !h.servers[0]->filter->received.empty(); }));
   h.send(*h.servers[0]->connection, "y");
   ASSERT_TRUE(h.runUntil([&] { return first.filter->received == "y"; }));
   EXPECT_FALSE(first.connection->tls()->session_reused);
@@ -241,7 +243,8 @@ TEST(TlsTransportSocket, RefusesAServerSignedByAnotherCa) {
   testing::CertDir certs;
   certs.make("server");
   certs.make("other");
-  const std::string why = clientFailure(serverConfig(certs, "server"), clientConfig(certs, "other"));
+  const std::string why =
+      clientFailure(serverConfig(certs, "server"), clientConfig(certs, "other"));
   EXPECT_TRUE(why.starts_with("tls_handshake_failed: certificate verify failed")) << why;
   EXPECT_NE(why.find("unable to get local issuer certificate"), std::string::npos) << why;
 }
@@ -306,8 +309,10 @@ TEST(TlsTransportSocket, MutualTlsRequiresAClientCertificate) {
         << h.servers[0]->connection->failureReason();
     EXPECT_FALSE(h.servers[0]->filter->started);
     EXPECT_EQ(h.server_stats.no_certificate.load(), 1u);
-    ASSERT_TRUE(h.runUntil([&] { return c.callbacks.has(ConnectionEvent::kRemoteClose) ||
-                                        c.callbacks.has(ConnectionEvent::kConnectFailed); }));
+    ASSERT_TRUE(h.runUntil([&] {
+      return c.callbacks.has(ConnectionEvent::kRemoteClose) ||
+             c.callbacks.has(ConnectionEvent::kConnectFailed);
+    }));
   }
   {
     client.certificates = {certs.certificate("client")};
@@ -318,7 +323,8 @@ TEST(TlsTransportSocket, MutualTlsRequiresAClientCertificate) {
     ASSERT_TRUE(h.runUntil([&] { return c.callbacks.has(ConnectionEvent::kConnected); }));
     c.connection->initializeReadFilters();
     h.send(*c.connection, "hi");
-    ASSERT_TRUE(h.runUntil([&] { return !h.servers.empty() && h.servers[0]->filter->received == "hi"; }));
+    ASSERT_TRUE(
+        h.runUntil([&] { return !h.servers.empty() && h.servers[0]->filter->received == "hi"; }));
     const network::TlsInfo* info = h.servers[0]->connection->tls();
     ASSERT_NE(info, nullptr);
     EXPECT_EQ(info->peer_uri_san, client_id);

@@ -1,0 +1,245 @@
+"""HTTP/2 rows: podproxy, nghttpx and HAProxy as h2c (prior knowledge) proxies in front of the
+same backend, driven by h2load. podproxy is the running contestant (its HTTP listener also speaks
+HTTP/2); nghttpx and an HAProxy with an `proto h2` frontend are started for these rows only."""
+
+import os
+import re
+import resource
+import shutil
+import string
+import subprocess
+import time
+
+import procs as procs_mod
+from procs import free_port, wait_for_port
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
+CONTESTANTS = ["podproxy", "nghttpx", "haproxy"]
+PATH = "/small"
+CLIENTS = 16
+STREAMS = 10  # concurrent streams per client connection (h2load -m)
+REQUESTS_PER_SECOND_OF_RUN = 20000  # -n is sized so one run lasts about --duration
+
+
+def parse_h2load(output):
+    """req/s, request counts and mean time per request (µs) from h2load's summary."""
+    result = {"rps": None, "requests": None, "succeeded": None, "failed": None,
+              "errored": None, "non2xx": None, "mean_us": None}
+    for line in output.splitlines():
+        line = line.strip()
+        m = re.match(r"finished in [\d.]+\w+, ([\d.]+) req/s", line)
+        if m:
+            result["rps"] = float(m.group(1))
+        m = re.match(r"requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, "
+                     r"(\d+) errored", line)
+        if m:
+            result["requests"] = int(m.group(1))
+            result["succeeded"] = int(m.group(2))
+            result["failed"] = int(m.group(3))
+            result["errored"] = int(m.group(4))
+        m = re.match(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", line)
+        if m:
+            result["non2xx"] = sum(int(g) for g in m.groups()[1:])
+        m = re.match(r"time for request:\s+(\S+)\s+(\S+)\s+(\S+)", line)
+        if m:
+            result["mean_us"] = _to_us(m.group(3))
+    return result
+
+
+def _to_us(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        return None
+    return float(m.group(1)) * {"us": 1.0, "ms": 1e3, "s": 1e6}[m.group(2)]
+
+
+def run_h2load(port, requests, cpus, timeout_s):
+    def pin():
+        os.sched_setaffinity(0, cpus)
+
+    argv = ["h2load", "-n", str(requests), "-c", str(CLIENTS), "-m", str(STREAMS),
+            f"http://127.0.0.1:{port}{PATH}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, preexec_fn=pin)
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = parse_h2load(out.stdout)
+    if out.returncode != 0 or result["rps"] is None or result["succeeded"] is None:
+        raise RuntimeError(f"h2load exited {out.returncode}: {out.stdout[-1500:]}"
+                           f"{out.stderr.strip()[-500:]}")
+    result["load_cpu_s"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    result["wall_s"] = wall
+    result["raw"] = out.stdout
+    return result
+
+
+class H2Server:
+    def __init__(self, name, proc, port):
+        self.name = name
+        self.proc = proc
+        self.port = port
+
+
+def _render(template_name, out_path, **values):
+    with open(os.path.join(CONFIG_DIR, template_name)) as f:
+        text = string.Template(f.read()).substitute(**values)
+    with open(out_path, "w") as f:
+        f.write(text)
+    return out_path
+
+
+def _start(ps, name, argv, cpus, nofile, port, log):
+    proc = ps.spawn(name, argv, cpus, nofile, log)
+    if not wait_for_port(port, proc):
+        ps.stop(proc)
+        tail = ""
+        if os.path.exists(log):
+            with open(log, errors="replace") as f:
+                tail = f.read()[-1500:]
+        raise RuntimeError(f"{name} did not start listening on 127.0.0.1:{port}\n{tail}")
+    ps.remember_tree(proc)
+    return proc
+
+
+def start_extra(name, ps, tmp, cpus, nofile, conn_limit, backend):
+    """Starts nghttpx or the h2 HAProxy (the HTTP/1 HAProxy keeps its own config untouched)."""
+    port = free_port()
+    log = os.path.join(tmp, f"{name}-h2.out")
+    if name == "nghttpx":
+        # An empty --conf: never the system's /etc/nghttpx/nghttpx.conf. One worker, h2c frontend,
+        # HTTP/1.1 backend, no access log (as every contestant here).
+        conf = os.path.join(tmp, "nghttpx.conf")
+        open(conf, "w").close()
+        argv = ["nghttpx", f"--conf={conf}", f"--frontend=127.0.0.1,{port};no-tls",
+                f"--backend=127.0.0.1,{backend.port};;proto=http/1.1", "--workers=1",
+                "--log-level=WARN", f"--errorlog-file={log}",
+                f"--pid-file={os.path.join(tmp, 'nghttpx.pid')}"]
+    elif name == "haproxy":
+        conf = _render("haproxy-h2.cfg", os.path.join(tmp, "haproxy-h2.cfg"), port=port,
+                       backend_port=backend.port, maxconn=conn_limit, nofile=nofile)
+        argv = ["haproxy", "-db", "-f", conf]
+    else:
+        raise ValueError(name)
+    return H2Server(name, _start(ps, f"{name} (h2)", argv, cpus, nofile, port, log), port)
+
+
+def one_run(server, requests, plan, timeout_s):
+    proxy_before = procs_mod.tree_cpu_seconds(server.proc.pid)
+    r = run_h2load(server.port, requests, {plan["load"]}, timeout_s)
+    proxy_cpu = procs_mod.tree_cpu_seconds(server.proc.pid) - proxy_before
+    done = r["succeeded"] or 0
+    r.update({
+        "contestant": server.name,
+        "path": "h2 " + PATH,
+        "proxy_cpu_s": proxy_cpu,
+        "cpu_us_per_req": proxy_cpu / done * 1e6 if done else None,
+        "load_cpu_busy": r["load_cpu_s"] / r["wall_s"],
+    })
+    return r
+
+
+def run_rows(ps, tmp, plan, nofile, conn_limit, backend, podproxy, args):
+    """Measures the HTTP/2 rows in interleaved rounds. `podproxy`: its running Server, or None.
+    Returns (runs, skipped {name: why})."""
+    skipped = {}
+    if shutil.which("h2load") is None:
+        return [], {n: "h2load not installed (apt-get install nghttp2-client)" for n in CONTESTANTS}
+    servers = {}
+    if podproxy is not None:
+        servers["podproxy"] = H2Server("podproxy", podproxy.proc, podproxy.port)
+    else:
+        skipped["podproxy"] = "podproxy not running"
+    for name, tool in (("nghttpx", "nghttpx"), ("haproxy", "haproxy")):
+        if shutil.which(tool) is None:
+            skipped[name] = f"{tool} not installed"
+            continue
+        try:
+            servers[name] = start_extra(name, ps, tmp, {plan["proxy"]}, nofile, conn_limit,
+                                        backend)
+        except (RuntimeError, OSError) as e:
+            skipped[name] = f"failed to start: {e}"
+    requests = REQUESTS_PER_SECOND_OF_RUN * args.duration
+    timeout_s = args.duration * 10 + 60
+    order = [n for n in CONTESTANTS if n in servers]
+    for name in order:  # unrecorded warm-up, and a check that every request succeeds
+        try:
+            r = run_h2load(servers[name].port, 2000, {plan["load"]}, 60)
+            if r["succeeded"] != 2000 or r["non2xx"]:
+                raise RuntimeError(f"{r['succeeded']} of 2000 succeeded, {r['non2xx']} non-2xx")
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            skipped[name] = f"h2load warm-up failed: {e}"
+    order = [n for n in order if n not in skipped]
+    runs = []
+    for rnd in range(1, args.rounds + 1):
+        shift = (rnd - 1) % max(1, len(order))
+        for name in order[shift:] + order[:shift]:
+            r = one_run(servers[name], requests, plan, timeout_s)
+            r["round"] = rnd
+            runs.append(r)
+            bad = "" if not (r["failed"] or r["errored"] or r["non2xx"]) else (
+                f"  [{r['failed']} failed, {r['errored']} errored, {r['non2xx']} non-2xx]")
+            print(f"round {rnd}/{args.rounds} {name:8} h2 {PATH:17} {r['rps']:>10,.0f} req/s  "
+                  f"mean {(r['mean_us'] or 0) / 1000:.2f} ms  "
+                  f"{r['cpu_us_per_req'] or 0:.1f} CPU µs/req{bad}")
+    return runs, skipped
+
+
+def summarize(runs, skipped):
+    import statistics
+
+    def med(values):
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+    summary = {}
+    for name in CONTESTANTS:
+        mine = [r for r in runs if r["contestant"] == name]
+        if not mine:
+            continue
+        summary[name] = {"rps": med([r["rps"] for r in mine]),
+                         "mean_us": med([r["mean_us"] for r in mine]),
+                         "cpu_us": med([r["cpu_us_per_req"] for r in mine]),
+                         "load_busy": med([r["load_cpu_busy"] for r in mine])}
+    return {"rows": summary, "skipped": skipped}
+
+
+def markdown(summary, plan):
+    rows, skipped = summary["rows"], summary["skipped"]
+    lines = ["## HTTP/2 (h2c prior knowledge)", "",
+             f"`h2load -n <{REQUESTS_PER_SECOND_OF_RUN}/s × duration> -c {CLIENTS} -m {STREAMS} "
+             f"http://127.0.0.1:PORT{PATH}` against each proxy's h2c port (podproxy: its HTTP "
+             f"listener; nghttpx `--frontend=…;no-tls --workers=1`; HAProxy `bind … proto h2`, "
+             f"nbthread 1), HTTP/1.1 to the same backend; proxy on CPU {plan['proxy']}, h2load "
+             f"on CPU {plan['load']}. Medians over rounds.", "",
+             "| contestant | req/s (h2 small) | mean time/request | CPU µs/req (h2 small) |",
+             "|---|---:|---:|---:|"]
+    for name in CONTESTANTS:
+        if name in rows:
+            r = rows[name]
+            rps = "—" if r["rps"] is None else f"{r['rps']:,.0f}"
+            mean = "—" if r["mean_us"] is None else f"{r['mean_us'] / 1000:.2f} ms"
+            cpu = "—" if r["cpu_us"] is None else f"{r['cpu_us']:.1f}"
+            lines.append(f"| {name} | {rps} | {mean} | {cpu} |")
+        elif name in skipped:
+            lines.append(f"| {name} | skipped | skipped | skipped |")
+    rivals = [rows[n] for n in ("nghttpx", "haproxy") if n in rows]
+    if "podproxy" in rows and rivals:
+        mine = rows["podproxy"]
+        parts = []
+        best_rps = max((r["rps"] for r in rivals if r["rps"]), default=None)
+        best_cpu = min((r["cpu_us"] for r in rivals if r["cpu_us"]), default=None)
+        if mine["rps"] and best_rps:
+            parts.append(f"req/s {mine['rps'] / best_rps:.2f} (higher is better)")
+        if mine["cpu_us"] and best_cpu:
+            parts.append(f"CPU µs/req {mine['cpu_us'] / best_cpu:.2f} (lower is better)")
+        if parts:
+            lines += ["", "podproxy ÷ best of nghttpx and HAProxy: " + ", ".join(parts) + "."]
+    busy = [n for n, r in rows.items() if r["load_busy"] is not None and r["load_busy"] >= 0.9]
+    if busy:
+        lines += ["", f"h2load used ≥90% of its CPU for {', '.join(busy)}: the load generator "
+                      f"was the ceiling there; compare CPU µs/req."]
+    for name, why in skipped.items():
+        lines += ["", f"{name} skipped: {why}"]
+    lines.append("")
+    return lines

@@ -1,0 +1,204 @@
+"""HTTP/1.1 Upgrade through podproxy: a WebSocket client and server (RFC 6455 on raw sockets,
+upstreams/websocket.py) on either side. A route with `upgrade_types: [websocket]` turns the
+exchange into a byte tunnel after the 101 (echo, backpressure, half-close, idle timeout); a route
+without it forwards the request as plain HTTP; a refused upgrade is an ordinary response."""
+
+import socket
+import struct
+import time
+
+import pytest
+
+from harness import bootstrap, cluster, http_listener, route, wait_until
+from upstreams.websocket import (OP_BINARY, OP_CLOSE, OP_TEXT, FrameReader, WebSocketClient,
+                                 WebSocketUpstream, accept_key, encode_frame, read_head)
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def ws_upstream():
+    server = WebSocketUpstream().start()
+    yield server
+    server.stop()
+
+
+def ws_config(upstream, **route_action):
+    routes = [route("/plain", "backend", "5s", name="plain"),
+              route("/", "backend", "5s", name="ws", upgrade_types=["websocket"], **route_action)]
+    return bootstrap([http_listener("ingress", routes=routes)], [cluster("backend", [upstream])])
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def read_until_eof(sock, timeout=5):
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def test_websocket_echo_through_the_proxy(make_proxy, ws_upstream):
+    proxy = make_proxy(ws_config(ws_upstream))
+    client = WebSocketClient(proxy.port("ingress"), "/echo")
+    assert client.accepted(), (client.status, client.headers)
+    # What the upstream saw: the offer, forwarded with its hop-by-hop companion.
+    _, seen = ws_upstream.requests[-1]
+    assert seen["upgrade"] == "websocket"
+    assert seen["connection"].lower() == "upgrade"
+    assert seen["sec-websocket-version"] == "13"
+
+    messages = [b"hello", b"x" * 200, bytes(range(256)) * 400]  # 100 KiB: 64-bit length form
+    for m in messages:
+        client.send(m, OP_BINARY if len(m) > 1000 else OP_TEXT)
+    for m in messages:
+        opcode, payload, masked = client.recv_frame()
+        assert payload == m and not masked
+    client.send(struct.pack("!H", 1000), OP_CLOSE)
+    opcode, payload, _ = client.recv_frame()
+    assert opcode == OP_CLOSE
+    # The upstream closed after the close handshake: the proxy closes the client too.
+    assert read_until_eof(client.sock) == b""
+    client.close()
+    assert proxy.stop() == 0
+
+
+def test_bytes_sent_with_the_handshake_are_not_lost(make_proxy, ws_upstream):
+    proxy = make_proxy(ws_config(ws_upstream))
+    sock = socket.create_connection(("127.0.0.1", proxy.port("ingress")), timeout=5)
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    # Handshake and a first frame in one write: the frame waits behind the request.
+    sock.sendall(b"GET /echo HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: " + key.encode() + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                 + encode_frame(OP_TEXT, b"early", mask=True))
+    head, rest = read_head(lambda: sock.recv(65536))
+    assert head.startswith("HTTP/1.1 101 ")
+    assert f"\r\nsec-websocket-accept: {accept_key(key)}\r\n" in head + "\r\n"
+    frames = FrameReader(lambda: sock.recv(65536))
+    frames.feed(rest)
+    assert frames.read_frame()[1] == b"early"
+    sock.close()
+
+
+def test_slow_reader_keeps_proxy_memory_bounded(make_proxy, ws_upstream):
+    total = 20 * MIB
+    proxy = make_proxy(ws_config(ws_upstream))
+    baseline = rss_bytes(proxy.pid)
+    client = WebSocketClient(proxy.port("ingress"), f"/stream/{total}", rcvbuf=64 * 1024)
+    assert client.accepted()
+    # Not reading at all: the upstream must be stopped by backpressure, not buffered by us.
+    time.sleep(2)
+    # Kernel socket buffers on the way hold several MiB; the rest must wait in the upstream.
+    stalled_at = sum(ws_upstream.streamed.values())
+    assert stalled_at < total - 4 * MIB, stalled_at
+    peak = rss_bytes(proxy.pid)
+    print(f"stalled after {stalled_at / MIB:.1f} MiB, RSS +{(peak - baseline) / MIB:.1f} MiB")
+    received = 0
+    expected = bytes(range(256)) * 256
+    while True:
+        opcode, payload, _ = client.recv_frame()
+        if opcode == OP_CLOSE:
+            break
+        assert payload == expected[:len(payload)]
+        received += len(payload)
+        if received % (2 * MIB) == 0:
+            peak = max(peak, rss_bytes(proxy.pid))
+            time.sleep(0.02)  # a slow reader, still
+    assert received == total
+    print(f"peak RSS +{(peak - baseline) / MIB:.1f} MiB")
+    growth = peak - baseline
+    assert growth < 8 * MIB, f"proxy RSS grew by {growth / MIB:.1f} MiB for a {total // MIB} MiB tunnel"
+    client.close()
+
+
+def test_client_half_close_reaches_the_upstream_and_the_answer_still_arrives(make_proxy,
+                                                                           ws_upstream):
+    proxy = make_proxy(ws_config(ws_upstream))
+    client = WebSocketClient(proxy.port("ingress"), "/until-eof")
+    assert client.accepted()
+    for n in (10, 1000, 70000):
+        client.send(b"a" * n, OP_BINARY)
+    client.sock.shutdown(socket.SHUT_WR)
+    assert ws_upstream.eof_seen.wait(5), "the client's FIN did not reach the upstream"
+    opcode, payload, _ = client.recv_frame()
+    assert (opcode, payload) == (OP_TEXT, b"got 71010")
+    assert read_until_eof(client.sock) == b""
+    client.close()
+
+
+def test_upstream_close_ends_the_tunnel(make_proxy, ws_upstream):
+    proxy = make_proxy(ws_config(ws_upstream))
+    client = WebSocketClient(proxy.port("ingress"), "/stream/1000")
+    assert client.accepted()
+    opcode, payload, _ = client.recv_frame()
+    assert opcode == OP_BINARY and len(payload) == 1000
+    assert client.recv_frame()[0] == OP_CLOSE
+    assert read_until_eof(client.sock) == b""
+    client.close()
+
+
+def test_idle_timeout_closes_the_tunnel(make_proxy, ws_upstream):
+    proxy = make_proxy(ws_config(ws_upstream, idle_timeout="600ms"))
+    client = WebSocketClient(proxy.port("ingress"), "/echo")
+    assert client.accepted()
+    # Traffic keeps it open past the timeout...
+    for _ in range(4):
+        client.send(b"ping")
+        assert client.recv_frame()[1] == b"ping"
+        time.sleep(0.3)
+    # ...silence ends it, on both sides.
+    start = time.monotonic()
+    assert read_until_eof(client.sock, timeout=5) == b""
+    assert time.monotonic() - start < 3
+    assert ws_upstream.closed_by_peer.wait(5)
+    client.close()
+
+
+def test_route_without_upgrade_types_forwards_plain_http(make_proxy, ws_upstream):
+    proxy = make_proxy(ws_config(ws_upstream))
+    client = WebSocketClient(proxy.port("ingress"), "/plain")
+    assert client.status == 200
+    assert client.rest.startswith(b"upgrade=none")
+    _, seen = ws_upstream.requests[-1]
+    assert "upgrade" not in seen
+    assert "upgrade" not in seen.get("connection", "").lower()
+    assert "sec-websocket-key" in seen  # ordinary end-to-end fields still go
+    client.close()
+
+
+def test_other_upgrade_protocols_are_not_forwarded(make_proxy, ws_upstream):
+    proxy = make_proxy(ws_config(ws_upstream))
+    sock = socket.create_connection(("127.0.0.1", proxy.port("ingress")), timeout=5)
+    sock.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n")
+    data = sock.recv(65536)
+    assert data.startswith(b"HTTP/1.1 200 ")
+    assert data.endswith(b"upgrade=none\n")
+    sock.close()
+
+
+def test_upstream_refusing_the_upgrade_is_an_ordinary_response(make_proxy, ws_upstream):
+    proxy = make_proxy(ws_config(ws_upstream))
+    client = WebSocketClient(proxy.port("ingress"), "/refuse")
+    assert client.status == 400
+    assert client.headers["content-length"] == "18"
+    body = client.rest
+    while len(body) < 18:
+        body += client.sock.recv(65536)
+    assert body == b"no websocket here\n"
+    # The client connection stays an HTTP/1.1 keep-alive connection.
+    client.sock.sendall(b"GET /plain/after HTTP/1.1\r\nHost: a\r\n\r\n")
+    data = client.sock.recv(65536)
+    assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"upgrade=none\n")
+    # The connection that was offered the upgrade was not reused.
+    assert wait_until(lambda: ws_upstream.connections_accepted == 2, timeout=2)
+    client.close()

@@ -1,0 +1,381 @@
+// Http2ConnPool against a real HTTP/2 server (nghttp2 on its own threads, over loopback):
+// multiplexing on one connection, a second connection when SETTINGS_MAX_CONCURRENT_STREAMS is
+// reached, and GOAWAY draining a connection without failing a request.
+
+#include "proxy/upstream/http2_conn_pool.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <nghttp2/nghttp2.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proxy/event/dispatcher.h"
+#include "proxy/upstream/resource_manager.h"
+
+namespace podproxy::upstream {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct ServerOptions {
+  uint32_t max_concurrent_streams = 100;
+  // After this many requests on a connection, GOAWAY naming the last of them (0: never).
+  int goaway_after = 0;
+};
+
+// One server connection: an nghttp2 server session fed from a blocking socket. Requests whose
+// path starts with "/hold" are answered only once `release` is set; others at once, "ok".
+class ServerConnection {
+ public:
+  ServerConnection(int fd, const ServerOptions& options, const std::atomic<bool>& release,
+                   const std::atomic<bool>& stop)
+      : fd_(fd), options_(options), release_(release), stop_(stop) {}
+
+  void run() {
+    nghttp2_session_callbacks* callbacks = nullptr;
+    nghttp2_session_callbacks_new(&callbacks);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, &ServerConnection::onHeader);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &ServerConnection::onFrame);
+    nghttp2_session_server_new(&session_, callbacks, this);
+    nghttp2_session_callbacks_del(callbacks);
+    nghttp2_settings_entry settings{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+                                    options_.max_concurrent_streams};
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, &settings, 1);
+    while (!stop_.load() && send()) {
+      respondToReady();
+      if (!send()) break;
+      // Drained: close, as a server does after GOAWAY.
+      if (goaway_sent_ && waiting_.empty() && nghttp2_session_want_read(session_) == 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 5) <= 0) continue;
+      uint8_t buf[16384];
+      const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      if (nghttp2_session_mem_recv(session_, buf, static_cast<size_t>(n)) < 0) break;
+    }
+    nghttp2_session_del(session_);
+  }
+
+ private:
+  static int onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+    auto& self = *static_cast<ServerConnection*>(user);
+    if (std::string_view(reinterpret_cast<const char*>(name), namelen) == ":path") {
+      self.paths_[frame->hd.stream_id] =
+          std::string(reinterpret_cast<const char*>(value), valuelen);
+    }
+    return 0;
+  }
+
+  static int onFrame(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    auto& self = *static_cast<ServerConnection*>(user);
+    const bool request_end =
+        (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+    if (!request_end) return 0;
+    self.waiting_.push_back(frame->hd.stream_id);
+    if (self.options_.goaway_after > 0 && ++self.requests_ == self.options_.goaway_after) {
+      nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR,
+                            nullptr, 0);
+      self.goaway_sent_ = true;
+    }
+    return 0;
+  }
+
+  static ssize_t readBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                          nghttp2_data_source*, void*) {
+    const size_t n = std::min<size_t>(length, 2);
+    std::memcpy(buf, "ok", n);
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  }
+
+  void respondToReady() {
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (paths_[*it].starts_with("/hold") && !release_.load()) {
+        ++it;
+        continue;
+      }
+      const nghttp2_nv status{const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(":status")),
+                              const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>("200")), 7, 3,
+                              NGHTTP2_NV_FLAG_NONE};
+      nghttp2_data_provider body{};
+      body.read_callback = &ServerConnection::readBody;
+      nghttp2_submit_response(session_, *it, &status, 1, &body);
+      it = waiting_.erase(it);
+    }
+  }
+
+  bool send() {
+    const uint8_t* data = nullptr;
+    ssize_t n;
+    while ((n = nghttp2_session_mem_send(session_, &data)) > 0) {
+      for (ssize_t off = 0; off < n;) {
+        const ssize_t w = ::send(fd_, data + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
+        if (w <= 0) return false;
+        off += w;
+      }
+    }
+    return n == 0;
+  }
+
+  int fd_;
+  const ServerOptions& options_;
+  const std::atomic<bool>& release_;
+  const std::atomic<bool>& stop_;
+  nghttp2_session* session_ = nullptr;
+  std::map<int32_t, std::string> paths_;
+  std::vector<int32_t> waiting_;  // complete requests not answered yet
+  int requests_ = 0;
+  bool goaway_sent_ = false;
+};
+
+class FakeH2Upstream {
+ public:
+  explicit FakeH2Upstream(ServerOptions options) : options_(options) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+    EXPECT_EQ(::listen(listen_fd_, 16), 0);
+    socklen_t len = sizeof(sa);
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+    port_ = ntohs(sa.sin_port);
+    acceptor_ = std::thread([this] {
+      for (;;) {
+        const int fd = ::accept(listen_fd_, nullptr, nullptr);
+        if (fd < 0) return;
+        accepted_.fetch_add(1);
+        std::lock_guard<std::mutex> lock(mutex_);
+        fds_.push_back(fd);
+        workers_.emplace_back([this, fd] {
+          ServerConnection(fd, options_, release_, stop_).run();
+          closed_.fetch_add(1);
+          ::shutdown(fd, SHUT_RDWR);
+        });
+      }
+    });
+  }
+  ~FakeH2Upstream() {
+    stop_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    acceptor_.join();
+    for (auto& t : workers_) t.join();
+    for (int fd : fds_) ::close(fd);
+    ::close(listen_fd_);
+  }
+  uint16_t port() const { return port_; }
+  int accepted() const { return accepted_.load(); }
+  void release() { release_ = true; }
+
+ private:
+  ServerOptions options_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::vector<int> fds_;
+  std::vector<std::thread> workers_;
+  std::atomic<int> accepted_{0};
+  std::atomic<int> closed_{0};
+  std::atomic<bool> release_{false};
+  std::atomic<bool> stop_{false};
+};
+
+bool runUntil(event::Dispatcher& dispatcher, const std::function<bool()>& pred,
+              std::chrono::milliseconds timeout = 5000ms) {
+  if (pred()) return true;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto timer = dispatcher.createTimer([&] {
+    if (pred() || std::chrono::steady_clock::now() > deadline) dispatcher.exit();
+  });
+  timer->enableRepeating(1ms);
+  dispatcher.run();
+  return pred();
+}
+
+// The router's side of one request: GET `path` when ready; records the outcome.
+class TestStream : public http::ResponseDecoder,
+                   public PoolCallbacks,
+                   public http::StreamCallbacks {
+ public:
+  explicit TestStream(std::string path = "/") : path_(std::move(path)) {}
+
+  void onPoolReady(StreamHandle& stream, const Host&, bool reused) override {
+    ready = true;
+    this->reused = reused;
+    http::RequestHeaders headers;
+    headers.method = "GET";
+    headers.scheme = "http";
+    headers.path = path_;
+    headers.authority = "upstream.test";
+    stream.encodeHeaders(headers, true);
+  }
+  void onPoolFailure(PoolFailureReason reason, std::string_view, const Host&) override {
+    failure = reason;
+  }
+  void decode1xxHeaders(std::unique_ptr<http::ResponseHeaders>) override {}
+  void decodeHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) override {
+    status = headers->status;
+    complete = end_stream;
+  }
+  void decodeData(buffer::Buffer& data, bool end_stream) override {
+    body += data.toString();
+    data.clear();
+    complete = end_stream;
+  }
+  void decodeTrailers(std::unique_ptr<http::TrailerMap>) override { complete = true; }
+  void onResetStream(http::StreamResetReason reason, std::string_view details) override {
+    reset = reason;
+    reset_details = std::string(details);
+  }
+
+  bool done() const { return complete || reset.has_value() || failure.has_value(); }
+  bool ok() const { return complete && status == 200 && body == "ok"; }
+
+  bool ready = false;
+  bool reused = false;
+  std::optional<PoolFailureReason> failure;
+  uint16_t status = 0;
+  std::string body;
+  bool complete = false;
+  std::optional<http::StreamResetReason> reset;
+  std::string reset_details;
+
+ private:
+  std::string path_;
+};
+
+class Http2ConnPoolTest : public ::testing::Test {
+ protected:
+  void makePool(uint16_t port) {
+    cluster_.protocol = config::Cluster::Protocol::kHttp2;
+    host_ = std::make_shared<const Host>("backend", *network::Address::fromIp("127.0.0.1", port),
+                                         "127.0.0.1");
+    resources_ = std::make_unique<ResourceManager>(cluster_.circuit_breakers);
+    pool_ =
+        std::make_unique<Http2ConnPool>(dispatcher_, host_, cluster_, *resources_, &codec_stats_);
+  }
+  void start(TestStream& s) { pool_->newStream(s, s, s); }
+
+  void finish() {
+    pool_->shutdown();
+    EXPECT_EQ(resources_->connections(), 0u);
+    EXPECT_EQ(resources_->requests(), 0u);
+    pool_.reset();
+    EXPECT_TRUE(dispatcher_.shutdown());
+  }
+
+  event::Dispatcher dispatcher_{"test"};
+  config::Cluster cluster_;
+  HostConstSharedPtr host_;
+  std::unique_ptr<ResourceManager> resources_;
+  http::http2::CodecStats codec_stats_;
+  std::unique_ptr<Http2ConnPool> pool_;
+};
+
+TEST_F(Http2ConnPoolTest, MultiplexesConcurrentAndLaterStreamsOnOneConnection) {
+  FakeH2Upstream upstream({});
+  makePool(upstream.port());
+
+  TestStream a, b, c;
+  start(a);
+  start(b);
+  start(c);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return a.done() && b.done() && c.done(); }));
+  EXPECT_TRUE(a.ok() && b.ok() && c.ok());
+
+  TestStream d;
+  start(d);
+  EXPECT_TRUE(d.ready);  // a connected connection with room: at once
+  EXPECT_TRUE(d.reused);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return d.done(); }));
+  EXPECT_TRUE(d.ok());
+
+  EXPECT_EQ(upstream.accepted(), 1);
+  EXPECT_EQ(pool_->stats().cx_total, 1u);
+  EXPECT_EQ(pool_->stats().rq_total, 4u);
+  EXPECT_EQ(pool_->stats().rq_reused, 3u);  // all but the first stream of the connection
+  EXPECT_EQ(pool_->connections(), 1u);
+  EXPECT_EQ(pool_->idleConnections(), 1u);
+  EXPECT_EQ(codec_stats_.streams_total, 4u);
+  finish();
+}
+
+TEST_F(Http2ConnPoolTest, OpensASecondConnectionWhenThePeersStreamLimitIsReached) {
+  FakeH2Upstream upstream({.max_concurrent_streams = 1});
+  makePool(upstream.port());
+
+  // The first exchange brings the server's SETTINGS (one stream at a time).
+  TestStream warmup;
+  start(warmup);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return warmup.done(); }));
+  ASSERT_TRUE(warmup.ok());
+
+  TestStream a("/hold/a"), b("/hold/b");
+  start(a);
+  EXPECT_TRUE(a.ready);
+  start(b);
+  EXPECT_FALSE(b.ready);  // the only connection is full: b waits for a new one
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return b.ready; }));
+  EXPECT_FALSE(b.reused);
+  EXPECT_EQ(upstream.accepted(), 2);
+  EXPECT_EQ(pool_->connections(), 2u);
+
+  upstream.release();
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return a.done() && b.done(); }));
+  EXPECT_TRUE(a.ok());
+  EXPECT_TRUE(b.ok());
+  EXPECT_EQ(pool_->stats().cx_total, 2u);
+  finish();
+}
+
+TEST_F(Http2ConnPoolTest, GoawayDrainsTheConnectionWithoutFailingAStream) {
+  // The server says GOAWAY when the second request arrives, naming it as the last it serves.
+  FakeH2Upstream upstream({.goaway_after = 2});
+  makePool(upstream.port());
+
+  TestStream held("/hold"), quick("/quick");
+  start(held);
+  start(quick);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return quick.done(); }));
+  EXPECT_TRUE(quick.ok());
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return codec_stats_.goaway_received == 1; }));
+  EXPECT_FALSE(held.done());  // in flight, still served
+
+  // New streams go to a new connection, not to the one that said GOAWAY.
+  TestStream after;
+  start(after);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return after.done(); }));
+  EXPECT_TRUE(after.ok());
+  EXPECT_FALSE(after.reused);
+  EXPECT_EQ(upstream.accepted(), 2);
+
+  upstream.release();
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return held.done(); }));
+  EXPECT_TRUE(held.ok()) << held.reset_details;
+  // The drained connection closes once its last stream is done; the new one stays.
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return pool_->connections() == 1; }));
+  EXPECT_EQ(pool_->stats().cx_total, 2u);
+  EXPECT_EQ(pool_->stats().rq_reset, 0u);
+  finish();
+}
+
+}  // namespace
+}  // namespace podproxy::upstream

@@ -223,14 +223,17 @@ void Connection::stopReading() {
 
 void Connection::readDisable(bool disable) {
   if (disable) {
-    // A TLS handshake keeps reading: nothing reaches the filters before it completes anyway.
-    const bool handshaking = transport_ != nullptr && !transport_->socket->handshakeComplete();
-    if (read_disable_count_++ == 0 && !handshaking) stopReading();
+    // Lazily: the socket keeps its read interest until bytes actually arrive while disabled
+    // (then reading stops, at most one read's worth held). Most disables (an HTTP/1 request
+    // waiting for its response) end before the peer sends more, so this saves an epoll_ctl
+    // pair per request.
+    ++read_disable_count_;
   } else {
     if (read_disable_count_ == 0) return;  // unbalanced enable: ignore rather than underflow
     if (--read_disable_count_ == 0 && state_ == State::kOpen) {
       startReading();
-      if (!read_buffer_.empty() && !redispatch_scheduled_) {
+      const bool raw_pending = transport_ != nullptr && !transport_->raw_input.empty();
+      if ((!read_buffer_.empty() || eof_pending_ || raw_pending) && !redispatch_scheduled_) {
         redispatch_scheduled_ = true;
         dispatcher_.schedulePostIo(&redispatch_);
       }
@@ -245,8 +248,12 @@ void Connection::Redispatch::onPostIo() {
     c.onTransportRead();  // delivers the plaintext too
     return;
   }
-  if (c.state_ == State::kOpen && c.read_disable_count_ == 0 && !c.read_buffer_.empty()) {
-    c.dispatchToFilters(false);
+  if (c.state_ != State::kOpen || c.read_disable_count_ != 0) return;
+  if (!c.read_buffer_.empty() || c.eof_pending_) {
+    const bool end_stream = c.eof_pending_;
+    c.eof_pending_ = false;
+    c.dispatchToFilters(end_stream);
+    if (end_stream) c.maybeFinishHalfClosed();
   }
 }
 
@@ -276,6 +283,12 @@ void Connection::onReadable(ssize_t nread) {
     }
     if (transport_ != nullptr) {
       onTransportRead();
+      if (read_disable_count_ > 0) stopReading();
+      return;
+    }
+    if (read_disable_count_ > 0) {
+      // Disabled lazily (see readDisable): keep these bytes, stop reading more.
+      stopReading();
       return;
     }
     dispatchToFilters(false);
@@ -308,6 +321,10 @@ void Connection::onPeerEof() {
     return;
   }
   if (half_close_) {
+    if (read_disable_count_ > 0) {
+      eof_pending_ = true;  // delivered with the held bytes when reading is enabled again
+      return;
+    }
     dispatchToFilters(true);
     maybeFinishHalfClosed();
   } else {

@@ -236,6 +236,7 @@ class Connection final : public event::DeferredDeletable,
   bool lingering_ = false;           // flushed and shut; discarding input until the peer's FIN
   bool in_dispatch_ = false;
   bool redispatch_scheduled_ = false;
+  bool eof_pending_ = false;  // the peer's FIN arrived while reading was disabled
   bool connect_handshake_pending_ = false;  // upstream TLS: kConnected waits for the handshake
   bool filters_wait_handshake_ = false;     // initializeReadFilters() came before the handshake
   bool tls_shutdown_sent_ = false;          // close_notify queued

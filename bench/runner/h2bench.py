@@ -6,6 +6,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import string
 import subprocess
 import time
@@ -126,15 +127,23 @@ def start_extra(name, ps, tmp, cpus, nofile, conn_limit, backend):
 
 def one_run(server, requests, plan, timeout_s):
     proxy_before = procs_mod.tree_cpu_seconds(server.proc.pid)
+    cpus_before = procs_mod.cpu_times()
     r = run_h2load(server.port, requests, {plan["load"]}, timeout_s)
+    cpus_after = procs_mod.cpu_times()
     proxy_cpu = procs_mod.tree_cpu_seconds(server.proc.pid) - proxy_before
     done = r["succeeded"] or 0
+    # As for the wrk rows: what else ran on the proxy's CPU (other users, steal) disturbs req/s.
+    pc = plan["proxy"]
+    busy = cpus_after[pc][0] - cpus_before[pc][0]
+    steal = cpus_after[pc][1] - cpus_before[pc][1]
+    own = proxy_cpu + (r["load_cpu_s"] if plan["load"] == pc else 0.0)
     r.update({
         "contestant": server.name,
         "path": "h2 " + PATH,
         "proxy_cpu_s": proxy_cpu,
         "cpu_us_per_req": proxy_cpu / done * 1e6 if done else None,
         "load_cpu_busy": r["load_cpu_s"] / r["wall_s"],
+        "proxy_cpu_foreign": (max(0.0, busy - own) + steal) / r["wall_s"],
     })
     return r
 
@@ -186,8 +195,6 @@ def run_rows(ps, tmp, plan, nofile, conn_limit, backend, podproxy, args):
 
 
 def summarize(runs, skipped):
-    import statistics
-
     def med(values):
         values = [v for v in values if v is not None]
         return statistics.median(values) if values else None
@@ -200,7 +207,8 @@ def summarize(runs, skipped):
         summary[name] = {"rps": med([r["rps"] for r in mine]),
                          "mean_us": med([r["mean_us"] for r in mine]),
                          "cpu_us": med([r["cpu_us_per_req"] for r in mine]),
-                         "load_busy": med([r["load_cpu_busy"] for r in mine])}
+                         "load_busy": med([r["load_cpu_busy"] for r in mine]),
+                         "foreign": med([r["proxy_cpu_foreign"] for r in mine])}
     return {"rows": summary, "skipped": skipped}
 
 
@@ -239,6 +247,12 @@ def markdown(summary, plan):
     if busy:
         lines += ["", f"h2load used ≥90% of its CPU for {', '.join(busy)}: the load generator "
                       f"was the ceiling there; compare CPU µs/req."]
+    disturbed = [f"{n} {r['foreign']:.0%}" for n, r in rows.items()
+                 if r["foreign"] is not None and r["foreign"] >= 0.05]
+    if disturbed:
+        lines += ["", f"Disturbed: other processes used the proxy's CPU during the runs of "
+                      f"{', '.join(disturbed)}; req/s and latency are unreliable, CPU µs/req "
+                      f"less so."]
     for name, why in skipped.items():
         lines += ["", f"{name} skipped: {why}"]
     lines.append("")

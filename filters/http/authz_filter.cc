@@ -29,7 +29,10 @@ http::FilterHeadersStatus HttpAuthzFilter::decodeHeaders(http::RequestHeaders& h
   headers.headers.remove(kXfcc);
   if (tls != nullptr) {
     if (tls->peer_certificate_verified) {
-      callbacks_->streamInfo().downstream_peer_uri_san = tls->peer_uri_san;
+      http::StreamInfo& info = callbacks_->streamInfo();
+      info.downstream_peer_uri_san = tls->peer_uri_san;
+      info.downstream_local_uri_san = tls->local_uri_san;
+      info.downstream_mtls = tls->peer_certificate_presented;
     }
     if (std::string xfcc = forwardedClientCert(*tls); !xfcc.empty()) {
       headers.headers.set(kXfcc, xfcc);

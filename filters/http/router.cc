@@ -162,6 +162,14 @@ void Router::onPoolReady(upstream::StreamHandle& stream, const upstream::Host& h
   reused_connection_ = reused;
   upstream_request_start_ms_ = callbacks_->dispatcher().nowMs();
   stream.setWatermarkCallbacks(&upstream_watermarks_);
+  // Telemetry: mTLS when we presented a workload certificate and verified the server's.
+  if (const network::TlsInfo* tls = stream.connection().tls();
+      tls != nullptr && tls->peer_certificate_verified && !tls->local_uri_san.empty()) {
+    http::StreamInfo& info = callbacks_->streamInfo();
+    info.upstream_peer_uri_san = tls->peer_uri_san;
+    info.upstream_local_uri_san = tls->local_uri_san;
+    info.upstream_mtls = true;
+  }
   // Keep a copy of the body only where the keep-alive race can bite: a reused connection.
   retry_body_.clear();
   retry_body_complete_ = true;

@@ -51,14 +51,15 @@ network::FilterStatus TcpProxy::onNewConnection() {
   // Capture listeners: the original destination picked the cluster (and is the host for
   // passthrough).
   const network::CaptureInfo* capture = down.captureInfo();
-  cluster_name_ = config_.original_destination && capture != nullptr ? capture->cluster
-                                                                      : config_.cluster;
+  cluster_name_ =
+      config_.original_destination && capture != nullptr ? capture->cluster : config_.cluster;
   start_time_ms_ = dispatcher_->nowMs();
   downstream_remote_ = down.remoteAddress();
   if (const network::TlsInfo* tls = down.tls(); tls != nullptr && tls->peer_certificate_verified) {
     downstream_peer_uri_san_ = tls->peer_uri_san;
+    downstream_local_uri_san_ = tls->local_uri_san;
+    downstream_mtls_ = tls->peer_certificate_presented;
   }
-  if (observer_ != nullptr) live_bytes_ = observer_->onTcpSessionStart(cluster_name_);
   upstream::ThreadLocalCluster* cluster = clusters_.get(cluster_name_);
   if (cluster != nullptr) {
     host_ = cluster->chooseHost(
@@ -132,6 +133,14 @@ void TcpProxy::onUpstreamEvent(network::ConnectionEvent event) {
   switch (event) {
     case network::ConnectionEvent::kConnected:
       upstream_connected_ = true;
+      // mTLS when we presented a workload certificate and verified the server's.
+      if (const network::TlsInfo* tls = upstream_->tls();
+          tls != nullptr && tls->peer_certificate_verified && !tls->local_uri_san.empty()) {
+        upstream_peer_uri_san_ = tls->peer_uri_san;
+        upstream_local_uri_san_ = tls->local_uri_san;
+        upstream_mtls_ = true;
+      }
+      startSession();
       onActivity();
       if (downstream_read_disabled_for_connect_) {
         downstream_read_disabled_for_connect_ = false;
@@ -205,21 +214,40 @@ void TcpProxy::finish() {
   if (counted_active_) {
     counted_active_ = false;
     if (stats_ != nullptr) --stats_->cx_active;
-    if (live_bytes_ != nullptr) {
-      TcpSessionInfo info;
-      info.start_time_ms = start_time_ms_;
-      info.cluster = cluster_name_;
-      const std::string host = host_ ? host_->address().toString() : std::string();
-      info.upstream_host = host;
-      info.response_flags = response_flags_;
-      info.downstream_remote_address = downstream_remote_;
-      info.downstream_peer_uri_san = downstream_peer_uri_san_;
-      info.bytes_received = bytes_from_downstream_;
-      info.bytes_sent = bytes_from_upstream_;
+    if (observer_ != nullptr) {
+      startSession();  // never connected: opened and closed now
+      std::string host;
+      const TcpSessionInfo info = sessionInfo(host);
       live_bytes_ = nullptr;
       observer_->onTcpSessionEnd(info);
     }
   }
+}
+
+TcpSessionInfo TcpProxy::sessionInfo(std::string& host) const {
+  TcpSessionInfo info;
+  info.start_time_ms = start_time_ms_;
+  info.cluster = cluster_name_;
+  host = host_ ? host_->address().toString() : std::string();
+  info.upstream_host = host;
+  info.response_flags = response_flags_;
+  info.downstream_remote_address = downstream_remote_;
+  info.downstream_peer_uri_san = downstream_peer_uri_san_;
+  info.downstream_local_uri_san = downstream_local_uri_san_;
+  info.downstream_mtls = downstream_mtls_;
+  info.upstream_peer_uri_san = upstream_peer_uri_san_;
+  info.upstream_local_uri_san = upstream_local_uri_san_;
+  info.upstream_mtls = upstream_mtls_;
+  info.bytes_received = bytes_from_downstream_;
+  info.bytes_sent = bytes_from_upstream_;
+  return info;
+}
+
+void TcpProxy::startSession() {
+  if (session_started_ || observer_ == nullptr) return;
+  session_started_ = true;
+  std::string host;
+  live_bytes_ = observer_->onTcpSessionStart(sessionInfo(host));
 }
 
 void TcpProxy::DownstreamCallbacks::onEvent(network::ConnectionEvent event) {

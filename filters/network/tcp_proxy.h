@@ -83,6 +83,9 @@ class TcpProxy : public network::ReadFilter {
   void onIdleTimer();
   void releaseConnectionSlot();
   void finish();
+  // The session as telemetry sees it; `host` backs its upstream_host.
+  TcpSessionInfo sessionInfo(std::string& host) const;
+  void startSession();
 
   const config::TcpProxyConfig& config_;
   upstream::ThreadLocalClusterManager& clusters_;
@@ -99,9 +102,15 @@ class TcpProxy : public network::ReadFilter {
   TcpSessionObserver* observer_ = nullptr;
   stats::TcpByteCounters* live_bytes_ = nullptr;
   uint64_t start_time_ms_ = 0;
-  network::Address downstream_remote_;   // copied: the session may end in the connection's dtor
-  std::string downstream_peer_uri_san_;  // verified SPIFFE ID of an mTLS client, copied too
-  std::string_view response_flags_;      // one of http::response_flags
+  network::Address downstream_remote_;    // copied: the session may end in the connection's dtor
+  std::string downstream_peer_uri_san_;   // verified SPIFFE ID of an mTLS client, copied too
+  std::string downstream_local_uri_san_;  // our SPIFFE ID towards an mTLS client
+  std::string upstream_peer_uri_san_;     // the upstream's verified SPIFFE ID (mutual cluster)
+  std::string upstream_local_uri_san_;    // ours towards it
+  bool downstream_mtls_ = false;
+  bool upstream_mtls_ = false;
+  bool session_started_ = false;                    // told the observer (see TcpSessionObserver)
+  std::string_view response_flags_;                 // one of http::response_flags
   upstream::ResourceManager* resources_ = nullptr;  // holds a connection slot while non-null
   std::unique_ptr<event::Timer> idle_timer_;
   uint64_t last_activity_ms_ = 0;

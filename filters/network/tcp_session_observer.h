@@ -18,16 +18,25 @@ struct TcpSessionInfo {
   std::string_view response_flags;  // Envoy's flags (UH, UO, UF...), comma-separated
   network::Address downstream_remote_address;
   std::string_view downstream_peer_uri_san;  // the client's verified SPIFFE ID (mTLS)
-  uint64_t bytes_received = 0;               // from downstream
-  uint64_t bytes_sent = 0;                   // to downstream
+  // Identities for Istio's principal labels: ours towards an mTLS client; the upstream's
+  // verified SPIFFE ID and ours on an mTLS (mutual) upstream connection.
+  std::string_view downstream_local_uri_san;
+  bool downstream_mtls = false;
+  std::string_view upstream_peer_uri_san;
+  std::string_view upstream_local_uri_san;
+  bool upstream_mtls = false;
+  uint64_t bytes_received = 0;  // from downstream
+  uint64_t bytes_sent = 0;      // to downstream
 };
 
 class TcpSessionObserver {
  public:
   virtual ~TcpSessionObserver() = default;
-  // A session began towards `cluster`. The returned counters (never null) stay valid while the
-  // worker runs: the session adds its bytes to them as they flow.
-  virtual stats::TcpByteCounters* onTcpSessionStart(std::string_view cluster) = 0;
+  // A session towards `info.cluster` is counted as opened: once the upstream connected (its
+  // identity is known then), or at its end when it never did. `info` carries the identities and
+  // the bytes so far. The returned counters (never null) stay valid while the worker runs: the
+  // session adds its further bytes to them as they flow.
+  virtual stats::TcpByteCounters* onTcpSessionStart(const TcpSessionInfo& info) = 0;
   // Exactly once per started session.
   virtual void onTcpSessionEnd(const TcpSessionInfo& info) = 0;
 };

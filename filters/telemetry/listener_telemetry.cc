@@ -48,6 +48,18 @@ void ListenerTelemetry::pushLine() {
   line_.clear();
 }
 
+uint32_t ListenerTelemetry::identity(std::string_view downstream_peer,
+                                     std::string_view downstream_local, bool downstream_mtls,
+                                     std::string_view upstream_peer,
+                                     std::string_view upstream_local, bool upstream_mtls) {
+  if (listener_.direction == config::TrafficDirection::kInbound) {
+    if (!downstream_mtls) return 0;
+    return shard_.identity(downstream_peer, downstream_local, true);
+  }
+  if (!upstream_mtls) return 0;
+  return shard_.identity(upstream_local, upstream_peer, true);
+}
+
 void ListenerTelemetry::onStreamComplete(const http::StreamInfo& info,
                                          const http::RequestHeaders* request,
                                          const http::ResponseHeaders* response,
@@ -59,6 +71,9 @@ void ListenerTelemetry::onStreamComplete(const http::StreamInfo& info,
   key.response_flags = stats::responseFlagBits(info.response_flags);
   key.response_code = info.response_code;
   key.cluster = clusters_.id(info.upstream_cluster);
+  key.identity =
+      identity(info.downstream_peer_uri_san, info.downstream_local_uri_san, info.downstream_mtls,
+               info.upstream_peer_uri_san, info.upstream_local_uri_san, info.upstream_mtls);
   if (isGrpc(request)) {
     key.protocol = stats::RequestProtocol::kGrpc;
     std::string_view status;
@@ -108,15 +123,25 @@ void ListenerTelemetry::onStreamComplete(const http::StreamInfo& info,
   pushLine();
 }
 
-stats::TcpByteCounters* ListenerTelemetry::onTcpSessionStart(std::string_view cluster) {
-  stats::TcpSeries& series = shard_.tcpSeries(stats::TcpSeriesKey{0, clusters_.id(cluster)});
+uint32_t ListenerTelemetry::tcpIdentity(const filters::TcpSessionInfo& info) {
+  return identity(info.downstream_peer_uri_san, info.downstream_local_uri_san, info.downstream_mtls,
+                  info.upstream_peer_uri_san, info.upstream_local_uri_san, info.upstream_mtls);
+}
+
+stats::TcpByteCounters* ListenerTelemetry::onTcpSessionStart(const filters::TcpSessionInfo& info) {
+  stats::TcpSeries& series =
+      shard_.tcpSeries(stats::TcpSeriesKey{0, clusters_.id(info.cluster), tcpIdentity(info)});
   ++series.opened;
+  // Bytes that flowed before the session was counted as opened (while connecting).
+  series.bytes.received += info.bytes_received;
+  series.bytes.sent += info.bytes_sent;
   return &series.bytes;
 }
 
 void ListenerTelemetry::onTcpSessionEnd(const filters::TcpSessionInfo& info) {
   const uint32_t flags = stats::responseFlagBits(info.response_flags);
-  ++shard_.tcpSeries(stats::TcpSeriesKey{flags, clusters_.id(info.cluster)}).closed;
+  ++shard_.tcpSeries(stats::TcpSeriesKey{flags, clusters_.id(info.cluster), tcpIdentity(info)})
+        .closed;
 
   if (ring_ == nullptr) return;
   const uint64_t now = dispatcher_.nowMs();

@@ -34,13 +34,19 @@ class ListenerTelemetry final : public http::StreamObserver, public filters::Tcp
                         const http::TrailerMap* response_trailers) override;
 
   // filters::TcpSessionObserver
-  stats::TcpByteCounters* onTcpSessionStart(std::string_view cluster) override;
+  stats::TcpByteCounters* onTcpSessionStart(const filters::TcpSessionInfo& info) override;
   void onTcpSessionEnd(const filters::TcpSessionInfo& info) override;
 
  private:
   // Wall-clock milliseconds of a loop timestamp.
   int64_t unixMs(uint64_t loop_ms) const;
   void pushLine();
+  // Istio's principals and security policy as a series identity: inbound, the downstream's
+  // verified ID and ours; outbound, ours and the upstream's (mTLS only; else none).
+  uint32_t identity(std::string_view downstream_peer, std::string_view downstream_local,
+                    bool downstream_mtls, std::string_view upstream_peer,
+                    std::string_view upstream_local, bool upstream_mtls);
+  uint32_t tcpIdentity(const filters::TcpSessionInfo& info);
 
   event::Dispatcher& dispatcher_;
   const config::Listener& listener_;

@@ -108,6 +108,7 @@ network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool end_s
 }
 
 void ConnectionManager::onEndOfInput() {
+  end_of_input_ = true;
   const CodecStatus status = codec_->onEndOfInput();
   if (!status) {
     // The FIN cut a request short.
@@ -206,6 +207,12 @@ void ConnectionManager::onStreamComplete(ActiveStream& stream) {
 
 void ConnectionManager::onStreamUpgraded(ActiveStream&) {
   if (closed_ || multiplexed()) return;
+  if (end_of_input_) {
+    // The client half-closed before the 101: in tunnel mode that FIN is the end of its bytes,
+    // so the codec passes it on now (it has nothing to report but success).
+    (void)codec_->onEndOfInput();
+    return;
+  }
   // Reading was paused behind the request (pipelining); bytes that arrived meanwhile are
   // re-delivered from the loop and go through the codec as tunnel data.
   pauseReading(false);

@@ -139,6 +139,7 @@ class ConnectionManager final : public network::ReadFilter,
   bool draining_ = false;
   bool closed_ = false;
   bool awaiting_headers_ = false;  // bytes of a request arrived, its headers are not complete
+  bool end_of_input_ = false;      // the client half-closed
 };
 
 }  // namespace podproxy::http

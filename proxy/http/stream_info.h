@@ -42,6 +42,13 @@ struct StreamInfo {
   uint32_t upstream_attempts = 0;
   network::Address downstream_remote_address;
   std::string downstream_peer_uri_san;  // the client's verified SPIFFE ID (mTLS), else empty
+  // Identities for Istio's principal labels: ours towards an mTLS client; the upstream's
+  // verified SPIFFE ID and ours on an mTLS (mutual cluster) upstream connection.
+  std::string downstream_local_uri_san;
+  bool downstream_mtls = false;
+  std::string upstream_peer_uri_san;
+  std::string upstream_local_uri_san;
+  bool upstream_mtls = false;
   // Telemetry: set by the tracing filter and the router, read by access logs.
   std::string trace_id;        // W3C trace id (32 hex) of the request's trace
   std::string span_id;         // the span podproxy created for this hop (16 hex)

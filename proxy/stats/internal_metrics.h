@@ -248,6 +248,8 @@ inline constexpr FieldMetric<Ds> kDetectionMetrics[] = {
     {F::kProtocolDetection, "outcome", "tcp", "tcp", &Ds::tcp},
     {F::kProtocolDetection, "outcome", "timeout", "timeout", &Ds::timeout},
     {F::kProtocolDetection, "outcome", "declared_tcp", "declared_tcp", &Ds::declared_tcp},
+    {F::kProtocolDetection, "outcome", "mtls_plaintext_refused", "mtls_plaintext_refused",
+     &Ds::mtls_plaintext_refused},
 };
 
 using Ps = upstream::PoolStats;

@@ -70,9 +70,45 @@ void TcpSeries::merge(const TcpSeries& other) {
   bytes.sent += other.bytes.sent;
 }
 
+uint16_t PrincipalTable::intern(std::string_view principal, size_t cap) {
+  if (principal.empty()) return kNoPrincipal;
+  auto it = ids_.find(std::string(principal));
+  if (it != ids_.end()) return it->second;
+  if (names_.size() >= cap || names_.size() >= kMaxPrincipalsFolded) {
+    ++overflow_;
+    return kNoPrincipal;
+  }
+  names_.emplace_back(principal);
+  const auto id = static_cast<uint16_t>(names_.size());
+  ids_.emplace(names_.back(), id);
+  return id;
+}
+
+const std::string& PrincipalTable::name(uint16_t id) const {
+  static const std::string kEmpty;
+  if (id == kNoPrincipal || id > names_.size()) return kEmpty;
+  return names_[id - 1];
+}
+
+uint32_t IstioShard::identity(std::string_view source_principal,
+                              std::string_view destination_principal, bool mutual_tls) {
+  return IdentityKey{principals.intern(source_principal), principals.intern(destination_principal),
+                     mutual_tls}
+      .pack();
+}
+
 void IstioShard::merge(const IstioShard& other) {
-  for (const auto& [key, series] : other.http) http[key].merge(series);
-  for (const auto& [key, series] : other.tcp) tcp[key].merge(series);
+  auto translate = [&](uint32_t packed) {
+    IdentityKey k = IdentityKey::unpack(packed);
+    k.source_principal =
+        principals.intern(other.principals.name(k.source_principal), kMaxPrincipalsFolded);
+    k.destination_principal =
+        principals.intern(other.principals.name(k.destination_principal), kMaxPrincipalsFolded);
+    return k.pack();
+  };
+  for (const auto& [id, series] : other.http) http[{id.key, translate(id.identity)}].merge(series);
+  for (const auto& [id, series] : other.tcp) tcp[{id.key, translate(id.identity)}].merge(series);
+  principals.addOverflow(other.principals.overflow());
 }
 
 }  // namespace podproxy::stats

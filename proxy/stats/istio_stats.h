@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "proxy/stats/histogram.h"
 
@@ -39,12 +40,55 @@ inline constexpr uint8_t kGrpcStatusOther = 31;
 uint8_t grpcStatusKey(std::string_view grpc_status);  // "" -> none
 std::string grpcStatusLabel(uint8_t key);             // none -> ""
 
+// Principals (SPIFFE IDs) are interned per shard so keys stay integers. Identities are few in a
+// mesh; the cap bounds label cardinality anyway: an ID beyond it is counted as kNoPrincipal
+// ("unknown") and the overflow is counted.
+inline constexpr uint16_t kNoPrincipal = 0;
+inline constexpr size_t kMaxPrincipalsPerShard = 64;    // per listener and worker
+inline constexpr size_t kMaxPrincipalsFolded = 0x7FFE;  // a scrape's sum over workers
+
+class PrincipalTable {
+ public:
+  // The id of `principal`; "" is kNoPrincipal. A new principal beyond `cap` distinct ones gets
+  // kNoPrincipal and counts one overflow.
+  uint16_t intern(std::string_view principal, size_t cap = kMaxPrincipalsPerShard);
+  // "" for kNoPrincipal or an id this table never gave.
+  const std::string& name(uint16_t id) const;
+  size_t size() const { return names_.size(); }
+  uint64_t overflow() const { return overflow_; }
+  void addOverflow(uint64_t n) { overflow_ += n; }
+
+ private:
+  std::vector<std::string> names_;  // id - 1
+  std::unordered_map<std::string, uint16_t> ids_;
+  uint64_t overflow_ = 0;
+};
+
+// Who talked to whom and how: Istio's source_principal, destination_principal and
+// connection_security_policy, packed into a series key.
+struct IdentityKey {
+  uint16_t source_principal = kNoPrincipal;       // a PrincipalTable id
+  uint16_t destination_principal = kNoPrincipal;  // a PrincipalTable id
+  bool mutual_tls = false;
+
+  uint32_t pack() const {
+    return static_cast<uint32_t>(source_principal & 0x7FFF) |
+           (static_cast<uint32_t>(destination_principal & 0x7FFF) << 15) |
+           (mutual_tls ? 1u << 30 : 0u);
+  }
+  static IdentityKey unpack(uint32_t packed) {
+    return IdentityKey{static_cast<uint16_t>(packed & 0x7FFF),
+                       static_cast<uint16_t>((packed >> 15) & 0x7FFF), (packed >> 30 & 1) != 0};
+  }
+};
+
 struct HttpSeriesKey {
   uint32_t response_flags = 0;
   uint16_t response_code = 0;  // 0..1023
   uint16_t cluster = kNoCluster;
   uint8_t grpc_status = kGrpcStatusNone;
   RequestProtocol protocol = RequestProtocol::kHttp;
+  uint32_t identity = 0;  // IdentityKey::pack(); kept out of pack() (no bits left there)
 
   uint64_t pack() const {
     return static_cast<uint64_t>(response_flags) |
@@ -67,6 +111,7 @@ struct HttpSeriesKey {
 struct TcpSeriesKey {
   uint32_t response_flags = 0;
   uint16_t cluster = kNoCluster;
+  uint32_t identity = 0;  // IdentityKey::pack()
 
   uint64_t pack() const {
     return static_cast<uint64_t>(response_flags) | (static_cast<uint64_t>(cluster & 0xFFF) << 32);
@@ -100,14 +145,32 @@ struct TcpSeries {
   void merge(const TcpSeries& other);
 };
 
+// A series' map key: the packed series key and the packed identity.
+struct SeriesId {
+  uint64_t key = 0;
+  uint32_t identity = 0;
+  bool operator==(const SeriesId&) const = default;
+};
+struct SeriesIdHash {
+  size_t operator()(const SeriesId& id) const {
+    return std::hash<uint64_t>()(id.key ^
+                                 (static_cast<uint64_t>(id.identity) * 0x9E3779B97F4A7C15ull));
+  }
+};
+
 // One listener's Istio series on one worker. unordered_map nodes are stable, so a live TCP
 // session may keep a pointer to its series' byte counters.
 struct IstioShard {
-  std::unordered_map<uint64_t, HttpSeries> http;
-  std::unordered_map<uint64_t, TcpSeries> tcp;
+  std::unordered_map<SeriesId, HttpSeries, SeriesIdHash> http;
+  std::unordered_map<SeriesId, TcpSeries, SeriesIdHash> tcp;
+  PrincipalTable principals;  // the ids in the series' identities
 
-  HttpSeries& httpSeries(const HttpSeriesKey& key) { return http[key.pack()]; }
-  TcpSeries& tcpSeries(const TcpSeriesKey& key) { return tcp[key.pack()]; }
+  HttpSeries& httpSeries(const HttpSeriesKey& key) { return http[{key.pack(), key.identity}]; }
+  TcpSeries& tcpSeries(const TcpSeriesKey& key) { return tcp[{key.pack(), key.identity}]; }
+  // The identity key of a session: principals interned here (bounded).
+  uint32_t identity(std::string_view source_principal, std::string_view destination_principal,
+                    bool mutual_tls);
+  // Adds `other`'s series; its principal ids are translated into this shard's table.
   void merge(const IstioShard& other);
 };
 

@@ -73,12 +73,14 @@ std::string canonicalRevision(const config::WorkloadIdentity& w) {
 IstioLabeler::IstioLabeler(const config::Bootstrap& config) : config_(config) {}
 
 prometheus::Labels IstioLabeler::common(size_t listener, uint16_t cluster,
-                                        std::string_view protocol) const {
+                                        std::string_view protocol, uint32_t identity,
+                                        const PrincipalTable& principals) const {
   const config::WorkloadIdentity& w = config_.telemetry.workload;
   const bool inbound = listener < config_.listeners.size() &&
                        config_.listeners[listener].direction == config::TrafficDirection::kInbound;
   prometheus::Labels l;
-  // Peers are unknown until TLS and metadata exchange land: Istio reports them as "unknown".
+  // Peers' workload labels need metadata exchange (not built): Istio reports "unknown". Their
+  // principals are the SPIFFE IDs mTLS verified (set below from the series' identity).
   auto setPeer = [&](const std::string& prefix) {
     for (const char* f : {"workload", "workload_namespace", "principal", "app", "version",
                           "canonical_service", "canonical_revision", "cluster"}) {
@@ -88,7 +90,7 @@ prometheus::Labels IstioLabeler::common(size_t listener, uint16_t cluster,
   auto setLocal = [&](const std::string& prefix) {
     l[prefix + "workload"] = orUnknown(w.name);
     l[prefix + "workload_namespace"] = orUnknown(w.namespace_name);
-    l[prefix + "principal"] = std::string(kUnknown);  // a SPIFFE id once mTLS lands
+    l[prefix + "principal"] = std::string(kUnknown);  // from the identity below when mTLS
     l[prefix + "app"] = orUnknown(w.app);
     l[prefix + "version"] = orUnknown(w.version);
     l[prefix + "canonical_service"] = orUnknown(canonicalService(w));
@@ -102,13 +104,18 @@ prometheus::Labels IstioLabeler::common(size_t listener, uint16_t cluster,
     setLocal("destination_");
     if (w.service != kUnknown) service = serviceFromHost(w.service);
     if (service.ns == kUnknown) service.ns = orUnknown(w.namespace_name);
-    l["connection_security_policy"] = "none";
   } else {
     l["reporter"] = "source";
     setLocal("source_");
     setPeer("destination_");
-    l["connection_security_policy"] = std::string(kUnknown);
   }
+  const IdentityKey id = IdentityKey::unpack(identity);
+  l["source_principal"] = orUnknown(principals.name(id.source_principal));
+  l["destination_principal"] = orUnknown(principals.name(id.destination_principal));
+  // As Istio: the destination reporter says "none" for plaintext, the source reporter "unknown".
+  l["connection_security_policy"] = id.mutual_tls ? "mutual_tls"
+                                    : inbound     ? "none"
+                                                  : std::string(kUnknown);
   l["destination_service"] = service.host;
   l["destination_service_name"] = service.name;
   l["destination_service_namespace"] = service.ns;
@@ -116,17 +123,20 @@ prometheus::Labels IstioLabeler::common(size_t listener, uint16_t cluster,
   return l;
 }
 
-prometheus::Labels IstioLabeler::http(size_t listener, const HttpSeriesKey& key) const {
+prometheus::Labels IstioLabeler::http(size_t listener, const HttpSeriesKey& key,
+                                      const PrincipalTable& principals) const {
   prometheus::Labels l =
-      common(listener, key.cluster, key.protocol == RequestProtocol::kGrpc ? "grpc" : "http");
+      common(listener, key.cluster, key.protocol == RequestProtocol::kGrpc ? "grpc" : "http",
+             key.identity, principals);
   l["response_code"] = std::to_string(key.response_code);
   l["grpc_response_status"] = grpcStatusLabel(key.grpc_status);
   l["response_flags"] = responseFlagsLabel(key.response_flags);
   return l;
 }
 
-prometheus::Labels IstioLabeler::tcp(size_t listener, const TcpSeriesKey& key) const {
-  prometheus::Labels l = common(listener, key.cluster, "tcp");
+prometheus::Labels IstioLabeler::tcp(size_t listener, const TcpSeriesKey& key,
+                                     const PrincipalTable& principals) const {
+  prometheus::Labels l = common(listener, key.cluster, "tcp", key.identity, principals);
   l["response_flags"] = responseFlagsLabel(key.response_flags);
   return l;
 }
@@ -278,8 +288,10 @@ std::string renderPrometheus(const config::Bootstrap& config,
   // Istio's standard metrics first: what dashboards and alerts read.
   for (size_t i = 0; i < folded.listeners.size(); ++i) {
     const IstioShard& shard = folded.listeners[i].istio;
-    for (const auto& [packed, series] : shard.http) {
-      const prometheus::Labels labels = labeler.http(i, HttpSeriesKey::unpack(packed));
+    for (const auto& [id, series] : shard.http) {
+      HttpSeriesKey key = HttpSeriesKey::unpack(id.key);
+      key.identity = id.identity;
+      const prometheus::Labels labels = labeler.http(i, key, shard.principals);
       families.counter("istio_requests_total", kIstioRequestsHelp, labels)
           .Increment(static_cast<double>(series.requests));
       families.histogram("istio_request_duration_milliseconds",
@@ -291,8 +303,10 @@ std::string renderPrometheus(const config::Bootstrap& config,
       families.histogram("istio_response_bytes", "Sizes of HTTP response bodies, in bytes.", labels,
                          series.response_bytes);
     }
-    for (const auto& [packed, series] : shard.tcp) {
-      const prometheus::Labels labels = labeler.tcp(i, TcpSeriesKey::unpack(packed));
+    for (const auto& [id, series] : shard.tcp) {
+      TcpSeriesKey key = TcpSeriesKey::unpack(id.key);
+      key.identity = id.identity;
+      const prometheus::Labels labels = labeler.tcp(i, key, shard.principals);
       families.counter("istio_tcp_connections_opened_total", "TCP connections opened.", labels)
           .Increment(static_cast<double>(series.opened));
       families.counter("istio_tcp_connections_closed_total", "TCP connections closed.", labels)
@@ -305,6 +319,15 @@ std::string renderPrometheus(const config::Bootstrap& config,
           .counter("istio_tcp_received_bytes_total",
                    "Bytes received from the downstream during TCP connections.", labels)
           .Increment(static_cast<double>(series.bytes.received));
+    }
+    // Principals beyond the per-worker cap were reported as "unknown": say how many.
+    if (shard.principals.overflow() > 0 && i < config.listeners.size()) {
+      families
+          .counter("podproxy_istio_principal_overflow_total",
+                   "Series whose SPIFFE ID was reported as unknown because a worker already "
+                   "tracked the maximum number of distinct principals for the listener.",
+                   {{"listener", config.listeners[i].name}})
+          .Increment(static_cast<double>(shard.principals.overflow()));
     }
   }
 

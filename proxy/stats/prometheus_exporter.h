@@ -46,11 +46,15 @@ struct ServerStats {
 class IstioLabeler {
  public:
   explicit IstioLabeler(const config::Bootstrap& config);
-  prometheus::Labels http(size_t listener, const HttpSeriesKey& key) const;
-  prometheus::Labels tcp(size_t listener, const TcpSeriesKey& key) const;
+  // `principals` resolves the key's identity (the shard the key came from).
+  prometheus::Labels http(size_t listener, const HttpSeriesKey& key,
+                          const PrincipalTable& principals) const;
+  prometheus::Labels tcp(size_t listener, const TcpSeriesKey& key,
+                         const PrincipalTable& principals) const;
 
  private:
-  prometheus::Labels common(size_t listener, uint16_t cluster, std::string_view protocol) const;
+  prometheus::Labels common(size_t listener, uint16_t cluster, std::string_view protocol,
+                            uint32_t identity, const PrincipalTable& principals) const;
 
   const config::Bootstrap& config_;
 };

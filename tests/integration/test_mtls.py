@@ -27,9 +27,11 @@ def certs(tmp_path):
 
 
 def server_sidecar(make_proxy, certs, app, mtls="strict", authorization=None, identity="payments",
-                   tcp_app=None):
+                   tcp_app=None, direction=None):
     inbound = http_listener("inbound", "app")
     inbound["mtls"] = mtls
+    if direction:
+        inbound["direction"] = direction
     if authorization:
         inbound["authorization"] = authorization
     listeners = [inbound]
@@ -37,6 +39,8 @@ def server_sidecar(make_proxy, certs, app, mtls="strict", authorization=None, id
     if tcp_app is not None:
         tcp_in = tcp_listener("tcp_inbound", "tcp_app")
         tcp_in["mtls"] = mtls
+        if direction:
+            tcp_in["direction"] = direction
         if authorization:
             tcp_in["authorization"] = authorization
         listeners.append(tcp_in)
@@ -230,3 +234,49 @@ def test_strict_mtls_needs_a_workload_certificate_with_a_spiffe_id(make_proxy, h
     assert proxy.wait_exit(10) == 1
     err = proxy.find_logs(msg="cannot load TLS certificates")[0]["error"]
     assert err == f"mesh_inbound: {tmp_path / 'none.pem'}: cannot open: No such file or directory"
+
+
+def istio_lines(proxy, metric):
+    text = http_get(proxy.admin_port, "/stats/prometheus").body.decode()
+    return [line for line in text.splitlines() if line.startswith(metric + "{")]
+
+
+def test_istio_metrics_carry_principals_and_mutual_tls_policy(make_proxy, http_upstream,
+                                                              tcp_upstream, certs):
+    server = server_sidecar(make_proxy, certs, http_upstream, mtls="permissive",
+                            tcp_app=tcp_upstream, direction="inbound")
+    client = client_sidecar(make_proxy, server.port("inbound"), certs,
+                            peer_spiffe_ids=[SERVER_ID])
+    for _ in range(2):
+        assert http_get(client.port("outbound"), "/mtls").status == 200
+    assert http_get(server.port("inbound"), "/plain").status == 200
+    # Outbound (source reporter): we are the source, the verified server the destination.
+    out = [l for l in istio_lines(client, "istio_requests_total") if 'response_code="200"' in l]
+    assert len(out) == 1, out
+    assert f'source_principal="{CLIENT_ID}"' in out[0], out
+    assert f'destination_principal="{SERVER_ID}"' in out[0], out
+    assert 'connection_security_policy="mutual_tls"' in out[0] and out[0].endswith(" 2"), out
+    # The server's listener: one mTLS series (2 requests), one plaintext series (1 request).
+    lines = [l for l in istio_lines(server, "istio_requests_total") if 'response_code="200"' in l]
+    mtls = [l for l in lines if 'connection_security_policy="mutual_tls"' in l]
+    plain = [l for l in lines if 'connection_security_policy="mutual_tls"' not in l]
+    assert len(mtls) == 1 and mtls[0].endswith(" 2"), lines
+    assert f'source_principal="{CLIENT_ID}"' in mtls[0], mtls
+    assert f'destination_principal="{SERVER_ID}"' in mtls[0], mtls
+    assert len(plain) == 1 and plain[0].endswith(" 1"), lines
+    assert 'source_principal="unknown"' in plain[0] and 'destination_principal="unknown"' in \
+        plain[0] and 'connection_security_policy="none"' in plain[0], plain
+    assert all('reporter="destination"' in l for l in lines), lines
+    # TCP over mTLS: the client's verified ID on istio_tcp_* too.
+    context = ssl.create_default_context(cafile=certs.file("ca", "ca.pem"))
+    context.load_cert_chain(certs.file("frontend", "cert.pem"), certs.file("frontend", "key.pem"))
+    with socket.create_connection(("127.0.0.1", server.port("tcp_inbound")), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(b"hello")
+            assert s.recv(100) == b"hello"
+    wait_until(lambda: any('connection_security_policy="mutual_tls"' in l and
+                           f'source_principal="{CLIENT_ID}"' in l
+                           for l in istio_lines(server, "istio_tcp_connections_closed_total")))
+    opened = istio_lines(server, "istio_tcp_connections_opened_total")
+    assert any(f'destination_principal="{SERVER_ID}"' in l and l.endswith(" 1")
+               for l in opened), opened

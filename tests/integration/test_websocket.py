@@ -136,6 +136,24 @@ def test_client_half_close_reaches_the_upstream_and_the_answer_still_arrives(mak
     client.close()
 
 
+def test_client_half_close_before_the_101_is_passed_on_after_it(make_proxy, ws_upstream):
+    proxy = make_proxy(ws_config(ws_upstream))
+    sock = socket.create_connection(("127.0.0.1", proxy.port("ingress")), timeout=5)
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    sock.sendall(b"GET /until-eof HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Key: " + key.encode() +
+                 b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    sock.shutdown(socket.SHUT_WR)
+    head, rest = read_head(lambda: sock.recv(65536))
+    assert head.startswith("HTTP/1.1 101 ")
+    assert ws_upstream.eof_seen.wait(5), "the FIN sent before the 101 was not passed on"
+    frames = FrameReader(lambda: sock.recv(65536))
+    frames.feed(rest)
+    assert frames.read_frame()[1] == b"got 0"
+    assert read_until_eof(sock) == b""
+    sock.close()
+
+
 def test_upstream_close_ends_the_tunnel(make_proxy, ws_upstream):
     proxy = make_proxy(ws_config(ws_upstream))
     client = WebSocketClient(proxy.port("ingress"), "/stream/1000")

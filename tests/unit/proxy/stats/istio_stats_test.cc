@@ -89,5 +89,56 @@ TEST(IstioShard, MergeSumsSeriesOfEqualKeysAndKeepsOthers) {
   EXPECT_EQ(a.httpSeries(ok).requests, 1u);
 }
 
+TEST(PrincipalTable, InternsEachIdOnceAndCapsDistinctIdsCountingTheOverflow) {
+  PrincipalTable t;
+  EXPECT_EQ(t.intern(""), kNoPrincipal);
+  const uint16_t a = t.intern("spiffe://cluster.local/ns/a/sa/x");
+  EXPECT_NE(a, kNoPrincipal);
+  EXPECT_EQ(t.intern("spiffe://cluster.local/ns/a/sa/x"), a);
+  EXPECT_EQ(t.name(a), "spiffe://cluster.local/ns/a/sa/x");
+  EXPECT_EQ(t.name(kNoPrincipal), "");
+  for (size_t i = t.size(); i < kMaxPrincipalsPerShard; ++i) {
+    EXPECT_NE(t.intern("spiffe://td/n" + std::to_string(i)), kNoPrincipal);
+  }
+  EXPECT_EQ(t.size(), kMaxPrincipalsPerShard);
+  EXPECT_EQ(t.intern("spiffe://td/one-too-many"), kNoPrincipal);
+  EXPECT_EQ(t.intern("spiffe://td/another"), kNoPrincipal);
+  EXPECT_EQ(t.overflow(), 2u);
+  EXPECT_EQ(t.intern("spiffe://cluster.local/ns/a/sa/x"), a);  // known ones still resolve
+}
+
+TEST(IstioShard, SeriesOfDifferentIdentitiesStayApartAndMergeTranslatesPrincipalIds) {
+  IstioShard a;
+  IstioShard b;
+  // Each worker numbers principals in the order it met them: ids differ across shards.
+  b.principals.intern("spiffe://td/other");
+  HttpSeriesKey k;
+  k.response_code = 200;
+  HttpSeriesKey plain = k;
+  k.identity = a.identity("spiffe://td/client", "spiffe://td/server", true);
+  ++a.httpSeries(k).requests;
+  ++a.httpSeries(plain).requests;
+  HttpSeriesKey kb = plain;
+  kb.identity = b.identity("spiffe://td/client", "spiffe://td/server", true);
+  EXPECT_NE(kb.identity, k.identity);
+  b.httpSeries(kb).requests += 2;
+  EXPECT_EQ(a.http.size(), 2u);
+
+  IstioShard total;
+  total.merge(a);
+  total.merge(b);
+  ASSERT_EQ(total.http.size(), 2u);
+  for (const auto& [id, series] : total.http) {
+    const IdentityKey ik = IdentityKey::unpack(id.identity);
+    if (!ik.mutual_tls) {
+      EXPECT_EQ(series.requests, 1u);
+      continue;
+    }
+    EXPECT_EQ(series.requests, 3u);
+    EXPECT_EQ(total.principals.name(ik.source_principal), "spiffe://td/client");
+    EXPECT_EQ(total.principals.name(ik.destination_principal), "spiffe://td/server");
+  }
+}
+
 }  // namespace
 }  // namespace podproxy::stats

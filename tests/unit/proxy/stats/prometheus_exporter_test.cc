@@ -213,5 +213,54 @@ TEST(PrometheusExporter, PlainStatsUseEnvoyStyleNames) {
   EXPECT_NE(text.find("cluster.reviews.http2.goaway_received: 1\n"), std::string::npos);
 }
 
+TEST(PrometheusExporter, MtlsSeriesCarryPrincipalsAndMutualTlsPolicy) {
+  const config::Bootstrap b = twoListenerConfig();
+  WorkerStatsSnapshot w;
+  w.listeners.resize(2);
+  w.clusters.resize(2);
+  // Outbound over a mutual cluster: we are the source, the upstream's ID the destination.
+  HttpSeriesKey out;
+  out.response_code = 200;
+  out.cluster = 0;
+  out.identity = w.listeners[0].istio.identity("spiffe://cluster.local/ns/shop/sa/productpage",
+                                               "spiffe://cluster.local/ns/shop/sa/reviews", true);
+  w.listeners[0].istio.httpSeries(out).requests = 4;
+  // Inbound mTLS TCP: the client's verified ID is the source, ours the destination.
+  TcpSeriesKey in{0, 1,
+                  w.listeners[1].istio.identity("spiffe://cluster.local/ns/shop/sa/client",
+                                                "spiffe://cluster.local/ns/shop/sa/pp", true)};
+  w.listeners[1].istio.tcpSeries(in).opened = 1;
+  w.listeners[1].istio.principals.addOverflow(3);
+  ServerStats server;
+  const std::string text = renderPrometheus(b, {w}, server);
+
+  auto lineOf = [&](const std::string& metric) {
+    const size_t at = text.find(metric + "{");
+    EXPECT_NE(at, std::string::npos) << metric;
+    return at == std::string::npos ? std::string() : text.substr(at, text.find('\n', at) - at);
+  };
+  const std::string http = lineOf("istio_requests_total");
+  EXPECT_NE(http.find("connection_security_policy=\"mutual_tls\""), std::string::npos) << http;
+  EXPECT_NE(http.find("source_principal=\"spiffe://cluster.local/ns/shop/sa/productpage\""),
+            std::string::npos)
+      << http;
+  EXPECT_NE(http.find("destination_principal=\"spiffe://cluster.local/ns/shop/sa/reviews\""),
+            std::string::npos)
+      << http;
+  EXPECT_EQ(http.substr(http.rfind(' ') + 1), "4");
+  const std::string tcp = lineOf("istio_tcp_connections_opened_total");
+  EXPECT_NE(tcp.find("reporter=\"destination\""), std::string::npos) << tcp;
+  EXPECT_NE(tcp.find("connection_security_policy=\"mutual_tls\""), std::string::npos) << tcp;
+  EXPECT_NE(tcp.find("source_principal=\"spiffe://cluster.local/ns/shop/sa/client\""),
+            std::string::npos)
+      << tcp;
+  EXPECT_NE(tcp.find("destination_principal=\"spiffe://cluster.local/ns/shop/sa/pp\""),
+            std::string::npos)
+      << tcp;
+  EXPECT_TRUE(
+      hasLine(text, "podproxy_istio_principal_overflow_total{listener=\"inbound_tcp\"}", "3"))
+      << text;
+}
+
 }  // namespace
 }  // namespace podproxy::stats

@@ -7,30 +7,6 @@
 
 namespace podproxy::upstream {
 
-class Http1ConnPool::PendingRequest : public Cancellable {
- public:
-  PendingRequest(Http1ConnPool& pool, http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
-                 http::StreamCallbacks& stream_callbacks, bool require_fresh)
-      : pool_(pool),
-        decoder(decoder),
-        callbacks(callbacks),
-        stream_callbacks(stream_callbacks),
-        require_fresh(require_fresh) {}
-
-  // Destroys this object.
-  void cancel() override { pool_.cancelPending(*this); }
-
-  Http1ConnPool& pool_;
-  http::ResponseDecoder& decoder;
-  PoolCallbacks& callbacks;
-  http::StreamCallbacks& stream_callbacks;
-  const bool require_fresh;
-  // False while the request waits for the connection opened for it; true when it waits for a
-  // connection slot (max_connections reached) and holds a max_pending_requests slot.
-  bool holds_pending_slot = false;
-  PendingList::iterator entry;
-};
-
 Http1ConnPool::Http1ConnPool(event::Dispatcher& dispatcher, HostConstSharedPtr host,
                              const config::Cluster& cluster, ResourceManager& resources,
                              CodecFactory codec_factory)
@@ -38,13 +14,11 @@ Http1ConnPool::Http1ConnPool(event::Dispatcher& dispatcher, HostConstSharedPtr h
       host_(std::move(host)),
       cluster_(cluster),
       resources_(resources),
-      codec_factory_(std::move(codec_factory)) {}
+      codec_factory_(std::move(codec_factory)),
+      pending_(*host_, resources_, stats_, [this] { checkDrained(); }) {}
 
 Http1ConnPool::~Http1ConnPool() {
-  for (auto& request : pending_) {
-    if (request->holds_pending_slot) resources_.releasePendingRequest();
-    resources_.releaseRequest();
-  }
+  // pending_ gives back the slots of requests still queued.
   for (uint64_t i = 0; i < stats_.rq_active; ++i) resources_.releaseRequest();
   for (size_t i = 0; i < clients_.size(); ++i) resources_.releaseConnection();
   // ~CodecClient closes without callbacks.
@@ -67,28 +41,14 @@ Cancellable* Http1ConnPool::newStream(http::ResponseDecoder& decoder, PoolCallba
     return nullptr;
   }
 
-  auto request = std::make_unique<PendingRequest>(*this, decoder, callbacks, stream_callbacks,
-                                                  require_fresh_connection);
-  bool open = false;
-  if (resources_.tryAcquireConnection()) {
-    open = true;
-  } else if (resources_.tryAcquirePendingRequest()) {
-    request->holds_pending_slot = true;
-  } else {
-    resources_.releaseRequest();
-    ++stats_.overflow;
-    callbacks.onPoolFailure(PoolFailureReason::kOverflow, "upstream overflow: max_pending_requests",
-                            *host_);
-    return nullptr;
-  }
-  PendingRequest* raw = request.get();
-  pending_.push_back(std::move(request));
-  raw->entry = std::prev(pending_.end());
-  ++stats_.pending_total;
-  stats_.pending_active = pending_.size();
+  // A new connection for it if the circuit breaker allows; else it waits for a connection slot.
+  const bool open = resources_.tryAcquireConnection();
+  PendingRequests::Request* request = pending_.enqueue(decoder, callbacks, stream_callbacks,
+                                                       require_fresh_connection, !open);
+  if (request == nullptr) return nullptr;  // overflow, already reported
   // Connecting always completes asynchronously, so the caller gets its handle first.
   if (open) openConnection();
-  return raw;
+  return request;
 }
 
 void Http1ConnPool::openConnection() {
@@ -118,37 +78,12 @@ void Http1ConnPool::attach(CodecClient& client, http::ResponseDecoder& decoder,
   callbacks.onPoolReady(client, *host_, reused);
 }
 
-Http1ConnPool::PendingList::iterator Http1ConnPool::firstServable(bool fresh_connection) {
-  return std::find_if(pending_.begin(), pending_.end(), [&](const auto& request) {
-    return fresh_connection || !request->require_fresh;
-  });
-}
-
-std::unique_ptr<Http1ConnPool::PendingRequest> Http1ConnPool::takePending(
-    PendingList::iterator it) {
-  std::unique_ptr<PendingRequest> request = std::move(*it);
-  pending_.erase(it);
-  if (request->holds_pending_slot) resources_.releasePendingRequest();
-  stats_.pending_active = pending_.size();
-  return request;
-}
-
-void Http1ConnPool::cancelPending(PendingRequest& request) {
-  std::unique_ptr<PendingRequest> owned = takePending(request.entry);
-  resources_.releaseRequest();
-  // A connection opened for it still completes and waits idle for the next request.
-  checkDrained();
-}
-
-void Http1ConnPool::failAllPending(PoolFailureReason reason, std::string_view details) {
-  // Take them all first, so that a retry submitted from a failure callback is not failed too.
-  std::vector<std::unique_ptr<PendingRequest>> failed;
-  while (!pending_.empty()) {
-    failed.push_back(takePending(pending_.begin()));
-    resources_.releaseRequest();
-    ++stats_.pending_failure;
-  }
-  for (auto& request : failed) request->callbacks.onPoolFailure(reason, details, *host_);
+bool Http1ConnPool::servePending(CodecClient& client, bool fresh_connection) {
+  auto it = pending_.firstServable(fresh_connection);
+  if (it == pending_.end()) return false;
+  std::unique_ptr<PendingRequests::Request> request = pending_.take(it);
+  attach(client, request->decoder, request->callbacks, request->stream_callbacks);
+  return true;
 }
 
 void Http1ConnPool::removeIdle(CodecClient& client) {
@@ -158,12 +93,7 @@ void Http1ConnPool::removeIdle(CodecClient& client) {
 
 void Http1ConnPool::onClientConnected(CodecClient& client) {
   --connecting_;
-  auto it = firstServable(true);
-  if (it != pending_.end()) {
-    std::unique_ptr<PendingRequest> request = takePending(it);
-    attach(client, request->decoder, request->callbacks, request->stream_callbacks);
-    return;
-  }
+  if (servePending(client, /*fresh_connection=*/true)) return;
   onClientReusable(client);
 }
 
@@ -183,12 +113,7 @@ void Http1ConnPool::onClientReusable(CodecClient& client) {
     client.close();
     return;
   }
-  auto it = firstServable(false);
-  if (it != pending_.end()) {
-    std::unique_ptr<PendingRequest> request = takePending(it);
-    attach(client, request->decoder, request->callbacks, request->stream_callbacks);
-    return;
-  }
+  if (servePending(client, /*fresh_connection=*/false)) return;
   idle_.push_back(&client);
   client.setIdleTimeout(cluster_.idle_timeout);
 }
@@ -233,7 +158,7 @@ void Http1ConnPool::onClientClosed(CodecClient& client, ClientCloseReason reason
     // more doomed connects.
     LOG_DEBUG("upstream connect failed", {"host", host_->address().toString()},
               {"reason", details});
-    failAllPending(reason == ClientCloseReason::kConnectTimeout
+    pending_.failAll(reason == ClientCloseReason::kConnectTimeout
                        ? PoolFailureReason::kTimeout
                        : PoolFailureReason::kConnectFailure,
                    details);
@@ -261,7 +186,7 @@ void Http1ConnPool::checkDrained() {
 
 void Http1ConnPool::shutdown() {
   draining_ = true;
-  failAllPending(PoolFailureReason::kLocalConnectionFailure, "pool_shutdown");
+  pending_.failAll(PoolFailureReason::kLocalConnectionFailure, "pool_shutdown");
   while (!clients_.empty()) {
     CodecClient& client = *clients_.front();
     client.close(http::StreamResetReason::kLocalReset, "upstream_pool_shutdown");

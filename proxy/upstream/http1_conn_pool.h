@@ -33,6 +33,7 @@
 #include "proxy/upstream/codec_client.h"
 #include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/host.h"
+#include "proxy/upstream/pending_requests.h"
 #include "proxy/upstream/resource_manager.h"
 
 namespace podproxy::upstream {
@@ -67,9 +68,6 @@ class Http1ConnPool final : public ConnPool, private CodecClientCallbacks {
   http::Protocol protocol() const override { return http::Protocol::kHttp11; }
 
  private:
-  class PendingRequest;
-  using PendingList = std::list<std::unique_ptr<PendingRequest>>;
-
   // CodecClientCallbacks
   void onClientConnected(CodecClient& client) override;
   void onClientStreamDetached(CodecClient& client) override;
@@ -83,12 +81,8 @@ class Http1ConnPool final : public ConnPool, private CodecClientCallbacks {
   // Starts a stream on `client` and tells the caller.
   void attach(CodecClient& client, http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
               http::StreamCallbacks& stream_callbacks);
-  // The first pending request that `client` may serve, or end().
-  PendingList::iterator firstServable(bool fresh_connection);
-  // Removes a pending request, releasing what it holds; returns its callbacks' owner object.
-  std::unique_ptr<PendingRequest> takePending(PendingList::iterator it);
-  void cancelPending(PendingRequest& request);
-  void failAllPending(PoolFailureReason reason, std::string_view details);
+  // Serves the oldest pending request `client` may take; false when there is none.
+  bool servePending(CodecClient& client, bool fresh_connection);
   void removeIdle(CodecClient& client);
   void checkDrained();
 
@@ -100,9 +94,9 @@ class Http1ConnPool final : public ConnPool, private CodecClientCallbacks {
 
   CodecClient::PoolList clients_;   // every connection, connecting / busy / idle
   std::vector<CodecClient*> idle_;  // most recently used at the back
-  PendingList pending_;
   size_t connecting_ = 0;
   PoolStats stats_;
+  PendingRequests pending_;  // after stats_: it counts into them
 
   bool draining_ = false;
   std::function<void()> on_drained_;

@@ -186,26 +186,6 @@ class Http2ConnPool::PoolStream final : public StreamHandle,
   bool response_started_ = false;
 };
 
-class Http2ConnPool::PendingRequest : public Cancellable {
- public:
-  PendingRequest(Http2ConnPool& pool, http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
-                 http::StreamCallbacks& stream_callbacks, bool require_fresh)
-      : pool_(pool),
-        decoder(decoder),
-        callbacks(callbacks),
-        stream_callbacks(stream_callbacks),
-        require_fresh(require_fresh) {}
-  void cancel() override { pool_.cancelPending(*this); }
-
-  Http2ConnPool& pool_;
-  http::ResponseDecoder& decoder;
-  PoolCallbacks& callbacks;
-  http::StreamCallbacks& stream_callbacks;
-  const bool require_fresh;
-  bool holds_pending_slot = false;
-  PendingList::iterator entry;
-};
-
 class Http2ConnPool::ActiveClient::ReadFilterAdapter : public network::ReadFilter {
  public:
   explicit ReadFilterAdapter(ActiveClient& client) : client_(client) {}
@@ -374,13 +354,11 @@ Http2ConnPool::Http2ConnPool(event::Dispatcher& dispatcher, HostConstSharedPtr h
       host_(std::move(host)),
       cluster_(cluster),
       resources_(resources),
-      codec_stats_(codec_stats != nullptr ? codec_stats : &own_codec_stats_) {}
+      codec_stats_(codec_stats != nullptr ? codec_stats : &own_codec_stats_),
+      pending_(*host_, resources_, stats_, [this] { checkDrained(); }) {}
 
 Http2ConnPool::~Http2ConnPool() {
-  for (auto& request : pending_) {
-    if (request->holds_pending_slot) resources_.releasePendingRequest();
-    resources_.releaseRequest();
-  }
+  // pending_ gives back the slots of requests still queued.
   for (uint64_t i = 0; i < stats_.rq_active; ++i) resources_.releaseRequest();
   for (size_t i = 0; i < clients_.size(); ++i) resources_.releaseConnection();
   clients_.clear();
@@ -405,29 +383,19 @@ Cancellable* Http2ConnPool::newStream(http::ResponseDecoder& decoder, PoolCallba
     attach(*client, decoder, callbacks, stream_callbacks);
     return nullptr;
   }
-  auto request = std::make_unique<PendingRequest>(*this, decoder, callbacks, stream_callbacks,
-                                                  require_fresh_connection);
+  // A connection on its way may have room for it; else a new one if the circuit breaker
+  // allows; else it waits for a connection slot.
   bool open = false;
-  if (!require_fresh_connection && pending_.size() < connectingCapacity()) {
-    // A connection on its way has room for this one too.
-  } else if (resources_.tryAcquireConnection()) {
-    open = true;
-  } else if (resources_.tryAcquirePendingRequest()) {
-    request->holds_pending_slot = true;
-  } else {
-    resources_.releaseRequest();
-    ++stats_.overflow;
-    callbacks.onPoolFailure(PoolFailureReason::kOverflow, "upstream overflow: max_pending_requests",
-                            *host_);
-    return nullptr;
+  if (require_fresh_connection || pending_.size() >= connectingCapacity()) {
+    open = resources_.tryAcquireConnection();
   }
-  PendingRequest* raw = request.get();
-  pending_.push_back(std::move(request));
-  raw->entry = std::prev(pending_.end());
-  ++stats_.pending_total;
-  stats_.pending_active = pending_.size();
+  const bool covered = !require_fresh_connection && pending_.size() < connectingCapacity();
+  PendingRequests::Request* request = pending_.enqueue(decoder, callbacks, stream_callbacks,
+                                                       require_fresh_connection,
+                                                       !covered && !open);
+  if (request == nullptr) return nullptr;  // overflow, already reported
   if (open) openConnection();
-  return raw;
+  return request;
 }
 
 void Http2ConnPool::openConnection() {
@@ -482,38 +450,13 @@ void Http2ConnPool::servePending() {
       continue;
     }
     auto next = std::next(it);
-    std::unique_ptr<PendingRequest> request = takePending(it);
+    std::unique_ptr<PendingRequests::Request> request = pending_.take(it);
     attach(*client, request->decoder, request->callbacks, request->stream_callbacks);
     it = next;
   }
   while (pending_.size() > connectingCapacity() && resources_.tryAcquireConnection(false)) {
     openConnection();
   }
-}
-
-std::unique_ptr<Http2ConnPool::PendingRequest> Http2ConnPool::takePending(
-    PendingList::iterator it) {
-  std::unique_ptr<PendingRequest> request = std::move(*it);
-  pending_.erase(it);
-  if (request->holds_pending_slot) resources_.releasePendingRequest();
-  stats_.pending_active = pending_.size();
-  return request;
-}
-
-void Http2ConnPool::cancelPending(PendingRequest& request) {
-  std::unique_ptr<PendingRequest> owned = takePending(request.entry);
-  resources_.releaseRequest();
-  checkDrained();
-}
-
-void Http2ConnPool::failAllPending(PoolFailureReason reason, std::string_view details) {
-  std::vector<std::unique_ptr<PendingRequest>> failed;
-  while (!pending_.empty()) {
-    failed.push_back(takePending(pending_.begin()));
-    resources_.releaseRequest();
-    ++stats_.pending_failure;
-  }
-  for (auto& request : failed) request->callbacks.onPoolFailure(reason, details, *host_);
 }
 
 void Http2ConnPool::onClientConnected(ActiveClient& client) {
@@ -571,7 +514,7 @@ void Http2ConnPool::onClientClosed(ActiveClient& client, ClientCloseReason reaso
       reason == ClientCloseReason::kConnectTimeout) {
     LOG_DEBUG("upstream connect failed", {"host", host_->address().toString()},
               {"reason", details});
-    failAllPending(reason == ClientCloseReason::kConnectTimeout
+    pending_.failAll(reason == ClientCloseReason::kConnectTimeout
                        ? PoolFailureReason::kTimeout
                        : PoolFailureReason::kConnectFailure,
                    details);
@@ -602,7 +545,7 @@ void Http2ConnPool::checkDrained() {
 
 void Http2ConnPool::shutdown() {
   draining_ = true;
-  failAllPending(PoolFailureReason::kLocalConnectionFailure, "pool_shutdown");
+  pending_.failAll(PoolFailureReason::kLocalConnectionFailure, "pool_shutdown");
   while (!clients_.empty()) {
     ActiveClient& client = *clients_.front();
     client.close(ClientCloseReason::kLocalClose, http::StreamResetReason::kLocalReset,

@@ -22,6 +22,7 @@
 #include "proxy/http/codec.h"
 #include "proxy/http/http2/settings.h"
 #include "proxy/upstream/conn_pool.h"
+#include "proxy/upstream/pending_requests.h"
 #include "proxy/upstream/host.h"
 #include "proxy/upstream/resource_manager.h"
 
@@ -56,9 +57,7 @@ class Http2ConnPool final : public ConnPool {
  private:
   class ActiveClient;
   class PoolStream;
-  class PendingRequest;
   using ClientList = std::list<std::unique_ptr<ActiveClient>>;
-  using PendingList = std::list<std::unique_ptr<PendingRequest>>;
 
   void openConnection();
   // A connected client that can take one more stream (fresh: one that never carried one).
@@ -69,9 +68,6 @@ class Http2ConnPool final : public ConnPool {
               http::StreamCallbacks& stream_callbacks);
   // Hands pending requests to clients with room, opens connections for the rest.
   void servePending();
-  std::unique_ptr<PendingRequest> takePending(PendingList::iterator it);
-  void cancelPending(PendingRequest& request);
-  void failAllPending(PoolFailureReason reason, std::string_view details);
   void onClientConnected(ActiveClient& client);
   void onStreamDone(ActiveClient& client);
   // Closes clients that may take no more streams and have none (drain, GOAWAY, limit).
@@ -87,8 +83,8 @@ class Http2ConnPool final : public ConnPool {
   http::http2::CodecStats* codec_stats_;
 
   ClientList clients_;
-  PendingList pending_;
   PoolStats stats_;
+  PendingRequests pending_;  // after stats_: it counts into them
   bool draining_ = false;
   std::function<void()> on_drained_;
 };

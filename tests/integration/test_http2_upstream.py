@@ -107,9 +107,11 @@ def test_upstream_goaway_drains_connections_without_failing_requests(make_proxy)
 
         assert failures == []
         assert upstream.answered == 48
-        # 48 requests, at most 5 per connection: many connections, each ended by a GOAWAY.
+        # 48 requests, at most 5 per connection: many connections. A connection the pool opened
+        # while another was still full may close with fewer than 5 streams and no GOAWAY, so
+        # only "GOAWAYs happened" is certain; each one must have been drained without a failure.
         assert upstream.connections_accepted >= 48 // STREAMS_PER_CONNECTION
-        assert upstream.goaways >= 48 // STREAMS_PER_CONNECTION
+        assert upstream.goaways >= 1
         received = metric(proxy, "podproxy_upstream_http2_goaway_total",
                           'cluster="h2",direction="received"')
         assert received == upstream.goaways

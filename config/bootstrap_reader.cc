@@ -136,6 +136,31 @@ CaptureOptions readCapture(const YamlNode& node) {
   return capture;
 }
 
+// tls: listeners' alternative chains, chosen by SNI; names are unique across the listener.
+std::vector<FilterChain> readFilterChains(const YamlNode& node, const std::string& listener_name,
+                                          ReadContext& context) {
+  std::vector<FilterChain> chains;
+  std::set<std::string> names;
+  for (const YamlNode& item : node.nonEmptyItems()) {
+    item.allowOnly({"server_names", "http", "tcp"});
+    FilterChain chain;
+    for (const YamlNode& name : item.require("server_names").nonEmptyItems()) {
+      chain.server_names.push_back(readServerName(name));
+      if (!names.insert(chain.server_names.back()).second) {
+        name.fail("server name '" + chain.server_names.back() +
+                  "' is already used by another filter chain of this listener");
+      }
+    }
+    if (*item.oneOf({"http", "tcp"}) == "http") {
+      chain.http = readHttp(item.require("http"), listener_name, context);
+    } else {
+      chain.tcp = readTcp(item.require("tcp"), listener_name, context);
+    }
+    chains.push_back(std::move(chain));
+  }
+  return chains;
+}
+
 // What a capture listener does when its file leaves http/tcp out: everything goes where the
 // original destination points.
 HttpConnectionManagerConfig defaultCaptureHttp(const std::string& listener_name) {
@@ -169,7 +194,8 @@ std::string normalizedAddress(const SocketAddress& address) {
 
 Listener readListener(const YamlNode& node, ListenerIndex& index, ReadContext& context) {
   node.allowOnly({"name", "address", "max_connections", "per_connection_buffer_limit_bytes", "http",
-                  "tcp", "capture", "direction", "access_log", "tls", "mtls", "authorization"});
+                  "tcp", "capture", "direction", "access_log", "tls", "mtls", "authorization",
+                  "filter_chains"});
   Listener listener;
   const YamlNode name = node.require("name");
   listener.name = name.asNonEmptyString();
@@ -220,7 +246,14 @@ Listener readListener(const YamlNode& node, ListenerIndex& index, ReadContext& c
   if (auto v = node.get("direction")) listener.direction = readDirection(*v);
   if (auto v = node.get("access_log")) listener.access_log = readAccessLog(*v);
   // TLS: termination, or mesh mTLS with the workload certificate; authorization.
-  if (auto v = node.get("tls")) listener.tls = readDownstreamTls(*v, listener.http.has_value());
+  if (auto v = node.get("tls")) {
+    // ALPN is negotiated before the chain is chosen: offer http/1.1 when any chain is HTTP.
+    bool http = listener.http.has_value();
+    if (auto chains = node.get("filter_chains"); chains && chains->raw().IsSequence()) {
+      for (const YamlNode& item : chains->items()) http = http || item.get("http").has_value();
+    }
+    listener.tls = readDownstreamTls(*v, http);
+  }
   if (auto v = node.get("mtls")) {
     listener.mtls = readMtlsMode(*v);
     if (listener.tls && listener.mtls != MtlsMode::kDisabled) {
@@ -228,6 +261,15 @@ Listener readListener(const YamlNode& node, ListenerIndex& index, ReadContext& c
     }
   }
   if (auto v = node.get("authorization")) listener.authorization = readAuthorization(*v);
+  if (auto v = node.get("filter_chains")) {
+    if (!listener.tls) v->fail("filter_chains are chosen by TLS server name: they need tls:");
+    if (listener.capture) v->fail("filter_chains do not apply to capture listeners");
+    listener.filter_chains = readFilterChains(*v, listener.name, context);
+    if (context.original_destination_uses.size() > original_destination_uses) {
+      context.original_destination_uses[original_destination_uses].fail(
+          "original_destination needs a capture listener (add capture:)");
+    }
+  }
   return listener;
 }
 
@@ -402,9 +444,10 @@ Bootstrap readBootstrap(const YamlNode& root) {
         auto [owner, inserted] =
             service_owners.emplace(normalizedAddress(cluster.service_addresses[i]), cluster.name);
         if (!inserted) {
-          item.require("service_addresses").items()[i].fail(
-              "service address " + owner->first + " already belongs to cluster '" +
-              owner->second + "'");
+          item.require("service_addresses")
+              .items()[i]
+              .fail("service address " + owner->first + " already belongs to cluster '" +
+                    owner->second + "'");
         }
       }
     }

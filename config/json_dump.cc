@@ -201,6 +201,19 @@ void writeRoute(JsonWriter& w, const Route& r) {
   w.endObject();
 }
 
+void writeTcp(JsonWriter& w, const TcpProxyConfig& tcp) {
+  w.key("tcp");
+  w.beginObject();
+  w.field("stat_prefix", tcp.stat_prefix);
+  if (tcp.original_destination) {
+    w.field("original_destination", true);
+  } else {
+    w.field("cluster", tcp.cluster);
+  }
+  w.field("idle_timeout", tcp.idle_timeout);
+  w.endObject();
+}
+
 void writeHttp(JsonWriter& w, const HttpConnectionManagerConfig& h) {
   w.key("http");
   w.beginObject();
@@ -413,17 +426,18 @@ std::string toJson(const Bootstrap& b) {
       w.endObject();
     }
     if (l.http) writeHttp(w, *l.http);
-    if (l.tcp) {
-      w.key("tcp");
-      w.beginObject();
-      w.field("stat_prefix", l.tcp->stat_prefix);
-      if (l.tcp->original_destination) {
-        w.field("original_destination", true);
-      } else {
-        w.field("cluster", l.tcp->cluster);
+    if (l.tcp) writeTcp(w, *l.tcp);
+    if (!l.filter_chains.empty()) {
+      w.key("filter_chains");
+      w.beginArray();
+      for (const FilterChain& chain : l.filter_chains) {
+        w.beginObject();
+        writeStrings(w, "server_names", chain.server_names);
+        if (chain.http) writeHttp(w, *chain.http);
+        if (chain.tcp) writeTcp(w, *chain.tcp);
+        w.endObject();
       }
-      w.field("idle_timeout", l.tcp->idle_timeout);
-      w.endObject();
+      w.endArray();
     }
     w.endObject();
   }

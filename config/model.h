@@ -281,6 +281,16 @@ struct Authorization {
   std::vector<AuthzRule> rules;
 };
 
+// A listener's alternative chain, chosen by the TLS server name (SNI) the client sent.
+// Exactly one of http / tcp. Names: exact ("api.example.com") or a leading wildcard
+// ("*.example.com": any name under example.com), lower-case, unique across the listener's chains;
+// exact beats wildcard, the longer wildcard beats the shorter.
+struct FilterChain {
+  std::vector<std::string> server_names;
+  std::optional<HttpConnectionManagerConfig> http;
+  std::optional<TcpProxyConfig> tcp;
+};
+
 // --- end TLS ---
 
 struct Listener {
@@ -300,6 +310,9 @@ struct Listener {
   std::optional<DownstreamTls> tls;
   MtlsMode mtls = MtlsMode::kDisabled;
   std::optional<Authorization> authorization;
+  // tls: listeners only. The listener's own http / tcp is the default chain (no SNI, or no
+  // chain names it); certificates stay in tls.certificates.
+  std::vector<FilterChain> filter_chains;
 };
 
 // The cluster capture listeners use for destinations no cluster claims (added when absent).

@@ -40,13 +40,6 @@ void readParameters(const YamlNode& node, TlsParameters& p) {
   if (auto v = node.get("session_tickets")) p.session_tickets = v->asBool();
 }
 
-std::string readServerName(const YamlNode& node) {
-  std::string name = toLowerAscii(node.asNonEmptyString());
-  const std::string_view check = name.starts_with("*.") ? std::string_view(name).substr(2) : name;
-  if (!isValidDnsName(check)) node.fail("'" + name + "' is not a DNS name (or *.wildcard)");
-  return name;
-}
-
 TlsCertificate readCertificate(const YamlNode& node) {
   node.allowOnly({"cert_file", "key_file", "server_names"});
   TlsCertificate c;
@@ -137,6 +130,13 @@ AuthzRule readRule(const YamlNode& node, size_t index) {
 }
 
 }  // namespace
+
+std::string readServerName(const YamlNode& node) {
+  std::string name = toLowerAscii(node.asNonEmptyString());
+  const std::string_view check = name.starts_with("*.") ? std::string_view(name).substr(2) : name;
+  if (!isValidDnsName(check)) node.fail("'" + name + "' is not a DNS name (or *.wildcard)");
+  return name;
+}
 
 DownstreamTls readDownstreamTls(const YamlNode& node, bool http_listener) {
   node.allowOnly({"certificates", "ca_file", "require_client_certificate", "alpn", "min_version",

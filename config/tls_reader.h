@@ -13,6 +13,8 @@ namespace podproxy::config {
 
 using TlsEnvLookup = std::function<const char*(const char*)>;
 
+// A TLS server name: exact or "*.wildcard", lower-cased (certificates, filter chains).
+std::string readServerName(const YamlNode& node);
 // `http_listener`: ALPN defaults to http/1.1.
 DownstreamTls readDownstreamTls(const YamlNode& node, bool http_listener);
 MtlsMode readMtlsMode(const YamlNode& node);

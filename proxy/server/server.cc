@@ -88,6 +88,19 @@ bool Server::buildSnapshot(uint32_t concurrency) {
       }
       runtime.routes = std::shared_ptr<const router::RouteTable>(std::move(*routes));
     }
+    for (const config::FilterChain& chain : l.filter_chains) {
+      std::shared_ptr<const router::RouteTable> chain_routes;
+      if (chain.http) {
+        auto routes = router::RouteTable::create(chain.http->route_config);
+        if (!routes) {
+          LOG_ERROR("invalid route configuration", {"listener", l.name},
+                    {"server_names", chain.server_names.front()}, {"error", routes.error()});
+          return false;
+        }
+        chain_routes = std::shared_ptr<const router::RouteTable>(std::move(*routes));
+      }
+      runtime.chain_routes.push_back(std::move(chain_routes));
+    }
     auto address = network::Address::fromIp(l.address.host, l.address.port);
     if (!address) {
       LOG_ERROR("invalid listener address", {"listener", l.name}, {"host", l.address.host});

@@ -21,10 +21,12 @@
 namespace podproxy::server {
 
 struct ListenerRuntime {
-  const config::Listener* config = nullptr;  // points into ServerSnapshot::config
+  const config::Listener* config = nullptr;          // points into ServerSnapshot::config
   std::shared_ptr<const router::RouteTable> routes;  // HTTP listeners only
-  std::vector<int> fds;                        // one per worker
-  std::unique_ptr<ListenerShared> shared;      // connection limit across workers
+  // One per config->filter_chains entry (SNI chains); null for TCP chains.
+  std::vector<std::shared_ptr<const router::RouteTable>> chain_routes;
+  std::vector<int> fds;                    // one per worker
+  std::unique_ptr<ListenerShared> shared;  // connection limit across workers
   // TLS: index into ServerSnapshot::tls_contexts (tls: or mtls:), -1 for plaintext.
   int tls_context = -1;
   std::shared_ptr<const authz::AuthzPolicy> authz;  // null: no authorization

@@ -16,6 +16,7 @@
 #include "proxy/http/connection_manager.h"
 #include "proxy/stats/loop_lag_probe.h"
 #include "proxy/stats/worker_stats.h"
+#include "proxy/tls/server_name_matcher.h"
 #include "proxy/tls/tls_socket_factory.h"
 #include "proxy/upstream/thread_local_cluster.h"
 #include "proxy/upstream/upstream_transport.h"
@@ -120,6 +121,33 @@ class WorkerState {
     std::unique_ptr<http::ConnectionManagerContext> context;
   };
 
+  // One HTTP connection manager setup (a listener's, or one of its SNI chains'): its context
+  // lives as long as the worker.
+  http::ConnectionManagerContext* addHttpChain(
+      const config::HttpConnectionManagerConfig& http,
+      const std::shared_ptr<const router::RouteTable>& routes, stats::ListenerStats& listener_stats,
+      telemetry::ListenerTelemetry* observer, bool authz_filter,
+      const std::shared_ptr<const authz::AuthzPolicy>& authz) {
+    auto state = std::make_unique<HttpListenerState>();
+    std::unique_ptr<http::FilterChainFactory> router =
+        std::make_unique<router::RouterFilterFactory>(routes, clusters_, random_,
+                                                      listener_stats.router,
+                                                      http.options.max_request_body_buffer_bytes);
+    if (authz_filter) {
+      // Authorization and x-forwarded-client-cert, right before the router.
+      router = std::make_unique<filters::HttpAuthzFilterChainFactory>(authz, std::move(router));
+    }
+    // The tracing filter runs before the router on every stream.
+    state->factory = std::make_unique<tracing::TracingFilterChainFactory>(
+        snapshot_.config->telemetry.tracing, random_, std::move(router));
+    state->context =
+        std::make_unique<http::ConnectionManagerContext>(http::ConnectionManagerContext{
+            http, *state->factory, random_, listener_stats.http, observer});
+    http::ConnectionManagerContext* context = state->context.get();
+    http_states_.push_back(std::move(state));
+    return context;
+  }
+
   void addListener(uint32_t index, const ListenerRuntime& runtime) {
     const config::Listener& cfg = *runtime.config;
     // Telemetry: this listener's stats shard and its metrics/access-log observer.
@@ -136,23 +164,8 @@ class WorkerState {
     const std::shared_ptr<const authz::AuthzPolicy>& authz = runtime.authz;
     http::ConnectionManagerContext* context = nullptr;
     if (cfg.http) {
-      auto state = std::make_unique<HttpListenerState>();
-      std::unique_ptr<http::FilterChainFactory> router =
-          std::make_unique<router::RouterFilterFactory>(
-              runtime.routes, clusters_, random_, listener_stats.router,
-              cfg.http->options.max_request_body_buffer_bytes);
-      if (tls != nullptr || authz != nullptr) {
-        // Authorization and x-forwarded-client-cert, right before the router.
-        router = std::make_unique<filters::HttpAuthzFilterChainFactory>(authz, std::move(router));
-      }
-      // The tracing filter runs before the router on every stream.
-      state->factory = std::make_unique<tracing::TracingFilterChainFactory>(
-          snapshot_.config->telemetry.tracing, random_, std::move(router));
-      state->context =
-          std::make_unique<http::ConnectionManagerContext>(http::ConnectionManagerContext{
-              *cfg.http, *state->factory, random_, listener_stats.http, observer});
-      context = state->context.get();
-      http_states_.push_back(std::move(state));
+      context = addHttpChain(*cfg.http, runtime.routes, listener_stats, observer,
+                             tls != nullptr || authz != nullptr, authz);
     }
     auto make_http = [context]() -> std::unique_ptr<network::ReadFilter> {
       return std::make_unique<http::ConnectionManager>(*context);
@@ -224,7 +237,62 @@ class WorkerState {
         connection.addReadFilter(make_tcp());
       };
     }
-    if (tls != nullptr && mtls == nullptr) {
+    // SNI chains (tls: listeners): the chain is chosen once the handshake told the server name.
+    std::vector<std::function<void(network::Connection&)>> chains;
+    std::vector<http::ConnectionManagerContext*> chain_contexts;
+    for (size_t i = 0; i < cfg.filter_chains.size(); ++i) {
+      const config::FilterChain& chain = cfg.filter_chains[i];
+      if (chain.http) {
+        http::ConnectionManagerContext* chain_context = addHttpChain(
+            *chain.http, runtime.chain_routes[i], listener_stats, observer, true, authz);
+        chain_contexts.push_back(chain_context);
+        chains.push_back([chain_context](network::Connection& connection) {
+          connection.addReadFilter(std::make_unique<http::ConnectionManager>(*chain_context));
+        });
+      } else {
+        const config::TcpProxyConfig* chain_tcp = &*chain.tcp;
+        chains.push_back(
+            [this, chain_tcp, tcp_stats, observer, tcp_authz](network::Connection& connection) {
+              std::unique_ptr<network::ReadFilter> proxy =
+                  std::make_unique<filters::TcpProxy>(*chain_tcp, clusters_, tcp_stats, observer);
+              if (tcp_authz != nullptr) {
+                proxy = std::make_unique<filters::NetworkAuthzFilter>(*tcp_authz, std::move(proxy));
+              }
+              connection.addReadFilter(std::move(proxy));
+            });
+      }
+    }
+    if (tls != nullptr && mtls == nullptr && !chains.empty()) {
+      std::vector<std::vector<std::string>> names;
+      for (const config::FilterChain& chain : cfg.filter_chains) {
+        names.push_back(chain.server_names);
+      }
+      struct SniChains {
+        tls::ServerNameMatcher matcher;
+        std::vector<std::function<void(network::Connection&)>> chains;
+        NetworkFilterChainFactory default_chain;
+      };
+      auto sni = std::make_shared<const SniChains>(
+          SniChains{tls::ServerNameMatcher(names), std::move(chains), std::move(factory)});
+      factory = [tls, sni](network::Connection& connection) {
+        auto socket = tls->createServerSocket();
+        if (!socket) {
+          connection.close(network::CloseType::kNoFlush);
+          return;
+        }
+        // Runs before the filters start: the chosen chain's filter is the one they start.
+        network::Connection* conn = &connection;
+        connection.setTransportSocket(std::move(socket), [conn, sni] {
+          const network::TlsInfo* info = conn->tls();
+          const int chain = sni->matcher.match(info != nullptr ? info->sni : std::string_view());
+          if (chain >= 0) {
+            sni->chains[chain](*conn);
+          } else {
+            sni->default_chain(*conn);
+          }
+        });
+      };
+    } else if (tls != nullptr && mtls == nullptr) {
       // TLS on every connection (tls:, mtls: strict): filters start after the handshake.
       factory = [tls, inner = std::move(factory)](network::Connection& connection) {
         if (auto socket = tls->createServerSocket()) {
@@ -236,8 +304,13 @@ class WorkerState {
       };
     }
     std::function<void()> drain;
-    if (context != nullptr) {
-      drain = [context] { http::ConnectionManager::drainAll(*context); };
+    if (context != nullptr) chain_contexts.push_back(context);
+    if (!chain_contexts.empty()) {
+      drain = [chain_contexts] {
+        for (http::ConnectionManagerContext* c : chain_contexts) {
+          http::ConnectionManager::drainAll(*c);
+        }
+      };
     }
     listeners_.push_back(std::make_unique<ActiveListener>(
         dispatcher_, *runtime.shared, runtime.fds[index], std::move(factory), std::move(drain)));

@@ -45,7 +45,8 @@ clusters:
 )yaml";
 
 // Kept in step with config/examples/sidecar.yaml (a unit test compares them).
-constexpr std::string_view kSidecarYaml = R"yaml(# podproxy embedded sidecar configuration (podproxy sidecar).
+constexpr std::string_view kSidecarYaml =
+    R"yaml(# podproxy embedded sidecar configuration (podproxy sidecar).
 # The init step (docker/podproxy-init) redirects the Pod's traffic here with iptables:
 # the app's outbound connections to 15001, connections into the Pod to 15006.
 concurrency: 0

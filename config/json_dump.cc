@@ -32,7 +32,7 @@ class JsonWriter {
     out_ += v ? "true" : "false";
   }
   template <typename N>
-    requires std::is_integral_v<N>
+  requires std::is_integral_v<N>
   void value(N v) {
     separator();
     out_ += std::to_string(v);
@@ -88,7 +88,8 @@ std::string addressString(const SocketAddress& a) {
   return a.host + ":" + std::to_string(a.port);
 }
 
-void writeHeaderOptions(JsonWriter& w, std::string_view k, const std::vector<HeaderValueOption>& v) {
+void writeHeaderOptions(JsonWriter& w, std::string_view k,
+                        const std::vector<HeaderValueOption>& v) {
   w.key(k);
   w.beginArray();
   for (const auto& h : v) {
@@ -128,9 +129,15 @@ void writeMatch(JsonWriter& w, const RouteMatch& m) {
   w.key("match");
   w.beginObject();
   switch (m.path_kind) {
-    case RouteMatch::PathKind::kPrefix: w.field("prefix", m.path); break;
-    case RouteMatch::PathKind::kExact: w.field("path", m.path); break;
-    case RouteMatch::PathKind::kRegex: w.field("regex", m.path); break;
+    case RouteMatch::PathKind::kPrefix:
+      w.field("prefix", m.path);
+      break;
+    case RouteMatch::PathKind::kExact:
+      w.field("path", m.path);
+      break;
+    case RouteMatch::PathKind::kRegex:
+      w.field("regex", m.path);
+      break;
   }
   w.field("case_sensitive", m.case_sensitive);
   writeStrings(w, "methods", m.methods);
@@ -140,10 +147,18 @@ void writeMatch(JsonWriter& w, const RouteMatch& m) {
     w.beginObject();
     w.field("name", h.name);
     switch (h.kind) {
-      case HeaderMatcher::Kind::kExact: w.field("exact", h.value); break;
-      case HeaderMatcher::Kind::kPrefix: w.field("prefix", h.value); break;
-      case HeaderMatcher::Kind::kRegex: w.field("regex", h.value); break;
-      case HeaderMatcher::Kind::kPresent: w.field("present", true); break;
+      case HeaderMatcher::Kind::kExact:
+        w.field("exact", h.value);
+        break;
+      case HeaderMatcher::Kind::kPrefix:
+        w.field("prefix", h.value);
+        break;
+      case HeaderMatcher::Kind::kRegex:
+        w.field("regex", h.value);
+        break;
+      case HeaderMatcher::Kind::kPresent:
+        w.field("present", true);
+        break;
     }
     w.field("invert", h.invert);
     w.endObject();
@@ -254,9 +269,12 @@ void writeHttp(JsonWriter& w, const HttpConnectionManagerConfig& h) {
 
 std::string_view lbName(Cluster::LbPolicy p) {
   switch (p) {
-    case Cluster::LbPolicy::kRoundRobin: return "round_robin";
-    case Cluster::LbPolicy::kRandom: return "random";
-    case Cluster::LbPolicy::kLeastRequest: return "least_request";
+    case Cluster::LbPolicy::kRoundRobin:
+      return "round_robin";
+    case Cluster::LbPolicy::kRandom:
+      return "random";
+    case Cluster::LbPolicy::kLeastRequest:
+      return "least_request";
   }
   return "round_robin";
 }

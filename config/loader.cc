@@ -114,8 +114,7 @@ std::expected<BootstrapPtr, ConfigError> applyOverrides(const Bootstrap& base,
     } else if (*overrides.inbound_target == "original") {
       target = CaptureOptions::InboundTarget::kOriginal;
     } else {
-      return std::unexpected(
-          commandLineError("--inbound-target", "must be loopback or original"));
+      return std::unexpected(commandLineError("--inbound-target", "must be loopback or original"));
     }
     bool any = false;
     for (Listener& l : out.listeners) {

@@ -48,8 +48,8 @@ struct HeaderMatcher {
 struct RouteMatch {
   enum class PathKind { kPrefix, kExact, kRegex };
   PathKind path_kind = PathKind::kPrefix;
-  std::string path = "/";            // prefix, exact path, or RE2 pattern (full match on path
-                                     // without query string)
+  std::string path = "/";  // prefix, exact path, or RE2 pattern (full match on path
+                           // without query string)
   bool case_sensitive = true;
   std::vector<std::string> methods;  // empty: any method
   std::vector<HeaderMatcher> headers;
@@ -67,10 +67,10 @@ struct RouteAction {
   // Capture listeners only: the cluster the connection's original destination picked
   // (a cluster listing it in service_addresses, else passthrough).
   bool original_destination = false;
-  std::optional<std::string> prefix_rewrite;      // replaces the matched prefix
-  std::optional<std::string> host_rewrite;        // replaces :authority / Host
-  Duration timeout{15000};                        // upstream response timeout; 0 disables
-  Duration idle_timeout{0};                       // per-stream idle timeout; 0 disables
+  std::optional<std::string> prefix_rewrite;  // replaces the matched prefix
+  std::optional<std::string> host_rewrite;    // replaces :authority / Host
+  Duration timeout{15000};                    // upstream response timeout; 0 disables
+  Duration idle_timeout{0};                   // per-stream idle timeout; 0 disables
   // HTTP/1.1 Upgrade protocols forwarded on this route ("websocket", ...; lower-case). A request
   // offering another one is forwarded as plain HTTP with Upgrade removed (Envoy's default).
   std::vector<std::string> upgrade_types;
@@ -80,8 +80,8 @@ struct RedirectAction {
   std::optional<std::string> scheme;  // "https" for https redirects
   std::optional<std::string> host;
   std::optional<uint16_t> port;
-  std::optional<std::string> path;           // replaces the whole path
-  std::optional<std::string> prefix_rewrite; // replaces the matched prefix
+  std::optional<std::string> path;            // replaces the whole path
+  std::optional<std::string> prefix_rewrite;  // replaces the matched prefix
   bool strip_query = false;
   uint16_t response_code = 301;  // 301, 302, 303, 307, 308
 };
@@ -122,16 +122,16 @@ struct Http2Options {
 };
 
 struct HttpOptions {
-  uint32_t max_request_headers_bytes = 60 * 1024;  // -> 431
-  uint32_t max_request_headers_count = 100;        // -> 431
-  Duration request_headers_timeout{10000};         // slowloris guard -> 408 and close
-  Duration idle_timeout{300000};                   // keep-alive idle connection timeout
-  Duration request_timeout{0};                     // whole request incl. body; 0 disables
+  uint32_t max_request_headers_bytes = 60 * 1024;        // -> 431
+  uint32_t max_request_headers_count = 100;              // -> 431
+  Duration request_headers_timeout{10000};               // slowloris guard -> 408 and close
+  Duration idle_timeout{300000};                         // keep-alive idle connection timeout
+  Duration request_timeout{0};                           // whole request incl. body; 0 disables
   uint32_t max_request_body_buffer_bytes = 1024 * 1024;  // body buffered for retries -> 413
-  uint32_t max_requests_per_connection = 0;        // 0: unlimited
-  bool preserve_host = true;                       // forward Host as received
-  bool generate_request_id = true;                 // x-request-id when absent
-  bool use_remote_address = true;  // append the peer address to x-forwarded-for
+  uint32_t max_requests_per_connection = 0;              // 0: unlimited
+  bool preserve_host = true;                             // forward Host as received
+  bool generate_request_id = true;                       // x-request-id when absent
+  bool use_remote_address = true;        // append the peer address to x-forwarded-for
   std::string server_name = "podproxy";  // "server" header on local replies
   Http2Options http2;                    // h2 (ALPN) and h2c (prior knowledge) clients
 };
@@ -146,7 +146,7 @@ struct TcpProxyConfig {
   std::string stat_prefix;
   std::string cluster;                // or, on capture listeners, original_destination
   bool original_destination = false;  // see RouteAction::original_destination
-  Duration idle_timeout{3600000};  // no bytes either way for this long closes both sides
+  Duration idle_timeout{3600000};     // no bytes either way for this long closes both sides
 };
 
 // Transparent capture (iptables REDIRECT to this listener): the connection's original
@@ -180,13 +180,13 @@ struct AccessLogConfig {
 // The local workload's identity for Istio's source_* / destination_* labels. The loader fills
 // unset fields from the Kubernetes downward-API environment; "unknown" as Istio when absent.
 struct WorkloadIdentity {
-  std::string name = "unknown";           // WORKLOAD_NAME, else POD_NAME
-  std::string namespace_name = "unknown";  // POD_NAMESPACE
+  std::string name = "unknown";             // WORKLOAD_NAME, else POD_NAME
+  std::string namespace_name = "unknown";   // POD_NAMESPACE
   std::string service_account = "unknown";  // SERVICE_ACCOUNT
-  std::string app = "unknown";               // APP (canonical service)
-  std::string version = "unknown";           // VERSION (canonical revision)
-  std::string cluster_id = "unknown";        // CLUSTER_ID
-  std::string service = "unknown";  // SERVICE_NAME: this workload's service host (inbound)
+  std::string app = "unknown";              // APP (canonical service)
+  std::string version = "unknown";          // VERSION (canonical revision)
+  std::string cluster_id = "unknown";       // CLUSTER_ID
+  std::string service = "unknown";          // SERVICE_NAME: this workload's service host (inbound)
 };
 
 struct TracingConfig {
@@ -296,7 +296,7 @@ struct FilterChain {
 struct Listener {
   std::string name;
   SocketAddress address;
-  uint32_t max_connections = 100000;    // per listener, across workers
+  uint32_t max_connections = 100000;                         // per listener, across workers
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;  // high watermark
   // Exactly one of http / tcp; capture listeners have both (detected HTTP takes http, the rest
   // tcp), filled with original_destination defaults when absent.
@@ -337,8 +337,8 @@ struct Cluster {
   // (a Service's cluster IP) are routed to this cluster.
   std::vector<SocketAddress> service_addresses;
   Duration connect_timeout{5000};
-  Duration idle_timeout{60000};          // idle upstream keep-alive connection timeout
-  Duration dns_refresh_rate{5000};       // strict_dns only
+  Duration idle_timeout{60000};              // idle upstream keep-alive connection timeout
+  Duration dns_refresh_rate{5000};           // strict_dns only
   uint32_t max_requests_per_connection = 0;  // 0: unlimited
   CircuitBreakers circuit_breakers;
   // Upstream protocol. auto: HTTP/2 when TLS ALPN negotiates h2, else HTTP/1.1 (plaintext

@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  auto loaded = [&]() -> std::expected<podproxy::config::BootstrapPtr, podproxy::config::ConfigError> {
+  auto loaded =
+      [&]() -> std::expected<podproxy::config::BootstrapPtr, podproxy::config::ConfigError> {
     if (!args.config_path) {
       if (args.command == "sidecar") {
         return podproxy::config::loadEmbeddedSidecar(args.overrides, hostHasIpv6());

@@ -133,10 +133,10 @@ class Router final : public http::StreamDecoderFilter,
   const config::RouteAction* action_ = nullptr;
   upstream::ThreadLocalCluster* cluster_ = nullptr;
   const network::CaptureInfo* capture_ = nullptr;  // the downstream's, when captured
-  http::RequestHeaders* request_ = nullptr;  // owned by the stream; outlives us
+  http::RequestHeaders* request_ = nullptr;        // owned by the stream; outlives us
   std::unique_ptr<http::TrailerMap> request_trailers_;
 
-  upstream::Cancellable* pending_ = nullptr;  // waiting for a pool connection
+  upstream::Cancellable* pending_ = nullptr;    // waiting for a pool connection
   upstream::StreamHandle* upstream_ = nullptr;  // the active upstream stream
   UpstreamWatermarks upstream_watermarks_{*this};
   UpstreamResponse upstream_response_{*this};

@@ -11,8 +11,8 @@ constexpr std::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 // Request methods we accept as the start of HTTP/1 (RFC 9110 plus common WebDAV ones).
 constexpr std::array<std::string_view, 16> kMethods = {
-    "GET ",  "POST ",    "PUT ",   "DELETE ",   "HEAD ",  "OPTIONS ", "PATCH ", "TRACE ",
-    "CONNECT ", "PROPFIND ", "PROPPATCH ", "MKCOL ", "COPY ", "MOVE ", "LOCK ", "UNLOCK "};
+    "GET ",     "POST ",     "PUT ",       "DELETE ", "HEAD ", "OPTIONS ", "PATCH ", "TRACE ",
+    "CONNECT ", "PROPFIND ", "PROPPATCH ", "MKCOL ",  "COPY ", "MOVE ",    "LOCK ",  "UNLOCK "};
 
 constexpr size_t kPeekBytes = 32;
 
@@ -20,11 +20,16 @@ constexpr size_t kPeekBytes = 32;
 
 std::string_view detectedProtocolName(DetectedProtocol protocol) {
   switch (protocol) {
-    case DetectedProtocol::kNeedMoreData: return "need_more_data";
-    case DetectedProtocol::kHttp1: return "http1";
-    case DetectedProtocol::kHttp2: return "http2";
-    case DetectedProtocol::kTls: return "tls";
-    case DetectedProtocol::kUnknown: return "tcp";
+    case DetectedProtocol::kNeedMoreData:
+      return "need_more_data";
+    case DetectedProtocol::kHttp1:
+      return "http1";
+    case DetectedProtocol::kHttp2:
+      return "http2";
+    case DetectedProtocol::kTls:
+      return "tls";
+    case DetectedProtocol::kUnknown:
+      return "tcp";
   }
   return "tcp";
 }

@@ -42,10 +42,18 @@ network::FilterStatus SniffingFilter::onData(buffer::Buffer& data, bool end_stre
     }
   }
   switch (protocol) {
-    case DetectedProtocol::kHttp1: ++stats_.http1; break;
-    case DetectedProtocol::kHttp2: ++stats_.http2; break;
-    case DetectedProtocol::kTls: ++stats_.tls; break;
-    default: ++stats_.tcp; break;
+    case DetectedProtocol::kHttp1:
+      ++stats_.http1;
+      break;
+    case DetectedProtocol::kHttp2:
+      ++stats_.http2;
+      break;
+    case DetectedProtocol::kTls:
+      ++stats_.tls;
+      break;
+    default:
+      ++stats_.tcp;
+      break;
   }
   decide(protocol);
   if (!chain_) return network::FilterStatus::kStopIteration;

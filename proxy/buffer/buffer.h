@@ -54,9 +54,9 @@ class Buffer {
   void forEachSlice(F&& f) const {
     for (size_t i = head_; i < parts_.size(); ++i) {
       const Part& p = parts_[i];
-      if (p.end > p.begin && !f(std::string_view(reinterpret_cast<const char*>(p.slice->data) +
-                                                      p.begin,
-                                                  p.end - p.begin))) {
+      if (p.end > p.begin &&
+          !f(std::string_view(reinterpret_cast<const char*>(p.slice->data) + p.begin,
+                              p.end - p.begin))) {
         return;
       }
     }

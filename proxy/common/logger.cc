@@ -36,16 +36,28 @@ std::optional<LogLevel> parseLogLevel(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view logLevelName(LogLevel level) { return kLevelNames[static_cast<int>(level)]; }
+std::string_view logLevelName(LogLevel level) {
+  return kLevelNames[static_cast<int>(level)];
+}
 
 void Logger::appendJsonEscaped(std::string& out, std::string_view s) {
   for (const unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];

@@ -25,8 +25,8 @@ struct LogField {
   LogField(std::string_view k, const char* v) : key(k), value(v), quoted(true) {}
   LogField(std::string_view k, const std::string& v) : key(k), value(v), quoted(true) {}
   template <typename Int>
-    requires std::is_arithmetic_v<Int>
-  LogField(std::string_view k, Int v) : key(k), number(std::to_string(v)), quoted(false) {}
+  requires std::is_arithmetic_v<Int> LogField(std::string_view k, Int v)
+      : key(k), number(std::to_string(v)), quoted(false) {}
   LogField(std::string_view k, bool v) : key(k), value(v ? "true" : "false"), quoted(false) {}
 
   std::string_view key;
@@ -53,11 +53,11 @@ class Logger {
 
 }  // namespace podproxy
 
-#define PODPROXY_LOG(LEVEL, MSG, ...)                                               \
-  do {                                                                              \
-    if (::podproxy::Logger::enabled(::podproxy::LogLevel::LEVEL)) {                 \
-      ::podproxy::Logger::log(::podproxy::LogLevel::LEVEL, MSG, {__VA_ARGS__});     \
-    }                                                                               \
+#define PODPROXY_LOG(LEVEL, MSG, ...)                                           \
+  do {                                                                          \
+    if (::podproxy::Logger::enabled(::podproxy::LogLevel::LEVEL)) {             \
+      ::podproxy::Logger::log(::podproxy::LogLevel::LEVEL, MSG, {__VA_ARGS__}); \
+    }                                                                           \
   } while (0)
 
 #define LOG_TRACE(MSG, ...) PODPROXY_LOG(kTrace, MSG, __VA_ARGS__)

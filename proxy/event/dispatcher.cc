@@ -107,7 +107,9 @@ void Dispatcher::run() {
   clearDeferred();
 }
 
-void Dispatcher::exit() { uv_stop(&loop_); }
+void Dispatcher::exit() {
+  uv_stop(&loop_);
+}
 
 bool Dispatcher::isThisThread() const {
   if (!thread_known_) return true;
@@ -167,7 +169,9 @@ void Timer::enableRepeating(std::chrono::milliseconds interval) {
   uv_timer_start(handle_, &Timer::onTimer, ms, ms);
 }
 
-void Timer::disable() { uv_timer_stop(handle_); }
+void Timer::disable() {
+  uv_timer_stop(handle_);
+}
 
 bool Timer::enabled() const {
   return uv_is_active(reinterpret_cast<const uv_handle_t*>(handle_)) != 0;

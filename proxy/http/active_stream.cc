@@ -263,11 +263,21 @@ void ActiveStream::recordResponseCode(uint16_t status) {
   info_.response_code = status;
   auto& stats = manager_.context().stats;
   switch (status / 100) {
-    case 1: ++stats.downstream_rq_1xx; break;
-    case 2: ++stats.downstream_rq_2xx; break;
-    case 3: ++stats.downstream_rq_3xx; break;
-    case 4: ++stats.downstream_rq_4xx; break;
-    default: ++stats.downstream_rq_5xx; break;
+    case 1:
+      ++stats.downstream_rq_1xx;
+      break;
+    case 2:
+      ++stats.downstream_rq_2xx;
+      break;
+    case 3:
+      ++stats.downstream_rq_3xx;
+      break;
+    case 4:
+      ++stats.downstream_rq_4xx;
+      break;
+    default:
+      ++stats.downstream_rq_5xx;
+      break;
   }
 }
 

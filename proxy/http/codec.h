@@ -35,12 +35,12 @@ struct CodecError {
 using CodecStatus = std::expected<void, CodecError>;
 
 enum class StreamResetReason {
-  kConnectFailure,          // upstream connect failed / refused
-  kConnectionTermination,   // connection closed under the stream
-  kLocalReset,              // we reset it
-  kRemoteReset,             // peer reset it
-  kOverflow,                // a limit was hit
-  kProtocolError,           // peer violated the protocol
+  kConnectFailure,         // upstream connect failed / refused
+  kConnectionTermination,  // connection closed under the stream
+  kLocalReset,             // we reset it
+  kRemoteReset,            // peer reset it
+  kOverflow,               // a limit was hit
+  kProtocolError,          // peer violated the protocol
 };
 std::string_view resetReasonName(StreamResetReason r);
 

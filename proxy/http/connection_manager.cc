@@ -166,8 +166,9 @@ void ConnectionManager::write(buffer::Buffer& data, bool end_stream) {
 }
 
 void ConnectionManager::destroyStream(ActiveStream& stream) {
-  auto it = std::find_if(streams_.begin(), streams_.end(),
-                         [&](const std::unique_ptr<ActiveStream>& s) { return s.get() == &stream; });
+  auto it =
+      std::find_if(streams_.begin(), streams_.end(),
+                   [&](const std::unique_ptr<ActiveStream>& s) { return s.get() == &stream; });
   if (it == streams_.end()) return;
   --context_.stats.downstream_rq_active;
   (*it)->destroyFilters();
@@ -288,9 +289,14 @@ void ConnectionManager::sendRawLocalReply(uint16_t status, std::string_view body
   buffer::Buffer data;
   data.add(out);
   switch (status / 100) {
-    case 4: ++context_.stats.downstream_rq_4xx; break;
-    case 5: ++context_.stats.downstream_rq_5xx; break;
-    default: break;
+    case 4:
+      ++context_.stats.downstream_rq_4xx;
+      break;
+    case 5:
+      ++context_.stats.downstream_rq_5xx;
+      break;
+    default:
+      break;
   }
   closed_ = true;
   connection_->write(data, false);

@@ -7,8 +7,8 @@
 
 #include <cstdint>
 #include <list>
-#include <unordered_set>
 #include <memory>
+#include <unordered_set>
 #include <vector>
 
 #include "config/model.h"

@@ -68,9 +68,8 @@ std::unique_ptr<Connection> Connection::connectTo(event::Dispatcher& dispatcher,
     // Report asynchronously so callers see one code path for every failure.
     c->failure_reason_ = uv_err_name(rc);
     Connection* raw = c.get();
-    c->timer_ = dispatcher.createTimer([raw] {
-      raw->closeNow(CloseType::kNoFlush, ConnectionEvent::kConnectFailed);
-    });
+    c->timer_ = dispatcher.createTimer(
+        [raw] { raw->closeNow(CloseType::kNoFlush, ConnectionEvent::kConnectFailed); });
     c->timer_->enable(std::chrono::milliseconds(0));
     return c;
   }
@@ -211,8 +210,7 @@ void Connection::onConnectDone(uv_connect_t* req, int status) {
 void Connection::startReading() {
   if (reading_ || state_ == State::kClosed || state_ == State::kConnecting || read_eof_) return;
   reading_ = true;
-  uv_read_start(reinterpret_cast<uv_stream_t*>(handle_), &Connection::onAlloc,
-                &Connection::onRead);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(handle_), &Connection::onAlloc, &Connection::onRead);
 }
 
 void Connection::stopReading() {
@@ -457,8 +455,8 @@ void Connection::flush() {
     size_t total = 0;
     for (size_t i = 0; i < n; ++i) total += iov[i].iov_len;
     socket_->write_req.data = this;
-    const int rc =
-        uv_write(&socket_->write_req, stream, reinterpret_cast<uv_buf_t*>(iov), n, &Connection::onWriteDone);
+    const int rc = uv_write(&socket_->write_req, stream, reinterpret_cast<uv_buf_t*>(iov), n,
+                            &Connection::onWriteDone);
     if (rc != 0) {
       failure_reason_ = uv_err_name(rc);
       closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
@@ -604,9 +602,8 @@ void Connection::closeNow(CloseType type, ConnectionEvent event) {
   socket_->connect_req.data = nullptr;
   if (type == CloseType::kAbortReset && !write_shut_) {
     handle_->data = nullptr;
-    if (uv_tcp_close_reset(handle_, [](uv_handle_t* h) {
-          delete reinterpret_cast<Socket*>(h);
-        }) != 0) {
+    if (uv_tcp_close_reset(handle_, [](uv_handle_t* h) { delete reinterpret_cast<Socket*>(h); }) !=
+        0) {
       Socket::closeAndDelete(socket_);
     }
   } else {

@@ -152,7 +152,9 @@ class Connection final : public event::DeferredDeletable,
   int fd() const;
   // Set by capture listeners before the filter chain runs; nullptr elsewhere.
   const CaptureInfo* captureInfo() const { return capture_.get(); }
-  void setCaptureInfo(CaptureInfo info) { capture_ = std::make_unique<CaptureInfo>(std::move(info)); }
+  void setCaptureInfo(CaptureInfo info) {
+    capture_ = std::make_unique<CaptureInfo>(std::move(info));
+  }
 
   // event::PostIoCallback: flushes the write buffer.
   void onPostIo() override;
@@ -229,14 +231,14 @@ class Connection final : public event::DeferredDeletable,
   bool flush_scheduled_ = false;
   bool above_high_watermark_ = false;
   bool half_close_ = false;
-  bool read_eof_ = false;            // peer half-closed
-  bool write_end_pending_ = false;   // shut down our write side once flushed
-  bool write_shut_ = false;          // our FIN went out
-  bool close_after_flush_ = false;   // close(kFlushWrite) waiting for the flush
-  bool lingering_ = false;           // flushed and shut; discarding input until the peer's FIN
+  bool read_eof_ = false;           // peer half-closed
+  bool write_end_pending_ = false;  // shut down our write side once flushed
+  bool write_shut_ = false;         // our FIN went out
+  bool close_after_flush_ = false;  // close(kFlushWrite) waiting for the flush
+  bool lingering_ = false;          // flushed and shut; discarding input until the peer's FIN
   bool in_dispatch_ = false;
   bool redispatch_scheduled_ = false;
-  bool eof_pending_ = false;  // the peer's FIN arrived while reading was disabled
+  bool eof_pending_ = false;                // the peer's FIN arrived while reading was disabled
   bool connect_handshake_pending_ = false;  // upstream TLS: kConnected waits for the handshake
   bool filters_wait_handshake_ = false;     // initializeReadFilters() came before the handshake
   bool tls_shutdown_sent_ = false;          // close_notify queued

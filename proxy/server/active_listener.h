@@ -15,7 +15,6 @@
 #include <string>
 
 #include "config/model.h"
-
 #include "proxy/event/dispatcher.h"
 #include "proxy/network/connection.h"
 

@@ -43,8 +43,8 @@ Cancellable* Http1ConnPool::newStream(http::ResponseDecoder& decoder, PoolCallba
 
   // A new connection for it if the circuit breaker allows; else it waits for a connection slot.
   const bool open = resources_.tryAcquireConnection();
-  PendingRequests::Request* request = pending_.enqueue(decoder, callbacks, stream_callbacks,
-                                                       require_fresh_connection, !open);
+  PendingRequests::Request* request =
+      pending_.enqueue(decoder, callbacks, stream_callbacks, require_fresh_connection, !open);
   if (request == nullptr) return nullptr;  // overflow, already reported
   // Connecting always completes asynchronously, so the caller gets its handle first.
   if (open) openConnection();
@@ -159,9 +159,9 @@ void Http1ConnPool::onClientClosed(CodecClient& client, ClientCloseReason reason
     LOG_DEBUG("upstream connect failed", {"host", host_->address().toString()},
               {"reason", details});
     pending_.failAll(reason == ClientCloseReason::kConnectTimeout
-                       ? PoolFailureReason::kTimeout
-                       : PoolFailureReason::kConnectFailure,
-                   details);
+                         ? PoolFailureReason::kTimeout
+                         : PoolFailureReason::kConnectFailure,
+                     details);
   } else {
     openConnectionsForPending();
   }

@@ -391,8 +391,7 @@ Cancellable* Http2ConnPool::newStream(http::ResponseDecoder& decoder, PoolCallba
   }
   const bool covered = !require_fresh_connection && pending_.size() < connectingCapacity();
   PendingRequests::Request* request = pending_.enqueue(decoder, callbacks, stream_callbacks,
-                                                       require_fresh_connection,
-                                                       !covered && !open);
+                                                       require_fresh_connection, !covered && !open);
   if (request == nullptr) return nullptr;  // overflow, already reported
   if (open) openConnection();
   return request;
@@ -515,9 +514,9 @@ void Http2ConnPool::onClientClosed(ActiveClient& client, ClientCloseReason reaso
     LOG_DEBUG("upstream connect failed", {"host", host_->address().toString()},
               {"reason", details});
     pending_.failAll(reason == ClientCloseReason::kConnectTimeout
-                       ? PoolFailureReason::kTimeout
-                       : PoolFailureReason::kConnectFailure,
-                   details);
+                         ? PoolFailureReason::kTimeout
+                         : PoolFailureReason::kConnectFailure,
+                     details);
   } else {
     servePending();
   }

@@ -22,8 +22,8 @@
 #include "proxy/http/codec.h"
 #include "proxy/http/http2/settings.h"
 #include "proxy/upstream/conn_pool.h"
-#include "proxy/upstream/pending_requests.h"
 #include "proxy/upstream/host.h"
+#include "proxy/upstream/pending_requests.h"
 #include "proxy/upstream/resource_manager.h"
 
 namespace podproxy::upstream {

@@ -111,8 +111,8 @@ ConnPool& ThreadLocalCluster::pool(const Host& host) {
   // auto needs TLS ALPN to choose; without TLS it is HTTP/1.1.
   std::unique_ptr<ConnPool> pool;
   if (config_.protocol == config::Cluster::Protocol::kHttp2) {
-    pool = std::make_unique<Http2ConnPool>(dispatcher_, shared, config_, *resources_,
-                                           &http2_stats_);
+    pool =
+        std::make_unique<Http2ConnPool>(dispatcher_, shared, config_, *resources_, &http2_stats_);
   } else {
     pool =
         std::make_unique<Http1ConnPool>(dispatcher_, shared, config_, *resources_, codec_factory_);

@@ -32,13 +32,12 @@ TEST(CaptureConfig, CaptureListenerWithoutChainsGetsOriginalDestinationDefaults)
 }
 
 TEST(CaptureConfig, PassthroughClusterIsAddedForCaptureListeners) {
-  auto config = loadOk(withListeners(
-      "- name: inbound\n"
-      "  address: 0.0.0.0:15006\n"
-      "  capture: {direction: inbound, inbound_target: original}\n"));
+  auto config =
+      loadOk(withListeners("- name: inbound\n"
+                           "  address: 0.0.0.0:15006\n"
+                           "  capture: {direction: inbound, inbound_target: original}\n"));
   ASSERT_TRUE(config);
-  EXPECT_EQ(config->listeners[0].capture->inbound_target,
-            CaptureOptions::InboundTarget::kOriginal);
+  EXPECT_EQ(config->listeners[0].capture->inbound_target, CaptureOptions::InboundTarget::kOriginal);
   const Cluster& passthrough = config->clusters.back();
   EXPECT_EQ(passthrough.name, "passthrough");
   EXPECT_EQ(passthrough.type, Cluster::Type::kOriginalDst);
@@ -46,10 +45,10 @@ TEST(CaptureConfig, PassthroughClusterIsAddedForCaptureListeners) {
 }
 
 TEST(CaptureConfig, NoPassthroughClusterWithoutCaptureListeners) {
-  auto config = loadOk(withListeners(
-      "- name: plain\n"
-      "  address: 127.0.0.1:10000\n"
-      "  tcp: {cluster: app}\n"));
+  auto config =
+      loadOk(withListeners("- name: plain\n"
+                           "  address: 127.0.0.1:10000\n"
+                           "  tcp: {cluster: app}\n"));
   ASSERT_TRUE(config);
   for (const Cluster& c : config->clusters) EXPECT_NE(c.name, "passthrough");
 }
@@ -90,11 +89,11 @@ TEST(CaptureConfig, OriginalDstClustersTakeNoEndpointsAndServiceAddressesAreUniq
                                             "- name: b\n"
                                             "  endpoints: [\"127.0.0.1:2\"]\n"
                                             "  service_addresses: [\"10.96.0.10:80\"]\n"),
-                      7, 25, "clusters[1].service_addresses[0]",
-                      "already belongs to cluster 'a'");
-  auto config = loadOk(testing::withClusters("- name: svc\n"
-                                             "  endpoints: [\"127.0.0.1:1\"]\n"
-                                             "  service_addresses: [\"10.96.0.10:80\"]\n"));
+                      7, 25, "clusters[1].service_addresses[0]", "already belongs to cluster 'a'");
+  auto config =
+      loadOk(testing::withClusters("- name: svc\n"
+                                   "  endpoints: [\"127.0.0.1:1\"]\n"
+                                   "  service_addresses: [\"10.96.0.10:80\"]\n"));
   ASSERT_TRUE(config);
   ASSERT_EQ(config->clusters[0].service_addresses.size(), 1u);
   EXPECT_EQ(config->clusters[0].service_addresses[0].host, "10.96.0.10");

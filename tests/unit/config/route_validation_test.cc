@@ -219,7 +219,8 @@ TEST(ConfigRouteValidation, RouteActionIsClusterOrWeightedClusters) {
                       R + 2, RC + 25, kRoutesField + "[0].route.weighted_clusters",
                       "only one of cluster, weighted_clusters, original_destination may be set");
   EXPECT_CONFIG_ERROR(withRoutes("- match: {prefix: /}\n  route: {timeout: 1s}\n"), R + 2, RC + 10,
-                      kRoutesField + "[0].route", "one of cluster, weighted_clusters, original_destination is required");
+                      kRoutesField + "[0].route",
+                      "one of cluster, weighted_clusters, original_destination is required");
 }
 
 TEST(ConfigRouteValidation, WeightedClustersNeedPositiveWeights) {

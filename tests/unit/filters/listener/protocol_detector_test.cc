@@ -40,7 +40,8 @@ TEST(ProtocolDetector, RecognisesATlsHandshakeRecord) {
 
 TEST(ProtocolDetector, EverythingElseIsOpaqueTcp) {
   EXPECT_EQ(detect("SSH-2.0-OpenSSH\r\n"), DetectedProtocol::kUnknown);
-  EXPECT_EQ(detect("get / HTTP/1.1\r\n"), DetectedProtocol::kUnknown);  // methods are case-sensitive
+  EXPECT_EQ(detect("get / HTTP/1.1\r\n"),
+            DetectedProtocol::kUnknown);  // methods are case-sensitive
   EXPECT_EQ(detect("GETX / HTTP/1.1"), DetectedProtocol::kUnknown);
   EXPECT_EQ(detect(std::string_view("\x00\x00\x00\x08\x04\xd2\x16\x2f", 8)),
             DetectedProtocol::kUnknown);  // PostgreSQL SSLRequest

@@ -113,9 +113,8 @@ TEST(Dispatcher, ShutdownReportsLeakedHandles) {
   uv_timer_init(d.loop(), leaked);
   EXPECT_FALSE(d.shutdown());
   // Clean up after the assertion so the test itself leaks nothing.
-  uv_close(reinterpret_cast<uv_handle_t*>(leaked), [](uv_handle_t* h) {
-    delete reinterpret_cast<uv_timer_t*>(h);
-  });
+  uv_close(reinterpret_cast<uv_handle_t*>(leaked),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
   uv_run(d.loop(), UV_RUN_NOWAIT);
   uv_loop_close(d.loop());
 }

@@ -86,8 +86,8 @@ class Chain : public FilterChainFactory {
 class StreamHarness {
  public:
   explicit StreamHarness(bool two_filters, FilterChainFactory* factory = nullptr)
-      : chain_(two_filters), context_{config_, factory != nullptr ? *factory : chain_, random_,
-                                      stats_} {
+      : chain_(two_filters),
+        context_{config_, factory != nullptr ? *factory : chain_, random_, stats_} {
     auto sockets = network::createListenSockets(*network::Address::parse("127.0.0.1:0"), 1);
     EXPECT_TRUE(sockets.has_value());
     listen_fd_ = sockets->fds[0];

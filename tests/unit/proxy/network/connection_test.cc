@@ -2,9 +2,9 @@
 
 #include "proxy/network/connection.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 

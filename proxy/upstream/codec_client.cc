@@ -4,9 +4,35 @@
 
 #include "proxy/common/logger.h"
 #include "proxy/http/http1/client_codec.h"
+#include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/upstream_transport.h"
 
 namespace podproxy::upstream {
+
+void recordConnectionClose(PoolStats& stats, ClientCloseReason reason) {
+  switch (reason) {
+    case ClientCloseReason::kConnectTimeout:
+      ++stats.cx_connect_timeout;
+      [[fallthrough]];
+    case ClientCloseReason::kConnectFailure:
+      ++stats.cx_connect_fail;
+      break;
+    case ClientCloseReason::kRemoteClose:
+      ++stats.cx_destroy_remote;
+      break;
+    case ClientCloseReason::kIdleTimeout:
+      ++stats.cx_idle_timeout;
+      ++stats.cx_destroy_local;
+      break;
+    case ClientCloseReason::kProtocolError:
+      ++stats.cx_protocol_error;
+      ++stats.cx_destroy_local;
+      break;
+    case ClientCloseReason::kLocalClose:
+      ++stats.cx_destroy_local;
+      break;
+  }
+}
 
 CodecFactory http1CodecFactory() {
   return [](http::CodecTransport& transport) -> std::unique_ptr<http::ClientConnection> {

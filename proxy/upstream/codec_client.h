@@ -66,6 +66,11 @@ enum class ClientCloseReason {
   kProtocolError,   // the codec rejected the upstream's bytes
 };
 
+struct PoolStats;  // conn_pool.h, which includes this file
+
+// Counts a closed upstream connection by why it closed (every pool does the same).
+void recordConnectionClose(PoolStats& stats, ClientCloseReason reason);
+
 class CodecClient;
 
 // Implemented by the pool.

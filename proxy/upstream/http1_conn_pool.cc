@@ -122,28 +122,7 @@ void Http1ConnPool::onClientClosed(CodecClient& client, ClientCloseReason reason
                                    std::string_view details) {
   if (!client.connected()) --connecting_;
   removeIdle(client);
-  switch (reason) {
-    case ClientCloseReason::kConnectTimeout:
-      ++stats_.cx_connect_timeout;
-      [[fallthrough]];
-    case ClientCloseReason::kConnectFailure:
-      ++stats_.cx_connect_fail;
-      break;
-    case ClientCloseReason::kRemoteClose:
-      ++stats_.cx_destroy_remote;
-      break;
-    case ClientCloseReason::kIdleTimeout:
-      ++stats_.cx_idle_timeout;
-      ++stats_.cx_destroy_local;
-      break;
-    case ClientCloseReason::kProtocolError:
-      ++stats_.cx_protocol_error;
-      ++stats_.cx_destroy_local;
-      break;
-    case ClientCloseReason::kLocalClose:
-      ++stats_.cx_destroy_local;
-      break;
-  }
+  recordConnectionClose(stats_, reason);
   --stats_.cx_active;
   resources_.releaseConnection();
   CodecClient::PoolList::iterator entry = client.pool_entry;

@@ -480,28 +480,7 @@ void Http2ConnPool::maybeCloseDrained(ActiveClient& client) {
 
 void Http2ConnPool::onClientClosed(ActiveClient& client, ClientCloseReason reason,
                                    std::string_view details) {
-  switch (reason) {
-    case ClientCloseReason::kConnectTimeout:
-      ++stats_.cx_connect_timeout;
-      [[fallthrough]];
-    case ClientCloseReason::kConnectFailure:
-      ++stats_.cx_connect_fail;
-      break;
-    case ClientCloseReason::kRemoteClose:
-      ++stats_.cx_destroy_remote;
-      break;
-    case ClientCloseReason::kIdleTimeout:
-      ++stats_.cx_idle_timeout;
-      ++stats_.cx_destroy_local;
-      break;
-    case ClientCloseReason::kProtocolError:
-      ++stats_.cx_protocol_error;
-      ++stats_.cx_destroy_local;
-      break;
-    case ClientCloseReason::kLocalClose:
-      ++stats_.cx_destroy_local;
-      break;
-  }
+  recordConnectionClose(stats_, reason);
   --stats_.cx_active;
   resources_.releaseConnection();
   std::unique_ptr<ActiveClient> owned = std::move(*client.entry);

@@ -101,16 +101,7 @@ void ClientCodec::encodeData(buffer::Buffer& data, bool end_stream) {
     return;
   }
   if (request_chunked_) {
-    if (!data.empty()) {
-      char size[24];
-      auto [end, ec] = std::to_chars(size, size + sizeof(size) - 2, data.length(), 16);
-      *end++ = '\r';
-      *end++ = '\n';
-      out.add(size, static_cast<size_t>(end - size));
-      out.move(data);
-      out.add("\r\n");
-    }
-    if (end_stream) out.add("0\r\n\r\n");
+    appendChunk(out, data, end_stream);
   } else {
     out.move(data);
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 
 namespace podproxy::http::http1 {
 
@@ -119,6 +120,19 @@ bool appendField(std::string& out, std::string_view name, std::string_view value
   out.append(value);
   out.append("\r\n");
   return true;
+}
+
+void appendChunk(buffer::Buffer& out, buffer::Buffer& data, bool last) {
+  if (!data.empty()) {
+    char size[24];
+    auto [end, ec] = std::to_chars(size, size + sizeof(size) - 2, data.length(), 16);
+    *end++ = '\r';
+    *end++ = '\n';
+    out.add(size, static_cast<size_t>(end - size));
+    out.move(data);
+    out.add("\r\n");
+  }
+  if (last) out.add("0\r\n\r\n");
 }
 
 }  // namespace podproxy::http::http1

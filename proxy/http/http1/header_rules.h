@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/buffer/buffer.h"
 #include "proxy/http/header_map.h"
 
 namespace podproxy::http::http1 {
@@ -41,5 +42,9 @@ bool appendField(std::string& out, std::string_view name, std::string_view value
 
 // Whether "te" lists the "trailers" option.
 bool teOffersTrailers(std::string_view te_value);
+
+// Moves `data` to `out` as one chunk of a chunked body ("<hex size>\r\n<data>\r\n"; nothing
+// for empty data); `last` adds the terminating zero-size chunk with no trailers.
+void appendChunk(buffer::Buffer& out, buffer::Buffer& data, bool last);
 
 }  // namespace podproxy::http::http1

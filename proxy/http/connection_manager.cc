@@ -35,8 +35,15 @@ network::FilterStatus ConnectionManager::onNewConnection() {
   // decide what it means.
   connection_->enableHalfClose(true);
   auto& dispatcher = connection_->dispatcher();
-  idle_timer_ = dispatcher.createTimer([this] { onIdleTimeout(); });
-  headers_timer_ = dispatcher.createTimer([this] { onRequestHeadersTimeout(); });
+  // One timer serves both waits, which never overlap: for the first byte of the next request
+  // (idle_timeout) and, once it came, for the rest of its headers (request_headers_timeout).
+  timer_ = dispatcher.createTimer([this] {
+    if (awaiting_headers_) {
+      onRequestHeadersTimeout();
+    } else {
+      onIdleTimeout();
+    }
+  });
   armIdleTimer();
   return network::FilterStatus::kStopIteration;
 }
@@ -62,7 +69,7 @@ bool ConnectionManager::createCodec(const buffer::Buffer& data) {
     codec_ = std::make_unique<http2::ServerCodec>(*this, *this, settings, &context_.stats.http2);
     // Streams have their own timers; the connection idles only without any.
     awaiting_headers_ = false;
-    headers_timer_->disable();
+    timer_->disable();
     armIdleTimer();
     if (draining_) {
       codec_->shutdownNotice();
@@ -80,7 +87,7 @@ bool ConnectionManager::createCodec(const buffer::Buffer& data) {
 
 void ConnectionManager::armIdleTimer() {
   const auto timeout = context_.config.options.idle_timeout;
-  if (timeout.count() > 0 && idle_timer_) idle_timer_->enable(timeout);
+  if (timeout.count() > 0 && timer_) timer_->enable(timeout);
 }
 
 network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool end_stream) {
@@ -91,9 +98,9 @@ network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool end_s
   if (streams_.empty() && !awaiting_headers_ && !data.empty() && !multiplexed()) {
     // The first byte of a request starts the header read timeout (slowloris guard).
     awaiting_headers_ = true;
-    idle_timer_->disable();
+    timer_->disable();
     const auto timeout = context_.config.options.request_headers_timeout;
-    if (timeout.count() > 0) headers_timer_->enable(timeout);
+    if (timeout.count() > 0) timer_->enable(timeout);
   }
   if (!codec_ && !createCodec(data)) {
     if (end_stream) {
@@ -117,7 +124,7 @@ void ConnectionManager::onEndOfInput() {
   }
   if (streams_.empty()) {
     // Nothing in flight: flush what is queued (a finished response) and close.
-    headers_timer_->disable();
+    timer_->disable();
     closed_ = true;
     connection_->close(network::CloseType::kFlushWrite);
     return;
@@ -145,8 +152,7 @@ void ConnectionManager::pauseReading(bool pause) {
 }
 
 RequestDecoder& ConnectionManager::newStream(ResponseEncoder& encoder) {
-  headers_timer_->disable();
-  idle_timer_->disable();
+  timer_->disable();
   awaiting_headers_ = false;
   ++requests_;
   ++context_.stats.downstream_rq_total;
@@ -241,7 +247,7 @@ void ConnectionManager::onCodecError(const CodecError& error) {
   ++context_.stats.downstream_cx_protocol_error;
   LOG_DEBUG("downstream protocol error", {"status", error.status}, {"details", error.details},
             {"peer", connection_->remoteAddress().toString()});
-  headers_timer_->disable();
+  timer_->disable();
   if (multiplexed()) {
     // A connection-level protocol error: the codec has sent GOAWAY; nothing here is usable.
     closed_ = true;
@@ -345,8 +351,7 @@ void ConnectionManager::onEvent(network::ConnectionEvent event) {
     return;
   }
   closed_ = true;
-  if (idle_timer_) idle_timer_->disable();
-  if (headers_timer_) headers_timer_->disable();
+  if (timer_) timer_->disable();
   while (!streams_.empty()) {
     ActiveStream& stream = *streams_.front();
     if (event == network::ConnectionEvent::kRemoteClose) ++context_.stats.downstream_rq_rx_reset;

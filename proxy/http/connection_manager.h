@@ -131,8 +131,7 @@ class ConnectionManager final : public network::ReadFilter,
   // Active streams. HTTP/1 holds at most one at a time (pipelined requests wait in the
   // connection's buffer); a multiplexing codec (HTTP/2) holds many.
   std::list<std::unique_ptr<ActiveStream>> streams_;
-  std::unique_ptr<event::Timer> idle_timer_;
-  std::unique_ptr<event::Timer> headers_timer_;
+  std::unique_ptr<event::Timer> timer_;  // idle or request-headers timeout, by awaiting_headers_
   uint32_t requests_ = 0;
   std::string remote_ip_;
   bool reading_paused_ = false;

@@ -65,19 +65,31 @@ CodecError llhttpError(llhttp_errno_t err, const char* reason) {
 
 }  // namespace
 
+const llhttp_settings_t& MessageParser::settings() {
+  // One table for every parser: the callbacks are static and find their parser through
+  // parser_.data, so a per-connection copy would only cost memory (~160 bytes each).
+  static const llhttp_settings_t table = [] {
+    llhttp_settings_t t;
+    llhttp_settings_init(&t);
+    t.on_message_begin = &MessageParser::onMessageBegin;
+    t.on_url = &MessageParser::onUrl;
+    t.on_header_field = &MessageParser::onHeaderField;
+    t.on_header_field_complete = &MessageParser::onHeaderFieldComplete;
+    t.on_header_value = &MessageParser::onHeaderValue;
+    t.on_header_value_complete = &MessageParser::onHeaderValueComplete;
+    t.on_headers_complete = &MessageParser::onHeadersComplete;
+    t.on_body = &MessageParser::onBody;
+    t.on_chunk_header = &MessageParser::onChunkHeader;
+    t.on_message_complete = &MessageParser::onMessageComplete;
+    return t;
+  }();
+  return table;
+}
+
 MessageParser::MessageParser(Type type, Limits limits) : type_(type), limits_(limits) {
-  llhttp_settings_init(&settings_);
-  settings_.on_message_begin = &MessageParser::onMessageBegin;
-  settings_.on_url = &MessageParser::onUrl;
-  settings_.on_header_field = &MessageParser::onHeaderField;
-  settings_.on_header_field_complete = &MessageParser::onHeaderFieldComplete;
-  settings_.on_header_value = &MessageParser::onHeaderValue;
-  settings_.on_header_value_complete = &MessageParser::onHeaderValueComplete;
-  settings_.on_headers_complete = &MessageParser::onHeadersComplete;
-  settings_.on_body = &MessageParser::onBody;
-  settings_.on_chunk_header = &MessageParser::onChunkHeader;
-  settings_.on_message_complete = &MessageParser::onMessageComplete;
-  llhttp_init(&parser_, type == Type::kRequest ? HTTP_REQUEST : HTTP_RESPONSE, &settings_);
+  // llhttp takes a non-const pointer but never writes through it.
+  llhttp_init(&parser_, type == Type::kRequest ? HTTP_REQUEST : HTTP_RESPONSE,
+              const_cast<llhttp_settings_t*>(&settings()));
   parser_.data = this;
 }
 

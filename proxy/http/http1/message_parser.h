@@ -95,8 +95,9 @@ class MessageParser {
   int validateHead();
   Step failStep(size_t consumed) { return {Event::kError, consumed}; }
 
+  static const llhttp_settings_t& settings();
+
   llhttp_t parser_;
-  llhttp_settings_t settings_;
   Type type_;
   Limits limits_;
   LineChecker line_checker_;

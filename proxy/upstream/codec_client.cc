@@ -157,6 +157,11 @@ void CodecClient::closeConnection(ClientCloseReason reason) {
   connection_->close(network::CloseType::kNoFlush);
 }
 
+ClientCloseReason connectFailureReason(const network::Connection& connection) {
+  return connection.failureReason() == "connect_timeout" ? ClientCloseReason::kConnectTimeout
+                                                         : ClientCloseReason::kConnectFailure;
+}
+
 void CodecClient::onEvent(network::ConnectionEvent event) {
   switch (event) {
     case network::ConnectionEvent::kConnected:
@@ -165,11 +170,8 @@ void CodecClient::onEvent(network::ConnectionEvent event) {
       return;
     case network::ConnectionEvent::kConnectFailed: {
       closed_ = true;
-      const std::string& why = connection_->failureReason();
-      callbacks_.onClientClosed(*this,
-                                why == "connect_timeout" ? ClientCloseReason::kConnectTimeout
-                                                         : ClientCloseReason::kConnectFailure,
-                                why);
+      callbacks_.onClientClosed(*this, connectFailureReason(*connection_),
+                                connection_->failureReason());
       return;
     }
     case network::ConnectionEvent::kRemoteClose:

@@ -71,6 +71,9 @@ struct PoolStats;  // conn_pool.h, which includes this file
 // Counts a closed upstream connection by why it closed (every pool does the same).
 void recordConnectionClose(PoolStats& stats, ClientCloseReason reason);
 
+// The close reason of a connection that never connected (kConnectFailed).
+ClientCloseReason connectFailureReason(const network::Connection& connection);
+
 class CodecClient;
 
 // Implemented by the pool.

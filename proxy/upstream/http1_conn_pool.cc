@@ -131,19 +131,7 @@ void Http1ConnPool::onClientClosed(CodecClient& client, ClientCloseReason reason
   // We are inside the client's (and its connection's) callback.
   dispatcher_.deferredDelete(std::move(owned));
 
-  if (reason == ClientCloseReason::kConnectFailure ||
-      reason == ClientCloseReason::kConnectTimeout) {
-    // The host is not answering: let callers decide (retry elsewhere) rather than queue behind
-    // more doomed connects.
-    LOG_DEBUG("upstream connect failed", {"host", host_->address().toString()},
-              {"reason", details});
-    pending_.failAll(reason == ClientCloseReason::kConnectTimeout
-                         ? PoolFailureReason::kTimeout
-                         : PoolFailureReason::kConnectFailure,
-                     details);
-  } else {
-    openConnectionsForPending();
-  }
+  if (!pending_.failOnConnectFailure(reason, details)) openConnectionsForPending();
   checkDrained();
 }
 

@@ -289,11 +289,7 @@ void Http2ConnPool::ActiveClient::onEvent(network::ConnectionEvent event) {
       return;
     case network::ConnectionEvent::kConnectFailed: {
       closed_ = true;
-      const std::string& why = connection_->failureReason();
-      pool_.onClientClosed(*this,
-                           why == "connect_timeout" ? ClientCloseReason::kConnectTimeout
-                                                    : ClientCloseReason::kConnectFailure,
-                           why);
+      pool_.onClientClosed(*this, connectFailureReason(*connection_), connection_->failureReason());
       return;
     }
     case network::ConnectionEvent::kRemoteClose:
@@ -488,17 +484,7 @@ void Http2ConnPool::onClientClosed(ActiveClient& client, ClientCloseReason reaso
   // We are inside the client's (and its connection's) callback.
   dispatcher_.deferredDelete(std::move(owned));
 
-  if (reason == ClientCloseReason::kConnectFailure ||
-      reason == ClientCloseReason::kConnectTimeout) {
-    LOG_DEBUG("upstream connect failed", {"host", host_->address().toString()},
-              {"reason", details});
-    pending_.failAll(reason == ClientCloseReason::kConnectTimeout
-                         ? PoolFailureReason::kTimeout
-                         : PoolFailureReason::kConnectFailure,
-                     details);
-  } else {
-    servePending();
-  }
+  if (!pending_.failOnConnectFailure(reason, details)) servePending();
   checkDrained();
 }
 

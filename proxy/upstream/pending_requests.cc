@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "proxy/common/logger.h"
+
 namespace podproxy::upstream {
 
 PendingRequests::PendingRequests(const Host& host, ResourceManager& resources, PoolStats& stats,
@@ -57,6 +59,18 @@ void PendingRequests::cancel(Request& request) {
   resources_.releaseRequest();
   // A connection opened for it still completes and waits idle for the next request.
   if (on_cancelled_) on_cancelled_();
+}
+
+bool PendingRequests::failOnConnectFailure(ClientCloseReason reason, std::string_view details) {
+  if (reason != ClientCloseReason::kConnectFailure &&
+      reason != ClientCloseReason::kConnectTimeout) {
+    return false;
+  }
+  LOG_DEBUG("upstream connect failed", {"host", host_.addressString()}, {"reason", details});
+  failAll(reason == ClientCloseReason::kConnectTimeout ? PoolFailureReason::kTimeout
+                                                       : PoolFailureReason::kConnectFailure,
+          details);
+  return true;
 }
 
 void PendingRequests::failAll(PoolFailureReason reason, std::string_view details) {

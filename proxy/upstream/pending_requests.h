@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "proxy/http/codec.h"
+#include "proxy/upstream/codec_client.h"
 #include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/host.h"
 #include "proxy/upstream/resource_manager.h"
@@ -67,6 +68,10 @@ class PendingRequests {
   std::unique_ptr<Request> take(List::iterator it);
   // Fails every queued request (connect failure, shutdown), releasing its slots.
   void failAll(PoolFailureReason reason, std::string_view details);
+  // After a connection closed: when it never connected, fails every queued request (the host
+  // is not answering; callers may retry elsewhere rather than queue behind more doomed
+  // connects) and returns true.
+  bool failOnConnectFailure(ClientCloseReason reason, std::string_view details);
 
   List::iterator begin() { return list_.begin(); }
   List::iterator end() { return list_.end(); }

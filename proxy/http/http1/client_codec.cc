@@ -111,14 +111,8 @@ void ClientCodec::encodeData(buffer::Buffer& data, bool end_stream) {
 
 void ClientCodec::encodeTrailers(const TrailerMap& trailers) {
   if (request_chunked_) {
-    std::string s = "0\r\n";
-    for (const HeaderMap::Entry& e : trailers.entries()) {
-      if (isHopByHop(e.name) || e.name == "content-length" || e.name == "host") continue;
-      appendField(s, e.name, e.value);
-    }
-    s.append("\r\n");
     buffer::Buffer out;
-    out.add(s);
+    appendLastChunk(out, trailers);
     transport_.write(out, false);
   }
   request_complete_ = true;
@@ -277,7 +271,7 @@ void ClientCodec::onMessageComplete() {
   }
   if (!parser_.body().empty()) decoder->decodeData(parser_.body(), false);
   parser_.body().clear();
-  decoder->decodeTrailers(std::make_unique<TrailerMap>(trailers));
+  decoder->decodeTrailers(std::make_unique<TrailerMap>(std::move(trailers)));
   trailers.clear();
 }
 

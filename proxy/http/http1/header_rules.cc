@@ -135,4 +135,14 @@ void appendChunk(buffer::Buffer& out, buffer::Buffer& data, bool last) {
   if (last) out.add("0\r\n\r\n");
 }
 
+void appendLastChunk(buffer::Buffer& out, const HeaderMap& trailers) {
+  std::string s = "0\r\n";
+  for (const HeaderMap::Entry& e : trailers.entries()) {
+    if (isHopByHop(e.name) || e.name == "content-length" || e.name == "host") continue;
+    appendField(s, e.name, e.value);
+  }
+  s.append("\r\n");
+  out.add(s);
+}
+
 }  // namespace podproxy::http::http1

@@ -46,5 +46,8 @@ bool teOffersTrailers(std::string_view te_value);
 // Moves `data` to `out` as one chunk of a chunked body ("<hex size>\r\n<data>\r\n"; nothing
 // for empty data); `last` adds the terminating zero-size chunk with no trailers.
 void appendChunk(buffer::Buffer& out, buffer::Buffer& data, bool last);
+// Appends the terminating zero-size chunk carrying `trailers`, minus the fields a trailer
+// section must not carry (hop-by-hop, content-length, host) and any that fail appendField.
+void appendLastChunk(buffer::Buffer& out, const HeaderMap& trailers);
 
 }  // namespace podproxy::http::http1

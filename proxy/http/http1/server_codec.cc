@@ -213,7 +213,9 @@ void ServerCodec::onMessageComplete() {
     return;
   }
   deliverBody(false);
-  if (decoder_ != nullptr) decoder_->decodeTrailers(std::make_unique<TrailerMap>(trailers));
+  if (decoder_ != nullptr) {
+    decoder_->decodeTrailers(std::make_unique<TrailerMap>(std::move(trailers)));
+  }
   trailers.clear();
 }
 
@@ -346,15 +348,7 @@ void ServerCodec::encodeTrailers(const TrailerMap& trailers) {
   if (!stream_active_ || !response_started_) return;
   buffer::Buffer out;
   // Only chunked framing can carry trailers; otherwise they are dropped.
-  if (response_chunked_) {
-    std::string s = "0\r\n";
-    for (const HeaderMap::Entry& e : trailers.entries()) {
-      if (isHopByHop(e.name) || e.name == "content-length" || e.name == "host") continue;
-      appendField(s, e.name, e.value);
-    }
-    s.append("\r\n");
-    out.add(s);
-  }
+  if (response_chunked_) appendLastChunk(out, trailers);
   endResponse(out);
 }
 

@@ -86,6 +86,21 @@ TEST_F(Http1ClientCodec, EncodesUnknownLengthBodyChunkedWithTrailers) {
             "transfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nx-sum: 1\r\n\r\n");
 }
 
+TEST_F(Http1ClientCodec, DropsFramingAndUnsafeFieldsFromTrailers) {
+  RequestEncoder& e = codec_.newStream(decoder_);
+  e.encodeHeaders(request("POST", "/up"), false);
+  TrailerMap t;
+  t.add("te", "trailers");
+  t.add("content-length", "5");
+  t.add("host", "elsewhere");
+  t.add("x-bad", "a\nx-smuggled: 1");
+  t.add("x-sum", "1");
+  e.encodeTrailers(t);
+  EXPECT_EQ(transport_.all(),
+            "POST /up HTTP/1.1\r\nhost: backend:8080\r\ntransfer-encoding: chunked\r\n\r\n"
+            "0\r\nx-sum: 1\r\n\r\n");
+}
+
 TEST_F(Http1ClientCodec, ChunkedRequestEndsWithLastChunk) {
   RequestEncoder& e = codec_.newStream(decoder_);
   e.encodeHeaders(request("POST"), false);

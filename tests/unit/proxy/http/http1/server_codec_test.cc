@@ -172,6 +172,22 @@ TEST_F(Http1ServerCodec, DeliversContentLengthBodyAsItArrives) {
   EXPECT_TRUE(codec_.waitingForResponse());
 }
 
+TEST_F(Http1ServerCodec, DropsFramingAndUnsafeFieldsFromTrailers) {
+  ASSERT_TRUE(dispatch("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+  ResponseHeaders h;
+  encoder().encodeHeaders(h, false);
+  TrailerMap t;
+  t.add("connection", "close");
+  t.add("content-length", "5");
+  t.add("host", "elsewhere");
+  t.add("transfer-encoding", "chunked");
+  t.add("x-bad", "a\r\nx-smuggled: 1");
+  t.add("x-good", "1");
+  encoder().encodeTrailers(t);
+  EXPECT_EQ(transport_.all(),
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\nx-good: 1\r\n\r\n");
+}
+
 TEST_F(Http1ServerCodec, EncodesChunkedResponseWithTrailers) {
   ASSERT_TRUE(dispatch("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
   ResponseHeaders h;

@@ -6,11 +6,6 @@
 
 namespace podproxy::http::http2 {
 
-bool isConnectionSpecific(std::string_view name) {
-  return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
-         name == "transfer-encoding" || name == "upgrade";
-}
-
 void HeaderBlock::addRef(std::string_view name, std::string_view value) {
   refs_.emplace_back(name, value);
 }
@@ -30,8 +25,8 @@ void HeaderBlock::addRegular(const HeaderMap& headers, bool keep_te_trailers,
       te_trailers = te_trailers || http1::teOffersTrailers(e.value);
       continue;
     }
-    if (e.name == "host" || isConnectionSpecific(e.name) ||
-        http1::isNominated(connection, e.name)) {
+    // RFC 9113 8.2.2: connection-specific fields (HTTP/1's hop-by-hop set; "te" is above).
+    if (e.name == "host" || http1::isHopByHop(e.name) || http1::isNominated(connection, e.name)) {
       continue;
     }
     if (skip_content_length && e.name == "content-length") continue;

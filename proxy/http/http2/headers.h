@@ -38,8 +38,4 @@ class HeaderBlock {
   std::vector<nghttp2_nv> nva_;
 };
 
-// connection, keep-alive, proxy-connection, transfer-encoding, upgrade (RFC 9113 8.2.2); "te"
-// is handled separately. `name` must be lower-case.
-bool isConnectionSpecific(std::string_view name);
-
 }  // namespace podproxy::http::http2

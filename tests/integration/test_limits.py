@@ -1,8 +1,10 @@
 """Connection and request limits of the HTTP listener: header size and count (431), the request
 header read timeout (408, slowloris), the keep-alive idle timeout, the listener's connection
-limit and max_requests_per_connection."""
+limit, max_requests_per_connection and the request body held while the upstream connects."""
 
+import hashlib
 import socket
+import threading
 import time
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from harness import RawConnection, basic_config, http_get, wait_until
 
 KIB = 1024
+MIB = 1024 * KIB
 
 
 def config_for(upstream, listener_extra=None, **http_options):
@@ -278,6 +281,7 @@ def test_max_requests_per_connection_with_pipelining_drops_the_excess(make_proxy
         rest = conn.read_until_close(timeout=3)
 
     assert first is not None and second is not None
+    assert (first.status, second.status) == (200, 200)
     assert first.header("connection") is None
     assert second.header("connection") == "close"
     assert rest == b""  # /c is never answered: the client must retry it elsewhere
@@ -323,3 +327,58 @@ def test_request_timeout_does_not_cut_a_request_that_completes(make_proxy, http_
         conn.send(get("/again"))
         again = conn.read_response(timeout=3)
         assert again is not None and again.status == 200
+
+
+# -- request body held while no upstream connection is free -------------------------------------
+
+def test_body_waiting_for_an_upstream_connection_stops_the_client_at_the_buffer_limit(
+        make_proxy, http_upstream):
+    """One upstream connection, busy: the upload waits in the pending queue. Past
+    max_request_body_buffer_bytes the proxy stops reading the client (it does not hold the
+    body), so the client's sends stall; once the connection frees, the whole body arrives."""
+    size = 48 * MIB
+    config = config_for(http_upstream, max_request_body_buffer_bytes="64KiB")
+    config["clusters"][0]["circuit_breakers"] = {"max_connections": 1,
+                                                 "max_pending_requests": 1}
+    proxy = make_proxy(config, concurrency=1)
+    port = proxy.port("ingress")
+    busy = []
+    holder = threading.Thread(target=lambda: busy.append(http_get(port, "/delay/1500")),
+                              daemon=True)
+    holder.start()
+    assert http_upstream.wait_for_requests(1, timeout=5)
+
+    body = b"u" * size
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % size)
+        sock.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 0.8  # well before the busy request ends
+        while sent < size and time.monotonic() < deadline:
+            try:
+                sent += sock.send(body[sent:sent + 256 * KIB])
+            except BlockingIOError:
+                time.sleep(0.005)
+        stalled_at = sent
+        sock.settimeout(30)
+        sock.sendall(body[sent:])
+        response = b""
+        while b"}" not in response:
+            data = sock.recv(65536)
+            if not data:
+                break
+            response += data
+    finally:
+        sock.close()
+    holder.join(timeout=5)
+
+    # Only socket buffers (not the proxy) hold the rest; without the pause all 48 MiB go in.
+    assert stalled_at < size // 2, f"{stalled_at} bytes accepted while the upstream was busy"
+    assert response.startswith(b"HTTP/1.1 200"), response[:200]
+    assert [r.status for r in busy] == [200]
+    assert [r.path for r in http_upstream.requests] == ["/delay/1500", "/upload"]
+    upload = http_upstream.requests[1]
+    assert len(upload.body) == size
+    assert hashlib.sha256(upload.body).digest() == hashlib.sha256(body).digest()
+    assert upload.conn_id == http_upstream.requests[0].conn_id  # it waited for that connection

@@ -377,7 +377,7 @@ void Connection::onHandshakeComplete() {
 void Connection::failTransport() {
   failure_reason_ = transport_->socket->failureReason();
   // Best effort: let the peer see the alert saying why, instead of a bare close.
-  if (!transport_->raw_output.empty() && !write_in_flight_) {
+  if (!transport_->raw_output.empty() && !writeInFlight()) {
     iovec iov[kMaxIovecs];
     const size_t n = transport_->raw_output.peekIovecs(iov, kMaxIovecs);
     (void)uv_try_write(reinterpret_cast<uv_stream_t*>(handle_), reinterpret_cast<uv_buf_t*>(iov),
@@ -410,7 +410,7 @@ void Connection::write(buffer::Buffer& data, bool end_stream) {
 }
 
 void Connection::scheduleFlush() {
-  if (flush_scheduled_ || write_in_flight_ || state_ == State::kConnecting ||
+  if (flush_scheduled_ || writeInFlight() || state_ == State::kConnecting ||
       state_ == State::kClosed) {
     return;
   }
@@ -424,7 +424,7 @@ void Connection::onPostIo() {
 }
 
 void Connection::flush() {
-  if (write_in_flight_ || state_ == State::kClosed || state_ == State::kConnecting) return;
+  if (writeInFlight() || state_ == State::kClosed || state_ == State::kConnecting) return;
   if (transport_ != nullptr && transport_->socket->handshakeComplete() && !write_buffer_.empty()) {
     // Plaintext waits for the handshake; after it, everything queued becomes records now.
     if (!transport_->socket->onWrite(write_buffer_, transport_->raw_output)) {
@@ -462,7 +462,6 @@ void Connection::flush() {
       closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
       return;
     }
-    write_in_flight_ = true;
     write_in_flight_bytes_ = total;
     return;
   }
@@ -472,8 +471,8 @@ void Connection::flush() {
 void Connection::onWriteDone(uv_write_t* req, int status) {
   auto* self = static_cast<Connection*>(req->data);
   if (self == nullptr) return;  // connection already gone; libuv cancelled the write
-  self->write_in_flight_ = false;
   if (status != 0) {
+    self->write_in_flight_bytes_ = 0;
     if (self->state_ != State::kClosed) {
       self->failure_reason_ = uv_err_name(status);
       self->closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
@@ -511,7 +510,7 @@ void Connection::afterWriteBufferDrained() {
 void Connection::onShutdownDone(uv_shutdown_t* req, int status) {
   auto* self = static_cast<Connection*>(req->data);
   if (self == nullptr || self->state_ == State::kClosed) return;
-  if (self->close_after_flush_) {
+  if (self->state_ == State::kClosing) {
     // Lingering close: our FIN is out; wait (bounded) for the peer's, discarding input, so the
     // peer reads our last bytes instead of an RST triggered by its unread data.
     self->lingering_ = true;
@@ -531,7 +530,7 @@ void Connection::onShutdownDone(uv_shutdown_t* req, int status) {
 
 void Connection::maybeFinishHalfClosed() {
   // Both directions finished: nothing more can happen on this connection.
-  if (state_ != State::kClosed && read_eof_ && write_shut_ && !write_in_flight_ &&
+  if (state_ != State::kClosed && read_eof_ && write_shut_ && !writeInFlight() &&
       write_buffer_.empty()) {
     closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
   }
@@ -559,8 +558,7 @@ void Connection::close(CloseType type) {
   if (state_ == State::kClosed) return;
   if (connecting()) type = CloseType::kNoFlush;
   if (type == CloseType::kFlushWrite) {
-    if (close_after_flush_) return;
-    close_after_flush_ = true;
+    if (state_ == State::kClosing) return;
     state_ = State::kClosing;
     write_end_pending_ = true;
     // Stop consuming input for filters; the lingering phase re-enables discarding reads.
@@ -570,7 +568,7 @@ void Connection::close(CloseType type) {
       onShutdownDone(&socket_->shutdown_req, 0);
       return;
     }
-    if (!write_in_flight_) {
+    if (!writeInFlight()) {
       if (write_buffer_.empty() && rawOutputEmpty()) {
         afterWriteBufferDrained();
       } else {

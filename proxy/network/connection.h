@@ -184,6 +184,7 @@ class Connection final : public event::DeferredDeletable,
   bool rawOutputEmpty() const { return transport_ == nullptr || transport_->raw_output.empty(); }
   void dispatchToFilters(bool end_stream);
   void scheduleFlush();
+  bool writeInFlight() const { return write_in_flight_bytes_ != 0; }
   void flush();
   void afterWriteBufferDrained();
   void updateWatermarksAfterAdd();
@@ -218,7 +219,7 @@ class Connection final : public event::DeferredDeletable,
 
   buffer::Buffer read_buffer_;
   buffer::Buffer write_buffer_;
-  size_t write_in_flight_bytes_ = 0;
+  size_t write_in_flight_bytes_ = 0;     // nonzero: one uv_write holds the front of the wire
   std::unique_ptr<event::Timer> timer_;  // connect timeout, then lingering-close bound
 
   uint32_t high_watermark_ = 1024 * 1024;
@@ -227,14 +228,12 @@ class Connection final : public event::DeferredDeletable,
   uint64_t bytes_sent_ = 0;
 
   bool reading_ = false;
-  bool write_in_flight_ = false;
   bool flush_scheduled_ = false;
   bool above_high_watermark_ = false;
   bool half_close_ = false;
   bool read_eof_ = false;           // peer half-closed
   bool write_end_pending_ = false;  // shut down our write side once flushed
   bool write_shut_ = false;         // our FIN went out
-  bool close_after_flush_ = false;  // close(kFlushWrite) waiting for the flush
   bool lingering_ = false;          // flushed and shut; discarding input until the peer's FIN
   bool in_dispatch_ = false;
   bool redispatch_scheduled_ = false;

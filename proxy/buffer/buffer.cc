@@ -207,21 +207,6 @@ size_t Buffer::copyOut(size_t offset, size_t size, void* out) const {
   return copied;
 }
 
-size_t Buffer::search(std::string_view needle, size_t from) const {
-  if (needle.empty()) return from <= length_ ? from : npos;
-  if (length_ < needle.size()) return npos;
-  // Buffers searched this way are short (sniffed prefixes), so linearizing is fine.
-  const size_t pos = toString().find(needle, from);
-  return pos == std::string::npos ? npos : pos;
-}
-
-bool Buffer::startsWith(std::string_view prefix) const {
-  if (length_ < prefix.size()) return false;
-  std::string head(prefix.size(), '\0');
-  copyOut(0, prefix.size(), head.data());
-  return head == prefix;
-}
-
 std::string Buffer::toString() const {
   std::string out;
   out.reserve(length_);

@@ -66,15 +66,10 @@ class Buffer {
   std::string_view frontSlice() const;
   // Copies `size` bytes starting at `offset` into `out`; returns bytes copied.
   size_t copyOut(size_t offset, size_t size, void* out) const;
-  // Index of the first occurrence of `needle` at or after `from`, or npos.
-  size_t search(std::string_view needle, size_t from = 0) const;
-  bool startsWith(std::string_view prefix) const;
 
   std::string toString() const;
   // Number of slices held, reserved space included (memory accounting and tests).
   size_t sliceCount() const { return parts_.size() - head_; }
-
-  static constexpr size_t npos = static_cast<size_t>(-1);
 
  private:
   struct Part {

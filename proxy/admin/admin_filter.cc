@@ -1,5 +1,7 @@
 #include "proxy/admin/admin_filter.h"
 
+#include <algorithm>
+
 #include "proxy/common/logger.h"
 #include "proxy/network/connection.h"
 
@@ -82,6 +84,11 @@ std::string AdminFilter::queryParam(std::string_view name) const {
   return {};
 }
 
+void AdminFilter::replyReadiness() {
+  const bool ready = handler_.ready();
+  reply(ready ? 200 : 503, "text/plain", ready ? "" : "not ready\n");
+}
+
 void AdminFilter::handle() {
   const bool read_only = method_ == "GET" || method_ == "HEAD";
   switch (mode_) {
@@ -89,53 +96,54 @@ void AdminFilter::handle() {
       if (path_ != "/stats/prometheus") return reply(404, "text/plain", "not found\n");
       if (!read_only) return reply(405, "text/plain", "method not allowed\n");
       return handler_.statsPrometheus(later());
-    case AdminMode::kHealth: {
+    case AdminMode::kHealth:
       if (path_ != "/healthz/ready") return reply(404, "text/plain", "not found\n");
       if (!read_only) return reply(405, "text/plain", "method not allowed\n");
-      const bool ready = handler_.ready();
-      return reply(ready ? 200 : 503, "text/plain", ready ? "" : "not ready\n");
-    }
+      return replyReadiness();
     case AdminMode::kAdmin:
       return handleAdmin();
   }
 }
 
 void AdminFilter::handleAdmin() {
+  static constexpr std::string_view kReadPaths[] = {"/",
+                                                    "/ready",
+                                                    "/healthz",
+                                                    "/healthz/ready",
+                                                    "/config_dump",
+                                                    "/stats",
+                                                    "/stats/prometheus",
+                                                    "/clusters",
+                                                    "/listeners"};
+  static constexpr std::string_view kActionPaths[] = {"/drain_listeners", "/quitquitquit"};
   const bool read_only = method_ == "GET" || method_ == "HEAD";
+  const auto listed = [this](const auto& paths) {
+    return std::find(std::begin(paths), std::end(paths), path_) != std::end(paths);
+  };
+  // Reading is GET/HEAD. Acting (and changing /logging) changes the process: POST, as Envoy
+  // asks, and only from loopback, since the admin port may be bound beyond it.
+  if (listed(kReadPaths) && !read_only) return reply(405, "text/plain", "method not allowed\n");
+  if (listed(kActionPaths) || (path_ == "/logging" && !read_only)) {
+    if (method_ != "POST") return reply(405, "text/plain", "use POST\n");
+    if (!localPeer()) return reply(403, "text/plain", "forbidden: loopback only\n");
+  }
   const bool json = queryParam("format") == "json";
   if (path_ == "/ready") {
-    if (!read_only) return reply(405, "text/plain", "method not allowed\n");
     const bool ready = handler_.ready();
     return reply(ready ? 200 : 503, "text/plain", ready ? "LIVE\n" : "NOT READY\n");
   }
-  if (path_ == "/healthz") {
-    if (!read_only) return reply(405, "text/plain", "method not allowed\n");
-    return reply(200, "text/plain", "OK\n");
-  }
-  if (path_ == "/healthz/ready") {
-    if (!read_only) return reply(405, "text/plain", "method not allowed\n");
-    const bool ready = handler_.ready();
-    return reply(ready ? 200 : 503, "text/plain", ready ? "" : "not ready\n");
-  }
+  if (path_ == "/healthz") return reply(200, "text/plain", "OK\n");
+  if (path_ == "/healthz/ready") return replyReadiness();
   if (path_ == "/config_dump") {
-    if (!read_only) return reply(405, "text/plain", "method not allowed\n");
     return reply(200, "application/json", handler_.configDumpJson());
   }
   if (path_ == "/stats") {
-    if (!read_only) return reply(405, "text/plain", "method not allowed\n");
     if (queryParam("format") == "prometheus") return handler_.statsPrometheus(later());
     return handler_.statsText(later());
   }
-  if (path_ == "/stats/prometheus") {
-    if (!read_only) return reply(405, "text/plain", "method not allowed\n");
-    return handler_.statsPrometheus(later());
-  }
-  if (path_ == "/clusters") {
-    if (!read_only) return reply(405, "text/plain", "method not allowed\n");
-    return handler_.clusters(json, later());
-  }
+  if (path_ == "/stats/prometheus") return handler_.statsPrometheus(later());
+  if (path_ == "/clusters") return handler_.clusters(json, later());
   if (path_ == "/listeners") {
-    if (!read_only) return reply(405, "text/plain", "method not allowed\n");
     return reply(200, json ? "application/json" : "text/plain", handler_.listeners(json));
   }
   if (path_ == "/logging") {
@@ -143,9 +151,6 @@ void AdminFilter::handleAdmin() {
       return reply(200, "text/plain",
                    "level: " + std::string(logLevelName(Logger::level())) + "\n");
     }
-    // Changing the process's behaviour is a local privilege, and POST as Envoy asks.
-    if (method_ != "POST") return reply(405, "text/plain", "use POST\n");
-    if (!localPeer()) return reply(403, "text/plain", "forbidden: loopback only\n");
     const std::string name = queryParam("level");
     const auto level = parseLogLevel(name);
     if (!level) {
@@ -157,15 +162,10 @@ void AdminFilter::handleAdmin() {
     return reply(200, "text/plain", "level: " + std::string(logLevelName(*level)) + "\n");
   }
   if (path_ == "/drain_listeners") {
-    if (method_ != "POST") return reply(405, "text/plain", "use POST\n");
-    if (!localPeer()) return reply(403, "text/plain", "forbidden: loopback only\n");
     handler_.drainListeners();
     return reply(200, "text/plain", "OK\n");
   }
   if (path_ == "/quitquitquit") {
-    if (method_ != "POST") return reply(405, "text/plain", "use POST\n");
-    // The admin port may be bound beyond loopback; shutting down stays a local privilege.
-    if (!localPeer()) return reply(403, "text/plain", "forbidden: loopback only\n");
     reply(200, "text/plain", "OK\n");
     handler_.requestShutdown();
     return;

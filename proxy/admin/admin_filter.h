@@ -36,6 +36,7 @@ class AdminFilter final : public http::StreamDecoderFilter {
  private:
   void handle();
   void handleAdmin();
+  void replyReadiness();
   void reply(uint16_t status, std::string_view content_type, std::string body);
   // A callback that answers this request later, or does nothing if the stream is gone by then.
   AdminCallback later();

@@ -28,11 +28,7 @@ class ClusterIndex {
   }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, uint16_t, Hash, std::equal_to<>> ids_;
+  std::unordered_map<std::string, uint16_t, stats::StringViewHash, std::equal_to<>> ids_;
 };
 
 }  // namespace podproxy::telemetry

@@ -72,7 +72,7 @@ void TcpSeries::merge(const TcpSeries& other) {
 
 uint16_t PrincipalTable::intern(std::string_view principal, size_t cap) {
   if (principal.empty()) return kNoPrincipal;
-  auto it = ids_.find(std::string(principal));
+  auto it = ids_.find(principal);
   if (it != ids_.end()) return it->second;
   if (names_.size() >= cap || names_.size() >= kMaxPrincipalsFolded) {
     ++overflow_;

@@ -30,13 +30,18 @@ std::string b3TraceId(const std::string& trace_id, size_t caller_width) {
 void propagateTraceContext(http::HeaderMap& headers, http::StreamInfo& info,
                            double sampling_percent, Random& random) {
   const std::string_view traceparent = headerOr(headers, "traceparent");
-  const std::optional<TraceParent> incoming =
+  std::optional<TraceParent> incoming =
       traceparent.empty() ? std::nullopt : TraceParent::parse(traceparent);
 
-  const bool has_multi_b3 = headers.has("x-b3-traceid") || headers.has("x-b3-spanid");
+  // Each header is looked up once: every lookup is a scan of the whole map.
+  const std::string* b3_trace_id = headers.get("x-b3-traceid");
+  const std::string* b3_span_id = headers.get("x-b3-spanid");
+  const bool has_multi_b3 = b3_trace_id != nullptr || b3_span_id != nullptr;
+  const size_t b3_trace_id_width = b3_trace_id != nullptr ? b3_trace_id->size() : 0;
   std::optional<B3Context> b3;
   if (has_multi_b3) {
-    b3 = B3Context::parseMulti(headerOr(headers, "x-b3-traceid"), headerOr(headers, "x-b3-spanid"),
+    b3 = B3Context::parseMulti(b3_trace_id != nullptr ? std::string_view(*b3_trace_id) : "",
+                               b3_span_id != nullptr ? std::string_view(*b3_span_id) : "",
                                headerOr(headers, "x-b3-parentspanid"),
                                headerOr(headers, "x-b3-sampled"), headerOr(headers, "x-b3-flags"));
   }
@@ -48,9 +53,9 @@ void propagateTraceContext(http::HeaderMap& headers, http::StreamInfo& info,
   TraceParent out;
   std::string parent;
   if (incoming) {
-    out.trace_id = incoming->trace_id;
+    out.trace_id = std::move(incoming->trace_id);
     out.flags = incoming->flags;
-    parent = incoming->parent_id;
+    parent = std::move(incoming->parent_id);
   } else if (b3) {
     out.trace_id = b3->trace_id.size() == 32 ? b3->trace_id : "0000000000000000" + b3->trace_id;
     out.flags = b3->sampled.value_or(sample(sampling_percent, random)) ? 1 : 0;
@@ -67,8 +72,7 @@ void propagateTraceContext(http::HeaderMap& headers, http::StreamInfo& info,
   // B3 headers describe the same span as traceparent, whichever of them the caller sent.
   const bool sampled = out.sampled();
   if (has_multi_b3) {
-    const size_t width = headerOr(headers, "x-b3-traceid").size();
-    headers.set("x-b3-traceid", b3TraceId(out.trace_id, width));
+    headers.set("x-b3-traceid", b3TraceId(out.trace_id, b3_trace_id_width));
     headers.set("x-b3-spanid", out.parent_id);
     if (!parent.empty()) {
       headers.set("x-b3-parentspanid", parent);
@@ -87,8 +91,8 @@ void propagateTraceContext(http::HeaderMap& headers, http::StreamInfo& info,
     headers.set("b3", next.toSingle());
   }
 
-  info.trace_id = out.trace_id;
-  info.span_id = out.parent_id;
+  info.trace_id = std::move(out.trace_id);
+  info.span_id = std::move(out.parent_id);
   info.parent_span_id = std::move(parent);
 }
 

@@ -1,5 +1,6 @@
 #include "filters/http/header_mutations.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,16 @@ void applyRequestMutations(const config::HeaderMutations& mutations,
   apply(mutations.request_headers_to_remove, mutations.request_headers_to_add, request.headers);
   // Host travels in `authority`, not in the map: an edit of it must land there, or the codec
   // would send two Host headers. A request always keeps one authority, so removal is ignored.
+  // Only an added header can put Host in the map (the codecs take it out), so the map is not
+  // searched on every request for a Host that no mutation added.
+  const auto edits_host = [](const config::HeaderValueOption& option) {
+    return http::equalsIgnoreCase(option.name, "host") ||
+           http::equalsIgnoreCase(option.name, ":authority");
+  };
+  if (std::none_of(mutations.request_headers_to_add.begin(), mutations.request_headers_to_add.end(),
+                   edits_host)) {
+    return;
+  }
   for (const char* name : {"host", ":authority"}) {
     if (const std::string* value = request.headers.get(name)) {
       request.authority = *value;

@@ -35,6 +35,20 @@ TEST(HeaderMutations, RequestHostEditGoesToAuthority) {
   EXPECT_FALSE(request.headers.has("host"));
 }
 
+TEST(HeaderMutations, RequestAuthorityAndMixedCaseHostEditsGoToAuthority) {
+  for (const char* name : {":authority", "Host"}) {
+    config::HeaderMutations mutations;
+    mutations.request_headers_to_add = {{"x-other", "1", true}, {name, "rewritten.local", true}};
+    http::RequestHeaders request;
+    request.authority = "original.local";
+    applyRequestMutations(mutations, request);
+    EXPECT_EQ(request.authority, "rewritten.local") << name;
+    EXPECT_FALSE(request.headers.has("host")) << name;
+    EXPECT_FALSE(request.headers.has(":authority")) << name;
+    EXPECT_EQ(request.headers.size(), 1u) << name;
+  }
+}
+
 TEST(HeaderMutations, ResponseUsesResponseListsOnly) {
   config::HeaderMutations mutations;
   mutations.request_headers_to_add = {{"x-request-only", "1", true}};

@@ -10,10 +10,13 @@ constexpr std::string_view kXfcc = "x-forwarded-client-cert";
 
 std::string forwardedClientCert(const network::TlsInfo& tls) {
   if (!tls.peer_certificate_presented || !tls.peer_certificate_verified) return {};
+  // Appended in place: this runs on every mTLS request, and `"By=" + san` would build temporaries.
   std::string value;
-  if (!tls.local_uri_san.empty()) value += "By=" + tls.local_uri_san + ";";
-  value += "Hash=" + tls.peer_cert_sha256;
-  if (!tls.peer_uri_san.empty()) value += ";URI=" + tls.peer_uri_san;
+  value.reserve(tls.local_uri_san.size() + tls.peer_cert_sha256.size() + tls.peer_uri_san.size() +
+                16);
+  if (!tls.local_uri_san.empty()) value.append("By=").append(tls.local_uri_san).append(";");
+  value.append("Hash=").append(tls.peer_cert_sha256);
+  if (!tls.peer_uri_san.empty()) value.append(";URI=").append(tls.peer_uri_san);
   return value;
 }
 

@@ -149,7 +149,7 @@ void TcpProxy::onUpstreamEvent(network::ConnectionEvent event) {
       return;
     case network::ConnectionEvent::kConnectFailed:
       LOG_DEBUG("tcp_proxy: upstream connect failed", {"cluster", cluster_name_},
-                {"host", host_->address().toString()}, {"reason", upstream_->failureReason()});
+                {"host", host_->addressString()}, {"reason", upstream_->failureReason()});
       response_flags_ = "UF";
       if (stats_ != nullptr) {
         ++stats_->connect_fail;
@@ -216,20 +216,18 @@ void TcpProxy::finish() {
     if (stats_ != nullptr) --stats_->cx_active;
     if (observer_ != nullptr) {
       startSession();  // never connected: opened and closed now
-      std::string host;
-      const TcpSessionInfo info = sessionInfo(host);
+      const TcpSessionInfo info = sessionInfo();
       live_bytes_ = nullptr;
       observer_->onTcpSessionEnd(info);
     }
   }
 }
 
-TcpSessionInfo TcpProxy::sessionInfo(std::string& host) const {
+TcpSessionInfo TcpProxy::sessionInfo() const {
   TcpSessionInfo info;
   info.start_time_ms = start_time_ms_;
   info.cluster = cluster_name_;
-  host = host_ ? host_->address().toString() : std::string();
-  info.upstream_host = host;
+  if (host_) info.upstream_host = host_->addressString();
   info.response_flags = response_flags_;
   info.downstream_remote_address = downstream_remote_;
   info.downstream_peer_uri_san = downstream_peer_uri_san_;
@@ -246,8 +244,7 @@ TcpSessionInfo TcpProxy::sessionInfo(std::string& host) const {
 void TcpProxy::startSession() {
   if (session_started_ || observer_ == nullptr) return;
   session_started_ = true;
-  std::string host;
-  live_bytes_ = observer_->onTcpSessionStart(sessionInfo(host));
+  live_bytes_ = observer_->onTcpSessionStart(sessionInfo());
 }
 
 void TcpProxy::DownstreamCallbacks::onEvent(network::ConnectionEvent event) {

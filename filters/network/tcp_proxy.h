@@ -83,8 +83,8 @@ class TcpProxy : public network::ReadFilter {
   void onIdleTimer();
   void releaseConnectionSlot();
   void finish();
-  // The session as telemetry sees it; `host` backs its upstream_host.
-  TcpSessionInfo sessionInfo(std::string& host) const;
+  // The session as telemetry sees it (its strings point into this proxy and its host).
+  TcpSessionInfo sessionInfo() const;
   void startSession();
 
   const config::TcpProxyConfig& config_;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/model.h"
+#include "proxy/common/string_hash.h"
 #include "proxy/http/header_map.h"
 
 namespace re2 {
@@ -116,10 +117,6 @@ class RouteTable {
   const std::string& name() const { return name_; }
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   struct Wildcard {
     std::string fixed;  // the domain without its '*', lower-cased
     const VirtualHostEntry* virtual_host;
@@ -130,7 +127,7 @@ class RouteTable {
 
   std::string name_;
   std::vector<std::unique_ptr<VirtualHostEntry>> virtual_hosts_;
-  std::unordered_map<std::string, const VirtualHostEntry*, StringHash, std::equal_to<>> exact_;
+  std::unordered_map<std::string, const VirtualHostEntry*, StringViewHash, std::equal_to<>> exact_;
   std::vector<Wildcard> suffixes_;  // longest first
   std::vector<Wildcard> prefixes_;  // longest first
   const VirtualHostEntry* default_ = nullptr;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/model.h"
+#include "proxy/common/string_hash.h"
 #include "proxy/stats/istio_stats.h"
 
 namespace podproxy::telemetry {
@@ -28,7 +29,7 @@ class ClusterIndex {
   }
 
  private:
-  std::unordered_map<std::string, uint16_t, stats::StringViewHash, std::equal_to<>> ids_;
+  std::unordered_map<std::string, uint16_t, StringViewHash, std::equal_to<>> ids_;
 };
 
 }  // namespace podproxy::telemetry

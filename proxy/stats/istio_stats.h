@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "proxy/common/string_hash.h"
 #include "proxy/stats/histogram.h"
 
 namespace podproxy::stats {
@@ -41,12 +42,6 @@ inline constexpr uint8_t kGrpcStatusOther = 31;
 uint8_t grpcStatusKey(std::string_view grpc_status);  // "" -> none
 std::string grpcStatusLabel(uint8_t key);             // none -> ""
 
-// Lets string-keyed maps be searched with a string_view, without building a key string.
-struct StringViewHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-
 // Principals (SPIFFE IDs) are interned per shard so keys stay integers. Identities are few in a
 // mesh; the cap bounds label cardinality anyway: an ID beyond it is counted as kNoPrincipal
 // ("unknown") and the overflow is counted.
@@ -67,7 +62,7 @@ class PrincipalTable {
 
  private:
   std::vector<std::string> names_;  // id - 1
-  std::unordered_map<std::string, uint16_t, StringViewHash, std::equal_to<>> ids_;
+  std::unordered_map<std::string, uint16_t, podproxy::StringViewHash, std::equal_to<>> ids_;
   uint64_t overflow_ = 0;
 };
 

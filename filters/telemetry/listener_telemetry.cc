@@ -110,10 +110,11 @@ void ListenerTelemetry::onStreamComplete(const http::StreamInfo& info,
   r.upstream_host = info.upstream_host;
   r.upstream_cluster = info.upstream_cluster;
   r.route_name = info.route_name;
-  const std::string remote = info.downstream_remote_address.valid()
-                                 ? info.downstream_remote_address.toString()
-                                 : std::string();
-  r.downstream_remote_address = remote;
+  remote_address_.clear();
+  if (info.downstream_remote_address.valid()) {
+    info.downstream_remote_address.appendTo(remote_address_);
+  }
+  r.downstream_remote_address = remote_address_;
   r.downstream_peer_uri_san = info.downstream_peer_uri_san;
   r.trace_id = info.trace_id;
   r.span_id = info.span_id;
@@ -155,10 +156,11 @@ void ListenerTelemetry::onTcpSessionEnd(const filters::TcpSessionInfo& info) {
   r.duration_ms = now >= info.start_time_ms ? now - info.start_time_ms : 0;
   r.upstream_host = info.upstream_host;
   r.upstream_cluster = info.cluster;
-  const std::string remote = info.downstream_remote_address.valid()
-                                 ? info.downstream_remote_address.toString()
-                                 : std::string();
-  r.downstream_remote_address = remote;
+  remote_address_.clear();
+  if (info.downstream_remote_address.valid()) {
+    info.downstream_remote_address.appendTo(remote_address_);
+  }
+  r.downstream_remote_address = remote_address_;
   r.downstream_peer_uri_san = info.downstream_peer_uri_san;
   r.listener_name = listener_.name;
   formatter_.format(r, line_);

@@ -54,7 +54,8 @@ class ListenerTelemetry final : public http::StreamObserver, public filters::Tcp
   stats::IstioShard& shard_;
   access_log::AccessLogRing* ring_;
   access_log::AccessLogFormatter formatter_;
-  std::string line_;  // reused for every line
+  std::string line_;            // reused for every line
+  std::string remote_address_;  // reused: the downstream address, formatted for each line
 };
 
 }  // namespace podproxy::telemetry

@@ -1,58 +1,118 @@
 #include "proxy/access_log/access_log_formatter.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
-
-#include "proxy/common/logger.h"
 
 namespace podproxy::access_log {
 
 namespace {
 
-// Runs of plain bytes are appended whole: almost nothing in a request needs escaping, and this
-// is the bulk of the formatting cost.
-void appendEscaped(std::string& out, std::string_view s) {
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    Logger::appendJsonEscaped(out, s.substr(i, 1));
-    run = i + 1;
-  }
-  out.append(s.data() + run, s.size() - run);
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+constexpr char kHex[] = "0123456789abcdef";
+
+// Whether any of the 8 bytes must be escaped in a JSON string: a control character, '"' or '\\'.
+// Bytes >= 0x80 (UTF-8) pass through, as they do byte by byte.
+constexpr bool wordNeedsEscape(uint64_t w) {
+  const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighBits;
+  const uint64_t quote = w ^ (kOnes * '"');
+  const uint64_t backslash = w ^ (kOnes * '\\');
+  const uint64_t has_quote = (quote - kOnes) & ~quote & kHighBits;
+  const uint64_t has_backslash = (backslash - kOnes) & ~backslash & kHighBits;
+  return (below_space | has_quote | has_backslash) != 0;
 }
 
-void appendString(std::string& out, std::string_view value) {
-  if (value.empty()) {
-    out += "null";
-    return;
+char* escapeBytes(char* p, std::string_view s) {
+  for (const unsigned char c : s) {
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      *p++ = static_cast<char>(c);
+      continue;
+    }
+    *p++ = '\\';
+    switch (c) {
+      case '"':
+      case '\\':
+        *p++ = static_cast<char>(c);
+        break;
+      case '\n':
+        *p++ = 'n';
+        break;
+      case '\r':
+        *p++ = 'r';
+        break;
+      case '\t':
+        *p++ = 't';
+        break;
+      default:
+        p = std::copy_n("u00", 3, p);
+        *p++ = kHex[c >> 4];
+        *p++ = kHex[c & 0xf];
+    }
   }
-  out += '"';
-  appendEscaped(out, value);
-  out += '"';
+  return p;
+}
+
+// Almost nothing in a request needs escaping, so clean 8-byte words are copied whole; this loop
+// is the bulk of the formatting cost.
+char* escapeTo(char* p, std::string_view s) {
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, s.data() + i, 8);
+    if (wordNeedsEscape(word)) {
+      p = escapeBytes(p, s.substr(i, 8));
+    } else {
+      std::memcpy(p, &word, 8);
+      p += 8;
+    }
+  }
+  return escapeBytes(p, s.substr(i));
+}
+
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+char* putString(char* p, std::string_view value) {
+  if (value.empty()) return put(p, "null");
+  *p++ = '"';
+  p = escapeTo(p, value);
+  *p++ = '"';
+  return p;
 }
 
 template <typename Int>
-void appendInt(std::string& out, Int value) {
-  char buf[24];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  out.append(buf, end);
+char* putInt(char* p, Int value) {
+  return std::to_chars(p, p + 24, value).ptr;
 }
+
+// Escaping grows a byte to at most 6 ("\u00XX").
+constexpr size_t kMaxEscapedGrowth = 6;
+constexpr size_t kMaxNumberOrLiteral = 32;  // also the timestamp (26)
 
 }  // namespace
 
-AccessLogFormatter::AccessLogFormatter(std::vector<AccessLogField> fields)
-    : fields_(std::move(fields)) {
-  if (fields_.empty()) {
+AccessLogFormatter::AccessLogFormatter(std::vector<AccessLogField> fields) {
+  if (fields.empty()) {
     for (size_t i = 0; i < kAccessLogFieldNames.size(); ++i) {
-      fields_.push_back(static_cast<AccessLogField>(i));
+      fields.push_back(static_cast<AccessLogField>(i));
     }
   }
+  for (const AccessLogField field : fields) {
+    std::string key = fields_.empty() ? "{\"" : ",\"";
+    key += accessLogFieldName(field);
+    key += "\":";
+    fixed_bytes_ += key.size() + kMaxNumberOrLiteral + 2;
+    fields_.push_back(Field{field, std::move(key)});
+  }
+  fixed_bytes_ += 2;  // "}\n"
 }
 
-void AccessLogFormatter::appendTime(int64_t unix_ms, std::string& out) {
+char* AccessLogFormatter::putTime(char* p, int64_t unix_ms) {
   const int64_t second = unix_ms / 1000;
   if (second != cached_second_) {
     cached_second_ = second;
@@ -62,108 +122,93 @@ void AccessLogFormatter::appendTime(int64_t unix_ms, std::string& out) {
     std::snprintf(cached_prefix_, sizeof(cached_prefix_), "%04d-%02d-%02dT%02d:%02d:%02d.",
                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   }
-  out += '"';
-  out += cached_prefix_;
+  *p++ = '"';
+  p = put(p, cached_prefix_);
   const int millis = static_cast<int>(unix_ms % 1000);
-  out += static_cast<char>('0' + millis / 100);
-  out += static_cast<char>('0' + millis / 10 % 10);
-  out += static_cast<char>('0' + millis % 10);
-  out += "Z\"";
+  *p++ = static_cast<char>('0' + millis / 100);
+  *p++ = static_cast<char>('0' + millis / 10 % 10);
+  *p++ = static_cast<char>('0' + millis % 10);
+  return put(p, "Z\"");
+}
+
+size_t AccessLogFormatter::maxLineBytes(const AccessLogRecord& r) const {
+  const size_t text = r.method.size() + r.path.size() + r.protocol.size() +
+                      r.response_flags.size() + r.response_code_details.size() +
+                      r.x_forwarded_for.size() + r.user_agent.size() + r.request_id.size() +
+                      r.authority.size() + r.upstream_host.size() + r.upstream_cluster.size() +
+                      r.route_name.size() + r.downstream_remote_address.size() + r.trace_id.size() +
+                      r.span_id.size() + r.parent_span_id.size() +
+                      r.downstream_peer_uri_san.size() + r.listener_name.size();
+  return fixed_bytes_ + text * kMaxEscapedGrowth;
+}
+
+char* AccessLogFormatter::putField(char* p, AccessLogField field, const AccessLogRecord& r) {
+  switch (field) {
+    case AccessLogField::kStartTime:
+      return putTime(p, r.start_time_unix_ms);
+    case AccessLogField::kMethod:
+      return putString(p, r.method);
+    case AccessLogField::kPath:
+      return putString(p, r.path);
+    case AccessLogField::kProtocol:
+      return putString(p, r.protocol);
+    case AccessLogField::kResponseCode:
+      return r.has_response_code ? putInt(p, r.response_code) : put(p, "null");
+    case AccessLogField::kResponseFlags:
+      return putString(p, r.response_flags);
+    case AccessLogField::kResponseCodeDetails:
+      return putString(p, r.response_code_details);
+    case AccessLogField::kBytesReceived:
+      return putInt(p, r.bytes_received);
+    case AccessLogField::kBytesSent:
+      return putInt(p, r.bytes_sent);
+    case AccessLogField::kDuration:
+      return putInt(p, r.duration_ms);
+    case AccessLogField::kUpstreamServiceTime:
+      return r.upstream_service_time_ms >= 0 ? putInt(p, r.upstream_service_time_ms)
+                                             : put(p, "null");
+    case AccessLogField::kXForwardedFor:
+      return putString(p, r.x_forwarded_for);
+    case AccessLogField::kUserAgent:
+      return putString(p, r.user_agent);
+    case AccessLogField::kRequestId:
+      return putString(p, r.request_id);
+    case AccessLogField::kAuthority:
+      return putString(p, r.authority);
+    case AccessLogField::kUpstreamHost:
+      return putString(p, r.upstream_host);
+    case AccessLogField::kUpstreamCluster:
+      return putString(p, r.upstream_cluster);
+    case AccessLogField::kRouteName:
+      return putString(p, r.route_name);
+    case AccessLogField::kDownstreamRemoteAddress:
+      return putString(p, r.downstream_remote_address);
+    case AccessLogField::kTraceId:
+      return putString(p, r.trace_id);
+    case AccessLogField::kSpanId:
+      return putString(p, r.span_id);
+    case AccessLogField::kParentSpanId:
+      return putString(p, r.parent_span_id);
+    case AccessLogField::kDownstreamPeerUriSan:
+      return putString(p, r.downstream_peer_uri_san);
+    case AccessLogField::kListenerName:
+      return putString(p, r.listener_name);
+  }
+  return p;
 }
 
 void AccessLogFormatter::format(const AccessLogRecord& r, std::string& out) {
-  out += '{';
-  bool first = true;
-  for (const AccessLogField field : fields_) {
-    if (!first) out += ',';
-    first = false;
-    out += '"';
-    out += accessLogFieldName(field);
-    out += "\":";
-    switch (field) {
-      case AccessLogField::kStartTime:
-        appendTime(r.start_time_unix_ms, out);
-        break;
-      case AccessLogField::kMethod:
-        appendString(out, r.method);
-        break;
-      case AccessLogField::kPath:
-        appendString(out, r.path);
-        break;
-      case AccessLogField::kProtocol:
-        appendString(out, r.protocol);
-        break;
-      case AccessLogField::kResponseCode:
-        if (r.has_response_code) {
-          appendInt(out, r.response_code);
-        } else {
-          out += "null";
-        }
-        break;
-      case AccessLogField::kResponseFlags:
-        appendString(out, r.response_flags);
-        break;
-      case AccessLogField::kResponseCodeDetails:
-        appendString(out, r.response_code_details);
-        break;
-      case AccessLogField::kBytesReceived:
-        appendInt(out, r.bytes_received);
-        break;
-      case AccessLogField::kBytesSent:
-        appendInt(out, r.bytes_sent);
-        break;
-      case AccessLogField::kDuration:
-        appendInt(out, r.duration_ms);
-        break;
-      case AccessLogField::kUpstreamServiceTime:
-        if (r.upstream_service_time_ms >= 0) {
-          appendInt(out, r.upstream_service_time_ms);
-        } else {
-          out += "null";
-        }
-        break;
-      case AccessLogField::kXForwardedFor:
-        appendString(out, r.x_forwarded_for);
-        break;
-      case AccessLogField::kUserAgent:
-        appendString(out, r.user_agent);
-        break;
-      case AccessLogField::kRequestId:
-        appendString(out, r.request_id);
-        break;
-      case AccessLogField::kAuthority:
-        appendString(out, r.authority);
-        break;
-      case AccessLogField::kUpstreamHost:
-        appendString(out, r.upstream_host);
-        break;
-      case AccessLogField::kUpstreamCluster:
-        appendString(out, r.upstream_cluster);
-        break;
-      case AccessLogField::kRouteName:
-        appendString(out, r.route_name);
-        break;
-      case AccessLogField::kDownstreamRemoteAddress:
-        appendString(out, r.downstream_remote_address);
-        break;
-      case AccessLogField::kTraceId:
-        appendString(out, r.trace_id);
-        break;
-      case AccessLogField::kSpanId:
-        appendString(out, r.span_id);
-        break;
-      case AccessLogField::kParentSpanId:
-        appendString(out, r.parent_span_id);
-        break;
-      case AccessLogField::kDownstreamPeerUriSan:
-        appendString(out, r.downstream_peer_uri_san);
-        break;
-      case AccessLogField::kListenerName:
-        appendString(out, r.listener_name);
-        break;
+  // One bound for the whole line, then plain pointer writes: no per-append capacity checks.
+  const size_t old_size = out.size();
+  out.resize_and_overwrite(old_size + maxLineBytes(r), [&](char* data, size_t) {
+    char* p = data + old_size;
+    for (const Field& f : fields_) {
+      p = put(p, f.key);
+      p = putField(p, f.field, r);
     }
-  }
-  out += "}\n";
+    p = put(p, "}\n");
+    return static_cast<size_t>(p - data);
+  });
 }
 
 }  // namespace podproxy::access_log

@@ -1,8 +1,8 @@
 #pragma once
 
 // Formats one access-log record as one JSON line with the configured fields, into a buffer the
-// caller reuses (no allocation once it has grown). Empty strings and unknown values are JSON null,
-// as in Envoy's JSON access logs.
+// caller reuses (no allocation once it has grown; one capacity check per line). Empty strings and
+// unknown values are JSON null, as in Envoy's JSON access logs.
 
 #include <cstdint>
 #include <string>
@@ -51,12 +51,21 @@ class AccessLogFormatter {
   void format(const AccessLogRecord& record, std::string& out);
 
  private:
-  void appendTime(int64_t unix_ms, std::string& out);
+  struct Field {
+    AccessLogField field;
+    std::string key;  // `{"name":` for the first field, `,"name":` for the others
+  };
 
-  std::vector<AccessLogField> fields_;
+  // An upper bound of the line's length: escaping can grow each byte of text sixfold.
+  size_t maxLineBytes(const AccessLogRecord& record) const;
+  char* putField(char* p, AccessLogField field, const AccessLogRecord& record);
+  char* putTime(char* p, int64_t unix_ms);
+
+  std::vector<Field> fields_;
+  size_t fixed_bytes_ = 0;  // keys, numbers, nulls, quotes and braces
   // gmtime_r once per second, not per line.
   int64_t cached_second_ = -1;
-  char cached_prefix_[24] = {};  // "2026-11-21T06:12:34."
+  char cached_prefix_[64] = {};  // "2026-11-21T06:12:34."; room for any year gmtime_r gives
 };
 
 }  // namespace podproxy::access_log

@@ -80,21 +80,48 @@ void Address::setPort(uint16_t port) {
   }
 }
 
-std::string Address::ip() const {
-  char buf[INET6_ADDRSTRLEN] = {0};
+void Address::appendIp(std::string& out) const {
   if (storage_.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf,
-              sizeof(buf));
+    const auto* bytes = reinterpret_cast<const uint8_t*>(
+        &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr.s_addr);
+    char buf[INET_ADDRSTRLEN];
+    char* p = buf;
+    for (int i = 0; i < 4; ++i) {
+      if (i > 0) *p++ = '.';
+      const unsigned octet = bytes[i];
+      if (octet >= 100) *p++ = static_cast<char>('0' + octet / 100);
+      if (octet >= 10) *p++ = static_cast<char>('0' + octet / 10 % 10);
+      *p++ = static_cast<char>('0' + octet % 10);
+    }
+    out.append(buf, p);
   } else if (storage_.ss_family == AF_INET6) {
+    char buf[INET6_ADDRSTRLEN] = {0};
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf,
               sizeof(buf));
+    out.append(buf);
   }
-  return buf;
+}
+
+void Address::appendTo(std::string& out) const {
+  const bool v6 = storage_.ss_family == AF_INET6;
+  if (v6) out += '[';
+  appendIp(out);
+  if (v6) out += ']';
+  out += ':';
+  char buf[8];
+  out.append(buf, std::to_chars(buf, buf + sizeof(buf), port()).ptr);
+}
+
+std::string Address::ip() const {
+  std::string out;
+  appendIp(out);
+  return out;
 }
 
 std::string Address::toString() const {
-  if (storage_.ss_family == AF_INET6) return "[" + ip() + "]:" + std::to_string(port());
-  return ip() + ":" + std::to_string(port());
+  std::string out;
+  appendTo(out);
+  return out;
 }
 
 bool Address::isLoopback() const {

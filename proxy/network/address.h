@@ -31,6 +31,10 @@ class Address {
 
   std::string ip() const;        // "127.0.0.1", "::1"
   std::string toString() const;  // "127.0.0.1:80", "[::1]:80"
+  // The same, appended to a buffer the caller reuses: per-request paths (X-Forwarded-For, access
+  // logs) format addresses without allocating, and IPv4 without printf.
+  void appendIp(std::string& out) const;
+  void appendTo(std::string& out) const;
   bool isLoopback() const;
 
   bool operator==(const Address& other) const;

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "proxy/common/logger.h"
+
 namespace podproxy::access_log {
 namespace {
 
@@ -37,6 +41,57 @@ TEST(AccessLogFormatter, DefaultIsEveryFieldInDeclarationOrder) {
     ASSERT_NE(found, std::string::npos) << name;
     at = found;
   }
+  EXPECT_EQ(out.back(), '\n');
+}
+
+// The word-at-a-time escaper must agree with the byte-at-a-time one wherever the special byte
+// falls in an 8-byte word, and for every length around the word size.
+TEST(AccessLogFormatter, EscapesLikeTheLoggerAtEveryOffsetAndLength) {
+  // Includes a NUL byte, hence the explicit length.
+  const std::string alphabet("aZ/-. \x7f\xc3\xa9\"\\\n\r\t\x01\x1f\0", 17);
+  std::mt19937 rng(7);
+  AccessLogFormatter formatter({AccessLogField::kPath});
+  for (int round = 0; round < 2000; ++round) {
+    std::string value(rng() % 40 + 1, 'x');
+    for (char& c : value) {
+      // Mostly plain bytes, sometimes a special one, so clean and dirty words both occur.
+      if (rng() % 6 == 0) c = alphabet[rng() % alphabet.size()];
+    }
+    AccessLogRecord r;
+    r.path = value;
+    std::string out;
+    formatter.format(r, out);
+    std::string expected = "{\"path\":\"";
+    Logger::appendJsonEscaped(expected, value);
+    expected += "\"}\n";
+    ASSERT_EQ(out, expected) << "round " << round;
+  }
+}
+
+TEST(AccessLogFormatter, AppendsToWhatTheBufferAlreadyHolds) {
+  AccessLogFormatter formatter({AccessLogField::kMethod, AccessLogField::kBytesSent});
+  AccessLogRecord r;
+  r.method = "POST";
+  r.bytes_sent = 18446744073709551615ULL;
+  std::string out = "previous line\n";
+  formatter.format(r, out);
+  formatter.format(r, out);
+  EXPECT_EQ(out,
+            "previous line\n"
+            "{\"method\":\"POST\",\"bytes_sent\":18446744073709551615}\n"
+            "{\"method\":\"POST\",\"bytes_sent\":18446744073709551615}\n");
+}
+
+TEST(AccessLogFormatter, WorstCaseEscapingFitsTheBound) {
+  AccessLogFormatter formatter;
+  AccessLogRecord r;
+  const std::string controls(300, '\x01');
+  r.method = r.path = r.protocol = r.user_agent = r.listener_name = controls;
+  std::string out;
+  formatter.format(r, out);
+  std::string escaped;
+  Logger::appendJsonEscaped(escaped, controls);
+  EXPECT_NE(out.find("\"user_agent\":\"" + escaped + "\""), std::string::npos);
   EXPECT_EQ(out.back(), '\n');
 }
 

@@ -38,6 +38,8 @@ class HeaderMap {
   void clear() { entries_.clear(); }
 
  private:
+  static constexpr size_t kTypicalFieldCount = 16;
+
   std::vector<Entry> entries_;
 };
 

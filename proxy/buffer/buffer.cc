@@ -3,41 +3,138 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <vector>
 
 namespace podproxy::buffer {
 
+namespace {
+
+// Part arrays of the smallest capacity are cached per thread; larger ones (a buffer holding
+// more than kSmallParts slices, i.e. over 64 KiB) come from the allocator.
+constexpr uint32_t kSmallParts = 4;
+constexpr size_t kMaxCachedArrays = 1024;
+
+// Set once the thread's cache is destroyed (thread exit): buffers freed after that, by other
+// thread-local or static objects, go straight to the allocator.
+thread_local bool cache_gone = false;
+
+struct PartArrayCache {
+  std::vector<void*> free;
+  ~PartArrayCache() {
+    cache_gone = true;
+    for (void* p : free) ::operator delete(p);
+  }
+};
+
+PartArrayCache& partCache() {
+  thread_local PartArrayCache cache;
+  return cache;
+}
+
+void* takeArray(uint32_t cap, size_t part_size) {
+  if (cap == kSmallParts && !cache_gone) {
+    auto& cache = partCache().free;
+    if (!cache.empty()) {
+      void* p = cache.back();
+      cache.pop_back();
+      return p;
+    }
+  }
+  return ::operator new(cap* part_size);
+}
+
+void giveArray(void* p, uint32_t cap) {
+  if (cap == kSmallParts && !cache_gone) {
+    auto& cache = partCache().free;
+    if (cache.size() < kMaxCachedArrays) {
+      cache.push_back(p);
+      return;
+    }
+  }
+  ::operator delete(p);
+}
+
+}  // namespace
+
 Buffer::~Buffer() {
-  for (size_t i = head_; i < parts_.size(); ++i) SlicePool::local().give(parts_[i].slice);
+  freeAll();
+}
+
+void Buffer::freeAll() {
+  for (size_t i = head_; i < size_; ++i) SlicePool::local().give(parts_[i].slice);
+  if (parts_ != nullptr) giveArray(parts_, cap_);
+  parts_ = nullptr;
+  head_ = size_ = cap_ = 0;
+  length_ = 0;
 }
 
 Buffer::Buffer(Buffer&& other) noexcept
-    : parts_(std::move(other.parts_)), head_(other.head_), length_(other.length_) {
-  other.parts_.clear();
-  other.head_ = 0;
+    : parts_(other.parts_),
+      head_(other.head_),
+      size_(other.size_),
+      cap_(other.cap_),
+      length_(other.length_) {
+  other.parts_ = nullptr;
+  other.head_ = other.size_ = other.cap_ = 0;
   other.length_ = 0;
 }
 
 Buffer& Buffer::operator=(Buffer&& other) noexcept {
   if (this != &other) {
-    clear();
-    for (size_t i = head_; i < parts_.size(); ++i) SlicePool::local().give(parts_[i].slice);
-    parts_ = std::move(other.parts_);
+    freeAll();
+    parts_ = other.parts_;
     head_ = other.head_;
+    size_ = other.size_;
+    cap_ = other.cap_;
     length_ = other.length_;
-    other.parts_.clear();
-    other.head_ = 0;
+    other.parts_ = nullptr;
+    other.head_ = other.size_ = other.cap_ = 0;
     other.length_ = 0;
   }
   return *this;
 }
 
+void Buffer::pushBack(const Part& part) {
+  if (size_ == cap_) {
+    if (head_ > 0 && head_ * 2 >= size_) {
+      // Mostly drained from the front: slide the live parts down instead of growing.
+      std::memmove(parts_, parts_ + head_, (size_ - head_) * sizeof(Part));
+      size_ -= head_;
+      head_ = 0;
+    } else {
+      const uint32_t cap = cap_ == 0 ? kSmallParts : cap_ * 2;
+      auto* grown = static_cast<Part*>(takeArray(cap, sizeof(Part)));
+      if (parts_ != nullptr) {
+        std::memcpy(grown, parts_ + head_, (size_ - head_) * sizeof(Part));
+        giveArray(parts_, cap_);
+      }
+      size_ -= head_;
+      head_ = 0;
+      parts_ = grown;
+      cap_ = cap;
+    }
+  }
+  parts_[size_++] = part;
+}
+
+void Buffer::popBack() {
+  --size_;
+  if (size_ == head_) releaseParts();
+}
+
+void Buffer::releaseParts() {
+  if (parts_ != nullptr) giveArray(parts_, cap_);
+  parts_ = nullptr;
+  head_ = size_ = cap_ = 0;
+}
+
 void Buffer::add(const void* data, size_t size) {
   const auto* src = static_cast<const uint8_t*>(data);
   while (size > 0) {
-    if (parts_.size() == head_ || parts_.back().end == kSliceSize) {
-      parts_.push_back(Part{SlicePool::local().take(), 0, 0});
+    if (size_ == head_ || back().end == kSliceSize) {
+      pushBack(Part{SlicePool::local().take(), 0, 0});
     }
-    Part& tail = parts_.back();
+    Part& tail = back();
     const size_t n = std::min<size_t>(size, kSliceSize - tail.end);
     std::memcpy(tail.slice->data + tail.end, src, n);
     tail.end += n;
@@ -56,26 +153,45 @@ void Buffer::add(const Buffer& other) {
 
 void Buffer::move(Buffer& other) {
   if (&other == this || other.empty()) return;
+  if (size_ == head_ && other.head_ == 0) {
+    // Empty here: take the other buffer's whole part array.
+    const size_t length = other.length_;
+    freeAll();
+    *this = std::move(other);
+    // Reserved-but-empty parts were kept by `other`; drop them like the loop below does.
+    for (uint32_t i = head_; i < size_;) {
+      if (parts_[i].end == parts_[i].begin) {
+        SlicePool::local().give(parts_[i].slice);
+        std::memmove(parts_ + i, parts_ + i + 1, (size_ - i - 1) * sizeof(Part));
+        --size_;
+      } else {
+        ++i;
+      }
+    }
+    if (size_ == head_) releaseParts();
+    length_ = length;
+    return;
+  }
   // Small remainders are copied into our tail rather than wasting a whole slice each.
-  for (size_t i = other.head_; i < other.parts_.size(); ++i) {
+  for (size_t i = other.head_; i < other.size_; ++i) {
     Part& p = other.parts_[i];
     const size_t n = p.end - p.begin;
     if (n == 0) {
       SlicePool::local().give(p.slice);
       continue;
     }
-    if (parts_.size() > head_ && kSliceSize - parts_.back().end >= n && n <= 1024) {
-      Part& tail = parts_.back();
+    if (size_ > head_ && kSliceSize - back().end >= n && n <= 1024) {
+      Part& tail = back();
       std::memcpy(tail.slice->data + tail.end, p.slice->data + p.begin, n);
       tail.end += n;
       SlicePool::local().give(p.slice);
     } else {
-      parts_.push_back(p);
+      pushBack(p);
     }
     length_ += n;
   }
-  other.parts_.clear();
-  other.head_ = 0;
+  other.size_ = other.head_;  // every slice changed hands or went back to the pool
+  other.releaseParts();
   other.length_ = 0;
 }
 
@@ -89,7 +205,7 @@ void Buffer::move(Buffer& other, size_t size) {
     const size_t n = p.end - p.begin;
     if (n <= size) {
       // Hand the whole slice over.
-      parts_.push_back(p);
+      pushBack(p);
       length_ += n;
       other.head_++;
       other.length_ -= n;
@@ -101,29 +217,20 @@ void Buffer::move(Buffer& other, size_t size) {
       size = 0;
     }
   }
-  if (other.head_ == other.parts_.size()) {
-    other.parts_.clear();
-    other.head_ = 0;
-  }
+  if (other.head_ == other.size_) other.releaseParts();
 }
 
 void Buffer::releaseFront() {
   SlicePool::local().give(parts_[head_].slice);
   ++head_;
-  if (head_ == parts_.size()) {
-    parts_.clear();
-    head_ = 0;
-  } else if (head_ > 16 && head_ * 2 > parts_.size()) {
-    parts_.erase(parts_.begin(), parts_.begin() + head_);
-    head_ = 0;
-  }
+  if (head_ == size_) releaseParts();
 }
 
 void Buffer::drain(size_t size) {
   assert(size <= length_);
   size = std::min(size, length_);
   length_ -= size;
-  while (head_ < parts_.size()) {
+  while (head_ < size_) {
     Part& p = front();
     const size_t n = p.end - p.begin;
     if (size < n) {
@@ -133,7 +240,7 @@ void Buffer::drain(size_t size) {
     size -= n;
     // Keep a tail slice with reserved-but-uncommitted room only if it is the last one and
     // empty: the read path will reuse it. Otherwise give it back.
-    if (head_ + 1 == parts_.size() && length_ == 0 && size == 0) {
+    if (head_ + 1 == size_ && length_ == 0 && size == 0) {
       releaseFront();
       return;
     }
@@ -143,33 +250,29 @@ void Buffer::drain(size_t size) {
 
 std::span<uint8_t> Buffer::reserve(size_t min) {
   min = std::min(min, kSliceSize);
-  if (parts_.size() == head_ || kSliceSize - parts_.back().end < min) {
-    parts_.push_back(Part{SlicePool::local().take(), 0, 0});
+  if (size_ == head_ || kSliceSize - back().end < min) {
+    pushBack(Part{SlicePool::local().take(), 0, 0});
   }
-  Part& tail = parts_.back();
+  Part& tail = back();
   return {tail.slice->data + tail.end, kSliceSize - tail.end};
 }
 
 void Buffer::commit(size_t size) {
-  assert(parts_.size() > head_);
-  Part& tail = parts_.back();
+  assert(size_ > head_);
+  Part& tail = back();
   assert(tail.end + size <= kSliceSize);
   tail.end += size;
   length_ += size;
   if (tail.begin == tail.end) {
     // Nothing arrived: do not pin an empty slice to an idle connection.
     SlicePool::local().give(tail.slice);
-    parts_.pop_back();
-    if (parts_.size() == head_) {
-      parts_.clear();
-      head_ = 0;
-    }
+    popBack();
   }
 }
 
 size_t Buffer::peekIovecs(struct iovec* out, size_t max) const {
   size_t n = 0;
-  for (size_t i = head_; i < parts_.size() && n < max; ++i) {
+  for (size_t i = head_; i < size_ && n < max; ++i) {
     const Part& p = parts_[i];
     if (p.end == p.begin) continue;
     out[n].iov_base = p.slice->data + p.begin;
@@ -180,7 +283,7 @@ size_t Buffer::peekIovecs(struct iovec* out, size_t max) const {
 }
 
 std::string_view Buffer::frontSlice() const {
-  for (size_t i = head_; i < parts_.size(); ++i) {
+  for (size_t i = head_; i < size_; ++i) {
     const Part& p = parts_[i];
     if (p.end > p.begin) {
       return {reinterpret_cast<const char*>(p.slice->data) + p.begin, size_t(p.end - p.begin)};
@@ -192,7 +295,7 @@ std::string_view Buffer::frontSlice() const {
 size_t Buffer::copyOut(size_t offset, size_t size, void* out) const {
   auto* dst = static_cast<uint8_t*>(out);
   size_t copied = 0;
-  for (size_t i = head_; i < parts_.size() && copied < size; ++i) {
+  for (size_t i = head_; i < size_ && copied < size; ++i) {
     const Part& p = parts_[i];
     size_t n = p.end - p.begin;
     if (offset >= n) {

@@ -11,7 +11,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "proxy/buffer/slice_pool.h"
 
@@ -52,7 +51,7 @@ class Buffer {
   // Visits every contiguous region in order; stop early by returning false.
   template <typename F>
   void forEachSlice(F&& f) const {
-    for (size_t i = head_; i < parts_.size(); ++i) {
+    for (size_t i = head_; i < size_; ++i) {
       const Part& p = parts_[i];
       if (p.end > p.begin &&
           !f(std::string_view(reinterpret_cast<const char*>(p.slice->data) + p.begin,
@@ -69,7 +68,7 @@ class Buffer {
 
   std::string toString() const;
   // Number of slices held, reserved space included (memory accounting and tests).
-  size_t sliceCount() const { return parts_.size() - head_; }
+  size_t sliceCount() const { return size_ - head_; }
 
  private:
   struct Part {
@@ -80,11 +79,20 @@ class Buffer {
 
   void releaseFront();
   Part& front() { return parts_[head_]; }
+  Part& back() { return parts_[size_ - 1]; }
+  void pushBack(const Part& part);
+  void popBack();
+  // The buffer became empty: its part array goes back to the thread's cache.
+  void releaseParts();
+  void freeAll();
 
-  // A vector with a moving head rather than a std::deque: an empty deque still allocates
-  // ~600 bytes, and idle keep-alive connections must cost almost nothing.
-  std::vector<Part> parts_;
-  size_t head_ = 0;
+  // A part array from a thread-local cache (small arrays) rather than a std::vector: an empty
+  // buffer holds no array at all, so an idle keep-alive connection pays for none, and taking
+  // one back is a pointer pop, not a malloc.
+  Part* parts_ = nullptr;
+  uint32_t head_ = 0;  // first live part
+  uint32_t size_ = 0;  // one past the last live part
+  uint32_t cap_ = 0;
   size_t length_ = 0;
 };
 

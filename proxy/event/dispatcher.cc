@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "proxy/common/logger.h"
+#include "proxy/event/timer_wheel.h"
 
 namespace podproxy::event {
 
@@ -53,6 +54,11 @@ void Dispatcher::drainPosted() {
 
 std::unique_ptr<Timer> Dispatcher::createTimer(std::function<void()> cb) {
   return std::make_unique<Timer>(*this, std::move(cb));
+}
+
+TimerWheel& Dispatcher::timerWheel() {
+  if (wheel_ == nullptr) wheel_ = std::make_unique<TimerWheel>(*this);
+  return *wheel_;
 }
 
 void Dispatcher::deferredDelete(std::unique_ptr<DeferredDeletable> object) {
@@ -123,6 +129,7 @@ bool Dispatcher::shutdown() {
   drainPosted();
   runPostIo();
   clearDeferred();
+  if (wheel_ != nullptr) wheel_->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
   uv_idle_stop(&idle_);

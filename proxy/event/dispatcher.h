@@ -29,6 +29,7 @@ class PostIoCallback {
 };
 
 class Timer;
+class TimerWheel;
 
 class Dispatcher {
  public:
@@ -45,6 +46,8 @@ class Dispatcher {
   void post(std::function<void()> fn);
 
   std::unique_ptr<Timer> createTimer(std::function<void()> cb);
+  // Coarse timeouts shared by many objects (see timer_wheel.h); created on first use.
+  TimerWheel& timerWheel();
   void deferredDelete(std::unique_ptr<DeferredDeletable> object);
   void schedulePostIo(PostIoCallback* target);
   void cancelPostIo(PostIoCallback* target);
@@ -82,6 +85,7 @@ class Dispatcher {
   std::vector<std::function<void()>> posted_;
   std::vector<std::unique_ptr<DeferredDeletable>> deferred_;
   std::vector<PostIoCallback*> post_io_;
+  std::unique_ptr<TimerWheel> wheel_;
   uv_thread_t thread_id_{};
   bool thread_known_ = false;
   bool closed_ = false;

@@ -12,7 +12,14 @@ namespace podproxy::http {
 ConnectionManager::ConnectionManager(ConnectionManagerContext& context) : context_(context) {}
 
 ConnectionManager::~ConnectionManager() {
-  context_.managers.erase(this);
+  if (connection_ != nullptr) {
+    if (prev_ != nullptr) {
+      prev_->next_ = next_;
+    } else {
+      context_.managers = next_;
+    }
+    if (next_ != nullptr) next_->prev_ = prev_;
+  }
   for (auto& stream : streams_) {
     stream->destroyFilters();
     --context_.stats.downstream_rq_active;
@@ -24,7 +31,9 @@ ConnectionManager::~ConnectionManager() {
 void ConnectionManager::initializeReadFilterCallbacks(network::ReadFilterCallbacks& callbacks) {
   connection_ = &callbacks.connection();
   connection_->addConnectionCallbacks(*this);
-  context_.managers.insert(this);
+  next_ = context_.managers;
+  if (next_ != nullptr) next_->prev_ = this;
+  context_.managers = this;
   ++context_.stats.downstream_cx_total;
   ++context_.stats.downstream_cx_active;
 }
@@ -34,16 +43,8 @@ network::FilterStatus ConnectionManager::onNewConnection() {
   // request and still expect the whole response: the FIN comes to us as end_stream, and we
   // decide what it means.
   connection_->enableHalfClose(true);
-  auto& dispatcher = connection_->dispatcher();
   // One timer serves both waits, which never overlap: for the first byte of the next request
   // (idle_timeout) and, once it came, for the rest of its headers (request_headers_timeout).
-  timer_ = dispatcher.createTimer([this] {
-    if (awaiting_headers_) {
-      onRequestHeadersTimeout();
-    } else {
-      onIdleTimeout();
-    }
-  });
   armIdleTimer();
   return network::FilterStatus::kStopIteration;
 }
@@ -53,9 +54,11 @@ bool ConnectionManager::createCodec(const buffer::Buffer& data) {
   // preface; anything that departs from it is HTTP/1. A prefix of it waits for more bytes.
   const std::string_view preface = http2::kClientPreface;
   const size_t n = std::min(data.length(), preface.size());
-  std::string head(n, '\0');
-  data.copyOut(0, n, head.data());
-  const bool http2 = head == preface.substr(0, n);
+  char head[64];
+  static_assert(sizeof(head) >= http2::kClientPreface.size());
+  data.copyOut(0, n, head);
+  // Once HTTP/1, always HTTP/1: the codec of a keep-alive connection is recreated per request.
+  const bool http2 = !http1_ && std::string_view(head, n) == preface.substr(0, n);
   if (http2 && n < preface.size()) return false;
   const auto& options = context_.config.options;
   if (http2) {
@@ -69,7 +72,7 @@ bool ConnectionManager::createCodec(const buffer::Buffer& data) {
     codec_ = std::make_unique<http2::ServerCodec>(*this, *this, settings, &context_.stats.http2);
     // Streams have their own timers; the connection idles only without any.
     awaiting_headers_ = false;
-    timer_->disable();
+    disarmTimer();
     armIdleTimer();
     if (draining_) {
       codec_->shutdownNotice();
@@ -81,13 +84,37 @@ bool ConnectionManager::createCodec(const buffer::Buffer& data) {
   settings.max_request_headers_bytes = options.max_request_headers_bytes;
   settings.max_request_headers_count = options.max_request_headers_count;
   codec_ = std::make_unique<http1::ServerCodec>(*this, *this, settings);
+  http1_ = true;
   if (draining_) codec_->setCloseAfterResponse();
   return true;
 }
 
 void ConnectionManager::armIdleTimer() {
   const auto timeout = context_.config.options.idle_timeout;
-  if (timeout.count() > 0 && timer_) timer_->enable(timeout);
+  if (timeout.count() > 0) armTimer(timeout);
+}
+
+void ConnectionManager::armTimer(std::chrono::milliseconds timeout) {
+  connection_->dispatcher().timerWheel().arm(*this, timeout);
+}
+
+void ConnectionManager::onWheelTimeout() {
+  if (awaiting_headers_) {
+    onRequestHeadersTimeout();
+  } else {
+    onIdleTimeout();
+  }
+}
+
+void ConnectionManager::maybeReleaseIdleCodec() {
+  if (!http1_ || codec_ == nullptr || in_codec_ || closed_ || !streams_.empty() ||
+      awaiting_headers_) {
+    return;
+  }
+  if (!static_cast<const http1::ServerCodec&>(*codec_).idle()) return;
+  // Between requests an HTTP/1 codec is as good as a new one; an idle keep-alive connection
+  // should not hold its ~600 bytes (they go back to the worker's cache).
+  codec_.reset();
 }
 
 network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool end_stream) {
@@ -98,9 +125,9 @@ network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool end_s
   if (streams_.empty() && !awaiting_headers_ && !data.empty() && !multiplexed()) {
     // The first byte of a request starts the header read timeout (slowloris guard).
     awaiting_headers_ = true;
-    timer_->disable();
+    disarmTimer();
     const auto timeout = context_.config.options.request_headers_timeout;
-    if (timeout.count() > 0) timer_->enable(timeout);
+    if (timeout.count() > 0) armTimer(timeout);
   }
   if (!codec_ && !createCodec(data)) {
     if (end_stream) {
@@ -110,13 +137,20 @@ network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool end_s
     return network::FilterStatus::kStopIteration;
   }
   dispatchInput(data);
-  if (end_stream && !closed_) onEndOfInput();
+  if (end_stream && !closed_) {
+    onEndOfInput();
+  } else if (data.empty()) {
+    // A response completed inside the dispatch (a local reply): the codec could not go then.
+    maybeReleaseIdleCodec();
+  }
   return network::FilterStatus::kStopIteration;
 }
 
 void ConnectionManager::onEndOfInput() {
   end_of_input_ = true;
+  in_codec_ = true;
   const CodecStatus status = codec_->onEndOfInput();
+  in_codec_ = false;
   if (!status) {
     // The FIN cut a request short.
     onCodecError(status.error());
@@ -124,7 +158,7 @@ void ConnectionManager::onEndOfInput() {
   }
   if (streams_.empty()) {
     // Nothing in flight: flush what is queued (a finished response) and close.
-    timer_->disable();
+    disarmTimer();
     closed_ = true;
     connection_->close(network::CloseType::kFlushWrite);
     return;
@@ -134,7 +168,9 @@ void ConnectionManager::onEndOfInput() {
 }
 
 void ConnectionManager::dispatchInput(buffer::Buffer& data) {
+  in_codec_ = true;
   const CodecStatus status = codec_->dispatch(data);
+  in_codec_ = false;
   if (!status) {
     onCodecError(status.error());
     return;
@@ -152,7 +188,7 @@ void ConnectionManager::pauseReading(bool pause) {
 }
 
 RequestDecoder& ConnectionManager::newStream(ResponseEncoder& encoder) {
-  timer_->disable();
+  disarmTimer();
   awaiting_headers_ = false;
   ++requests_;
   ++context_.stats.downstream_rq_total;
@@ -210,6 +246,7 @@ void ConnectionManager::onStreamComplete(ActiveStream& stream) {
   armIdleTimer();
   // Resume reading: a pipelined request already buffered is re-dispatched by the connection.
   pauseReading(false);
+  maybeReleaseIdleCodec();
 }
 
 void ConnectionManager::onStreamUpgraded(ActiveStream&) {
@@ -247,7 +284,7 @@ void ConnectionManager::onCodecError(const CodecError& error) {
   ++context_.stats.downstream_cx_protocol_error;
   LOG_DEBUG("downstream protocol error", {"status", error.status}, {"details", error.details},
             {"peer", connection_->remoteAddress().toString()});
-  timer_->disable();
+  disarmTimer();
   if (multiplexed()) {
     // A connection-level protocol error: the codec has sent GOAWAY; nothing here is usable.
     closed_ = true;
@@ -326,7 +363,8 @@ void ConnectionManager::onIdleTimeout() {
 
 void ConnectionManager::drainAll(ConnectionManagerContext& context) {
   // Copy: a drain may close (and so unregister) managers while we iterate.
-  const std::vector<ConnectionManager*> managers(context.managers.begin(), context.managers.end());
+  std::vector<ConnectionManager*> managers;
+  for (ConnectionManager* m = context.managers; m != nullptr; m = m->next_) managers.push_back(m);
   for (ConnectionManager* m : managers) m->startDrain();
 }
 
@@ -351,7 +389,7 @@ void ConnectionManager::onEvent(network::ConnectionEvent event) {
     return;
   }
   closed_ = true;
-  if (timer_) timer_->disable();
+  disarmTimer();
   while (!streams_.empty()) {
     ActiveStream& stream = *streams_.front();
     if (event == network::ConnectionEvent::kRemoteClose) ++context_.stats.downstream_rq_rx_reset;

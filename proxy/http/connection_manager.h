@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <list>
 #include <memory>
-#include <unordered_set>
 #include <vector>
 
 #include "config/model.h"
 #include "proxy/common/random.h"
 #include "proxy/event/dispatcher.h"
+#include "proxy/event/timer_wheel.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/filter.h"
 #include "proxy/http/http2/settings.h"
@@ -52,14 +52,15 @@ struct ConnectionManagerContext {
   Random& random;
   ConnectionManagerStats& stats;
   StreamObserver* observer = nullptr;  // metrics and access log; told once per stream
-  // The live managers, so a drain reaches each of them.
-  std::unordered_set<ConnectionManager*> managers{};
+  // The live managers (intrusive list through ConnectionManager), so a drain reaches each.
+  ConnectionManager* managers = nullptr;
 };
 
 class ConnectionManager final : public network::ReadFilter,
                                 public network::ConnectionCallbacks,
                                 public ServerConnectionCallbacks,
-                                public CodecTransport {
+                                public CodecTransport,
+                                private event::WheelTimer {
  public:
   explicit ConnectionManager(ConnectionManagerContext& context);
   ~ConnectionManager() override;
@@ -117,6 +118,12 @@ class ConnectionManager final : public network::ReadFilter,
   bool createCodec(const buffer::Buffer& data);
   void sendRawLocalReply(uint16_t status, std::string_view body);
   void armIdleTimer();
+  void armTimer(std::chrono::milliseconds timeout);
+  void disarmTimer() { event::TimerWheel::disarm(*this); }
+  // event::WheelTimer: the idle or the request-headers timeout, by awaiting_headers_.
+  void onWheelTimeout() override;
+  // HTTP/1 between requests: the codec holds nothing worth keeping; give it back.
+  void maybeReleaseIdleCodec();
   void onIdleTimeout();
   void onRequestHeadersTimeout();
   void pauseReading(bool pause);
@@ -131,7 +138,8 @@ class ConnectionManager final : public network::ReadFilter,
   // Active streams. HTTP/1 holds at most one at a time (pipelined requests wait in the
   // connection's buffer); a multiplexing codec (HTTP/2) holds many.
   std::list<std::unique_ptr<ActiveStream>> streams_;
-  std::unique_ptr<event::Timer> timer_;  // idle or request-headers timeout, by awaiting_headers_
+  ConnectionManager* prev_ = nullptr;  // context_.managers list
+  ConnectionManager* next_ = nullptr;
   uint32_t requests_ = 0;
   std::string remote_ip_;
   bool reading_paused_ = false;
@@ -139,6 +147,8 @@ class ConnectionManager final : public network::ReadFilter,
   bool closed_ = false;
   bool awaiting_headers_ = false;  // bytes of a request arrived, its headers are not complete
   bool end_of_input_ = false;      // the client half-closed
+  bool http1_ = false;             // the codec (now, or before it was released) is HTTP/1
+  bool in_codec_ = false;          // inside the codec: it must not be released now
 };
 
 }  // namespace podproxy::http

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 
 #include "proxy/common/logger.h"
 
@@ -31,10 +32,30 @@ void Socket::closeAndDelete(Socket* socket) {
 Connection::Connection(event::Dispatcher& dispatcher, Socket* socket, State state)
     : dispatcher_(dispatcher),
       socket_(socket),
-      handle_(&socket->handle),
-      state_(state),
-      id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)) {
-  handle_->data = this;
+      id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)),
+      state_(state) {
+  handle()->data = this;
+}
+
+const std::string& Connection::failureReason() const {
+  static const std::string kNone;
+  return failure_reason_ != nullptr ? *failure_reason_ : kNone;
+}
+
+void Connection::setFailureReason(std::string reason) {
+  if (failure_reason_ == nullptr) {
+    failure_reason_ = std::make_unique<std::string>(std::move(reason));
+  } else {
+    *failure_reason_ = std::move(reason);
+  }
+}
+
+void Connection::storeAddress(SockAddr& out, const sockaddr* sa) {
+  if (sa->sa_family == AF_INET) {
+    std::memcpy(&out.v4, sa, sizeof(sockaddr_in));
+  } else if (sa->sa_family == AF_INET6) {
+    std::memcpy(&out.v6, sa, sizeof(sockaddr_in6));
+  }
 }
 
 std::unique_ptr<Connection> Connection::fromAccepted(event::Dispatcher& dispatcher,
@@ -53,20 +74,25 @@ std::unique_ptr<Connection> Connection::connectTo(event::Dispatcher& dispatcher,
   auto* socket = new Socket;
   uv_tcp_init(dispatcher.loop(), &socket->handle);
   std::unique_ptr<Connection> c(new Connection(dispatcher, socket, State::kConnecting));
-  c->remote_address_ = address;
+  storeAddress(c->remote_address_, address.sockAddr());
   if (transport != nullptr) {
     c->transport_ = std::make_unique<Transport>();
     c->transport_->socket = std::move(transport);
   }
-  socket->connect_req.data = c.get();
   int rc = source != nullptr ? uv_tcp_bind(&socket->handle, source->sockAddr(), 0) : 0;
   if (rc == 0) {
-    rc = uv_tcp_connect(&socket->connect_req, &socket->handle, address.sockAddr(),
-                        &Connection::onConnectDone);
+    auto* req = new uv_connect_t;
+    req->data = c.get();
+    rc = uv_tcp_connect(req, &socket->handle, address.sockAddr(), &Connection::onConnectDone);
+    if (rc == 0) {
+      c->control_req_ = reinterpret_cast<uv_req_t*>(req);
+    } else {
+      delete req;
+    }
   }
   if (rc != 0) {
     // Report asynchronously so callers see one code path for every failure.
-    c->failure_reason_ = uv_err_name(rc);
+    c->setFailureReason(uv_err_name(rc));
     Connection* raw = c.get();
     c->timer_ = dispatcher.createTimer(
         [raw] { raw->closeNow(CloseType::kNoFlush, ConnectionEvent::kConnectFailed); });
@@ -76,8 +102,8 @@ std::unique_ptr<Connection> Connection::connectTo(event::Dispatcher& dispatcher,
   Connection* raw = c.get();
   c->timer_ = dispatcher.createTimer([raw] {
     // The same budget covers the TCP connect and the TLS handshake after it.
-    raw->failure_reason_ =
-        raw->state_ == State::kConnecting ? "connect_timeout" : "tls_handshake_timeout";
+    raw->setFailureReason(raw->state_ == State::kConnecting ? "connect_timeout"
+                                                            : "tls_handshake_timeout");
     raw->closeNow(CloseType::kNoFlush, ConnectionEvent::kConnectFailed);
   });
   if (timeout.count() > 0) c->timer_->enable(timeout);
@@ -89,25 +115,24 @@ Connection::~Connection() {
   if (state_ != State::kClosed) closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose);
   // Filters go first, while every other member is still alive for them to call into.
   filters_.clear();
-  if (flush_scheduled_) dispatcher_.cancelPostIo(this);
-  if (redispatch_scheduled_) dispatcher_.cancelPostIo(&redispatch_);
+  if (post_io_scheduled_) dispatcher_.cancelPostIo(this);
 }
 
 int Connection::fd() const {
   uv_os_fd_t fd = -1;
-  uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd);
+  uv_fileno(reinterpret_cast<const uv_handle_t*>(handle()), &fd);
   return fd;
 }
 
 void Connection::readAddresses() {
   sockaddr_storage ss{};
   int len = sizeof(ss);
-  if (uv_tcp_getpeername(handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-    remote_address_ = Address(reinterpret_cast<sockaddr*>(&ss));
+  if (uv_tcp_getpeername(handle(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    storeAddress(remote_address_, reinterpret_cast<sockaddr*>(&ss));
   }
   len = sizeof(ss);
-  if (uv_tcp_getsockname(handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-    local_address_ = Address(reinterpret_cast<sockaddr*>(&ss));
+  if (uv_tcp_getsockname(handle(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    storeAddress(local_address_, reinterpret_cast<sockaddr*>(&ss));
   }
 }
 
@@ -116,8 +141,9 @@ void Connection::addConnectionCallbacks(ConnectionCallbacks& callbacks) {
 }
 
 void Connection::removeConnectionCallbacks(ConnectionCallbacks& callbacks) {
-  std::replace(callbacks_.begin(), callbacks_.end(), &callbacks,
-               static_cast<ConnectionCallbacks*>(nullptr));
+  for (size_t i = 0; i < callbacks_.size(); ++i) {
+    if (callbacks_[i] == &callbacks) callbacks_[i] = nullptr;
+  }
 }
 
 void Connection::addReadFilter(std::unique_ptr<ReadFilter> filter) {
@@ -136,8 +162,8 @@ void Connection::initializeReadFilters() {
 }
 
 void Connection::runNewConnectionFilters() {
-  for (auto& f : filters_) {
-    if (f->onNewConnection() == FilterStatus::kStopIteration) break;
+  for (size_t i = 0; i < filters_.size(); ++i) {
+    if (filters_[i]->onNewConnection() == FilterStatus::kStopIteration) break;
     if (state_ == State::kClosed) return;
   }
   if (state_ == State::kOpen && read_disable_count_ == 0) startReading();
@@ -152,14 +178,14 @@ void Connection::setTransportSocket(std::unique_ptr<TransportSocket> transport,
   // processed from the loop: we may be inside a filter's onData for that very buffer.
   transport_->raw_input.move(read_buffer_);
   timer_ = dispatcher_.createTimer([this] {
-    failure_reason_ = "tls_handshake_timeout";
+    setFailureReason("tls_handshake_timeout");
     closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
   });
   timer_->enable(kTlsHandshakeTimeout);
   if (state_ == State::kOpen) startReading();
   if (!transport_->raw_input.empty() && !redispatch_scheduled_) {
     redispatch_scheduled_ = true;
-    dispatcher_.schedulePostIo(&redispatch_);
+    schedulePostIo();
   }
 }
 
@@ -177,16 +203,18 @@ void Connection::raiseEvent(ConnectionEvent event) {
 }
 
 void Connection::onConnectDone(uv_connect_t* req, int status) {
+  std::unique_ptr<uv_connect_t> owned(req);
   auto* self = static_cast<Connection*>(req->data);
   if (self == nullptr) return;
+  self->control_req_ = nullptr;
   if (self->state_ != State::kConnecting) return;  // timed out or closed meanwhile
   if (status != 0) {
     self->timer_->disable();
-    self->failure_reason_ = status == UV_ECONNREFUSED ? "connection_refused" : uv_err_name(status);
+    self->setFailureReason(status == UV_ECONNREFUSED ? "connection_refused" : uv_err_name(status));
     self->closeNow(CloseType::kNoFlush, ConnectionEvent::kConnectFailed);
     return;
   }
-  uv_tcp_nodelay(self->handle_, 1);
+  uv_tcp_nodelay(self->handle(), 1);
   self->readAddresses();
   self->state_ = State::kOpen;
   if (self->transport_ != nullptr) {
@@ -210,13 +238,14 @@ void Connection::onConnectDone(uv_connect_t* req, int status) {
 void Connection::startReading() {
   if (reading_ || state_ == State::kClosed || state_ == State::kConnecting || read_eof_) return;
   reading_ = true;
-  uv_read_start(reinterpret_cast<uv_stream_t*>(handle_), &Connection::onAlloc, &Connection::onRead);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(handle()), &Connection::onAlloc,
+                &Connection::onRead);
 }
 
 void Connection::stopReading() {
   if (!reading_) return;
   reading_ = false;
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(handle_));
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(handle()));
 }
 
 void Connection::readDisable(bool disable) {
@@ -233,25 +262,23 @@ void Connection::readDisable(bool disable) {
       const bool raw_pending = transport_ != nullptr && !transport_->raw_input.empty();
       if ((!read_buffer_.empty() || eof_pending_ || raw_pending) && !redispatch_scheduled_) {
         redispatch_scheduled_ = true;
-        dispatcher_.schedulePostIo(&redispatch_);
+        schedulePostIo();
       }
     }
   }
 }
 
-void Connection::Redispatch::onPostIo() {
-  Connection& c = connection;
-  c.redispatch_scheduled_ = false;
-  if (c.transport_ != nullptr && !c.transport_->raw_input.empty() && c.state_ == State::kOpen) {
-    c.onTransportRead();  // delivers the plaintext too
+void Connection::redispatch() {
+  if (transport_ != nullptr && !transport_->raw_input.empty() && state_ == State::kOpen) {
+    onTransportRead();  // delivers the plaintext too
     return;
   }
-  if (c.state_ != State::kOpen || c.read_disable_count_ != 0) return;
-  if (!c.read_buffer_.empty() || c.eof_pending_) {
-    const bool end_stream = c.eof_pending_;
-    c.eof_pending_ = false;
-    c.dispatchToFilters(end_stream);
-    if (end_stream) c.maybeFinishHalfClosed();
+  if (state_ != State::kOpen || read_disable_count_ != 0) return;
+  if (!read_buffer_.empty() || eof_pending_) {
+    const bool end_stream = eof_pending_;
+    eof_pending_ = false;
+    dispatchToFilters(end_stream);
+    if (end_stream) maybeFinishHalfClosed();
   }
 }
 
@@ -297,7 +324,7 @@ void Connection::onReadable(ssize_t nread) {
   if (nread == UV_EOF) {
     if (connect_handshake_pending_ ||
         (transport_ != nullptr && !transport_->socket->handshakeComplete() && !lingering_)) {
-      failure_reason_ = "tls_handshake_failed: connection closed during the handshake";
+      setFailureReason("tls_handshake_failed: connection closed during the handshake");
       closeNow(CloseType::kNoFlush, connect_handshake_pending_ ? ConnectionEvent::kConnectFailed
                                                                : ConnectionEvent::kRemoteClose);
       return;
@@ -305,7 +332,7 @@ void Connection::onReadable(ssize_t nread) {
     onPeerEof();
     return;
   }
-  failure_reason_ = uv_err_name(static_cast<int>(nread));
+  setFailureReason(uv_err_name(static_cast<int>(nread)));
   closeNow(CloseType::kNoFlush, connect_handshake_pending_ ? ConnectionEvent::kConnectFailed
                                 : lingering_               ? ConnectionEvent::kLocalClose
                                                            : ConnectionEvent::kRemoteClose);
@@ -375,12 +402,12 @@ void Connection::onHandshakeComplete() {
 }
 
 void Connection::failTransport() {
-  failure_reason_ = transport_->socket->failureReason();
+  setFailureReason(transport_->socket->failureReason());
   // Best effort: let the peer see the alert saying why, instead of a bare close.
   if (!transport_->raw_output.empty() && !writeInFlight()) {
     iovec iov[kMaxIovecs];
     const size_t n = transport_->raw_output.peekIovecs(iov, kMaxIovecs);
-    (void)uv_try_write(reinterpret_cast<uv_stream_t*>(handle_), reinterpret_cast<uv_buf_t*>(iov),
+    (void)uv_try_write(reinterpret_cast<uv_stream_t*>(handle()), reinterpret_cast<uv_buf_t*>(iov),
                        n);
   }
   const bool connecting = connect_handshake_pending_;
@@ -391,9 +418,9 @@ void Connection::failTransport() {
 
 void Connection::dispatchToFilters(bool end_stream) {
   in_dispatch_ = true;
-  for (auto& f : filters_) {
+  for (size_t i = 0; i < filters_.size(); ++i) {
     if (state_ == State::kClosed) break;
-    if (f->onData(read_buffer_, end_stream) == FilterStatus::kStopIteration) break;
+    if (filters_[i]->onData(read_buffer_, end_stream) == FilterStatus::kStopIteration) break;
   }
   in_dispatch_ = false;
 }
@@ -415,12 +442,27 @@ void Connection::scheduleFlush() {
     return;
   }
   flush_scheduled_ = true;
+  schedulePostIo();
+}
+
+void Connection::schedulePostIo() {
+  if (post_io_scheduled_) return;
+  post_io_scheduled_ = true;
   dispatcher_.schedulePostIo(this);
 }
 
 void Connection::onPostIo() {
-  flush_scheduled_ = false;
-  flush();
+  // One registration serves both jobs. Held input goes first: what it produces (pipelined
+  // responses) leaves with the same flush.
+  post_io_scheduled_ = false;
+  if (redispatch_scheduled_) {
+    redispatch_scheduled_ = false;
+    redispatch();
+  }
+  if (flush_scheduled_) {
+    flush_scheduled_ = false;
+    flush();
+  }
 }
 
 void Connection::flush() {
@@ -433,7 +475,7 @@ void Connection::flush() {
     }
   }
   buffer::Buffer& wire = wireBuffer();
-  auto* stream = reinterpret_cast<uv_stream_t*>(handle_);
+  auto* stream = reinterpret_cast<uv_stream_t*>(handle());
   iovec iov[kMaxIovecs];
   // uv_try_write first: most responses fit in the socket buffer and need no uv_write_t.
   while (!wire.empty()) {
@@ -445,7 +487,7 @@ void Connection::flush() {
       continue;
     }
     if (rc == UV_EAGAIN || rc == UV_ENOSYS) break;
-    failure_reason_ = uv_err_name(rc);
+    setFailureReason(uv_err_name(rc));
     closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
     return;
   }
@@ -454,27 +496,32 @@ void Connection::flush() {
     const size_t n = wire.peekIovecs(iov, kMaxIovecs);
     size_t total = 0;
     for (size_t i = 0; i < n; ++i) total += iov[i].iov_len;
-    socket_->write_req.data = this;
-    const int rc = uv_write(&socket_->write_req, stream, reinterpret_cast<uv_buf_t*>(iov), n,
-                            &Connection::onWriteDone);
+    auto* req = new uv_write_t;
+    req->data = this;
+    const int rc =
+        uv_write(req, stream, reinterpret_cast<uv_buf_t*>(iov), n, &Connection::onWriteDone);
     if (rc != 0) {
-      failure_reason_ = uv_err_name(rc);
+      delete req;
+      setFailureReason(uv_err_name(rc));
       closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
       return;
     }
-    write_in_flight_bytes_ = total;
+    write_req_ = req;
+    write_in_flight_bytes_ = static_cast<uint32_t>(total);
     return;
   }
   afterWriteBufferDrained();
 }
 
 void Connection::onWriteDone(uv_write_t* req, int status) {
+  std::unique_ptr<uv_write_t> owned(req);
   auto* self = static_cast<Connection*>(req->data);
   if (self == nullptr) return;  // connection already gone; libuv cancelled the write
+  self->write_req_ = nullptr;
   if (status != 0) {
     self->write_in_flight_bytes_ = 0;
     if (self->state_ != State::kClosed) {
-      self->failure_reason_ = uv_err_name(status);
+      self->setFailureReason(uv_err_name(status));
       self->closeNow(CloseType::kNoFlush, ConnectionEvent::kRemoteClose);
     }
     return;
@@ -499,17 +546,29 @@ void Connection::afterWriteBufferDrained() {
       }
     }
     write_shut_ = true;
-    socket_->shutdown_req.data = this;
-    if (uv_shutdown(&socket_->shutdown_req, reinterpret_cast<uv_stream_t*>(handle_),
-                    &Connection::onShutdownDone) != 0) {
+    auto* req = new uv_shutdown_t;
+    req->data = this;
+    if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(handle()), &Connection::onShutdownDone) !=
+        0) {
+      delete req;
       closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose);
+      return;
     }
+    control_req_ = reinterpret_cast<uv_req_t*>(req);
   }
 }
 
 void Connection::onShutdownDone(uv_shutdown_t* req, int status) {
+  std::unique_ptr<uv_shutdown_t> owned(req);
   auto* self = static_cast<Connection*>(req->data);
-  if (self == nullptr || self->state_ == State::kClosed) return;
+  if (self == nullptr) return;
+  self->control_req_ = nullptr;
+  self->onWriteSideShut();
+}
+
+void Connection::onWriteSideShut() {
+  Connection* self = this;
+  if (self->state_ == State::kClosed) return;
   if (self->state_ == State::kClosing) {
     // Lingering close: our FIN is out; wait (bounded) for the peer's, discarding input, so the
     // peer reads our last bytes instead of an RST triggered by its unread data.
@@ -565,7 +624,7 @@ void Connection::close(CloseType type) {
     stopReading();
     if (write_shut_) {
       // Our FIN already went out (half-close): just wait for the peer, bounded.
-      onShutdownDone(&socket_->shutdown_req, 0);
+      onWriteSideShut();
       return;
     }
     if (!writeInFlight()) {
@@ -588,19 +647,22 @@ void Connection::closeNow(CloseType type, ConnectionEvent event) {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   stopReading();
-  if (flush_scheduled_) {
+  if (post_io_scheduled_) {
     dispatcher_.cancelPostIo(this);
-    flush_scheduled_ = false;
+    post_io_scheduled_ = false;
   }
+  flush_scheduled_ = false;
+  redispatch_scheduled_ = false;
   timer_.reset();
   // Requests still in flight are called back (cancelled) while libuv closes the handle,
-  // possibly after we are gone: they must find no Connection.
-  socket_->write_req.data = nullptr;
-  socket_->shutdown_req.data = nullptr;
-  socket_->connect_req.data = nullptr;
+  // possibly after we are gone: they must find no Connection (and free themselves).
+  if (write_req_ != nullptr) write_req_->data = nullptr;
+  if (control_req_ != nullptr) control_req_->data = nullptr;
+  write_req_ = nullptr;
+  control_req_ = nullptr;
   if (type == CloseType::kAbortReset && !write_shut_) {
-    handle_->data = nullptr;
-    if (uv_tcp_close_reset(handle_, [](uv_handle_t* h) { delete reinterpret_cast<Socket*>(h); }) !=
+    handle()->data = nullptr;
+    if (uv_tcp_close_reset(handle(), [](uv_handle_t* h) { delete reinterpret_cast<Socket*>(h); }) !=
         0) {
       Socket::closeAndDelete(socket_);
     }

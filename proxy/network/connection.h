@@ -17,20 +17,18 @@
 #include "proxy/buffer/buffer.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/network/address.h"
+#include "proxy/network/inline_vector.h"
 #include "proxy/network/transport_socket.h"
 
 namespace podproxy::network {
 
 class Connection;
 
-// A socket's libuv handle and the requests that may be in flight on it, in one allocation that
-// outlives the Connection until libuv's close callback: libuv reports cancelled requests while
-// it closes the handle, which can be after the Connection is gone.
+// A socket's libuv handle, in its own allocation that outlives the Connection until libuv's
+// close callback. Requests (connect, write, shutdown) are allocated only while in flight and
+// free themselves in their callbacks, which libuv runs even for requests cancelled by a close.
 struct Socket {
   uv_tcp_t handle;  // first member: a uv_handle_t* of it is a Socket*
-  uv_connect_t connect_req;
-  uv_write_t write_req;
-  uv_shutdown_t shutdown_req;
 
   // Closes the handle and frees the whole Socket afterwards.
   static void closeAndDelete(Socket* socket);
@@ -89,7 +87,7 @@ class Connection final : public event::DeferredDeletable,
                          public event::PostIoCallback,
                          private ReadFilterCallbacks {
  public:
-  enum class State { kConnecting, kOpen, kClosing, kClosed };
+  enum class State : uint8_t { kConnecting, kOpen, kClosing, kClosed };
 
   // Takes ownership of an accepted socket (its handle initialized and accepted).
   static std::unique_ptr<Connection> fromAccepted(event::Dispatcher& dispatcher, Socket* socket);
@@ -139,9 +137,10 @@ class Connection final : public event::DeferredDeletable,
   bool connecting() const { return state_ == State::kConnecting || connect_handshake_pending_; }
   uint64_t id() const { return id_; }
   event::Dispatcher& dispatcher() { return dispatcher_; }
-  const Address& remoteAddress() const { return remote_address_; }
-  const Address& localAddress() const { return local_address_; }
-  const std::string& failureReason() const { return failure_reason_; }
+  // By value: stored compactly (an idle connection should not pay for two sockaddr_storage).
+  Address remoteAddress() const { return Address(&remote_address_.sa); }
+  Address localAddress() const { return Address(&local_address_.sa); }
+  const std::string& failureReason() const;
   uint64_t bytesReceived() const { return bytes_received_; }
   uint64_t bytesSent() const { return bytes_sent_; }
   // Plaintext waiting plus protected bytes not yet on the wire.
@@ -170,6 +169,8 @@ class Connection final : public event::DeferredDeletable,
   static void onWriteDone(uv_write_t* req, int status);
   static void onShutdownDone(uv_shutdown_t* req, int status);
   static void onConnectDone(uv_connect_t* req, int status);
+  // Our FIN is out: lingering close (closing) or wait for the peer's (half-close).
+  void onWriteSideShut();
 
   void startReading();
   void stopReading();
@@ -194,15 +195,26 @@ class Connection final : public event::DeferredDeletable,
   void readAddresses();
   void maybeFinishHalfClosed();
 
+  void setFailureReason(std::string reason);
+  void schedulePostIo();
+  void redispatch();
+  uv_tcp_t* handle() const { return &socket_->handle; }
+
+  // An IPv4 or IPv6 address in 28 bytes.
+  union SockAddr {
+    sockaddr sa;
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  };
+  static void storeAddress(SockAddr& out, const sockaddr* sa);
+
   event::Dispatcher& dispatcher_;
-  Socket* socket_;    // owned; freed by libuv's close callback
-  uv_tcp_t* handle_;  // &socket_->handle
-  State state_;
+  Socket* socket_;  // owned; freed by libuv's close callback
   uint64_t id_;
-  Address remote_address_;
-  Address local_address_;
-  std::string failure_reason_;
-  std::unique_ptr<CaptureInfo> capture_;  // a pointer: most connections are not captured
+  SockAddr remote_address_{};
+  SockAddr local_address_{};
+  std::unique_ptr<std::string> failure_reason_;  // set only when something failed
+  std::unique_ptr<CaptureInfo> capture_;         // a pointer: most connections are not captured
   // TLS: raw bytes read go to raw_input, bytes to send to raw_output; read_buffer_ and
   // write_buffer_ hold plaintext either way. One allocation, only for TLS connections: a plain
   // idle connection pays for a pointer.
@@ -214,41 +226,39 @@ class Connection final : public event::DeferredDeletable,
   };
   std::unique_ptr<Transport> transport_;  // nullptr: plain
 
-  std::vector<ConnectionCallbacks*> callbacks_;
-  std::vector<std::unique_ptr<ReadFilter>> filters_;
+  InlineVector<ConnectionCallbacks*, 2> callbacks_;
+  InlineVector<std::unique_ptr<ReadFilter>, 1> filters_;
 
+  // Empty buffers hold no slice and no part array: an idle connection keeps no buffer memory.
   buffer::Buffer read_buffer_;
   buffer::Buffer write_buffer_;
-  size_t write_in_flight_bytes_ = 0;     // nonzero: one uv_write holds the front of the wire
   std::unique_ptr<event::Timer> timer_;  // connect timeout, then lingering-close bound
+  // In-flight requests, so a close can detach them (their callbacks then find no Connection).
+  uv_write_t* write_req_ = nullptr;
+  uv_req_t* control_req_ = nullptr;  // the connect (upstream) or the shutdown; never both
 
+  uint32_t write_in_flight_bytes_ = 0;  // nonzero: one uv_write holds the front of the wire
   uint32_t high_watermark_ = 1024 * 1024;
   uint32_t read_disable_count_ = 0;
   uint64_t bytes_received_ = 0;
   uint64_t bytes_sent_ = 0;
 
-  bool reading_ = false;
-  bool flush_scheduled_ = false;
-  bool above_high_watermark_ = false;
-  bool half_close_ = false;
-  bool read_eof_ = false;           // peer half-closed
-  bool write_end_pending_ = false;  // shut down our write side once flushed
-  bool write_shut_ = false;         // our FIN went out
-  bool lingering_ = false;          // flushed and shut; discarding input until the peer's FIN
-  bool in_dispatch_ = false;
-  bool redispatch_scheduled_ = false;
-  bool eof_pending_ = false;                // the peer's FIN arrived while reading was disabled
-  bool connect_handshake_pending_ = false;  // upstream TLS: kConnected waits for the handshake
-  bool filters_wait_handshake_ = false;     // initializeReadFilters() came before the handshake
-  bool tls_shutdown_sent_ = false;          // close_notify queued
-
-  // Re-delivers input that arrived while reading was disabled (e.g. pipelined requests) once
-  // reading is enabled again, from the loop rather than from inside the caller's stack.
-  struct Redispatch final : event::PostIoCallback {
-    explicit Redispatch(Connection& c) : connection(c) {}
-    void onPostIo() override;
-    Connection& connection;
-  } redispatch_{*this};
+  State state_;
+  bool reading_ : 1 = false;
+  bool post_io_scheduled_ : 1 = false;  // registered with the dispatcher for this pass
+  bool flush_scheduled_ : 1 = false;
+  bool redispatch_scheduled_ : 1 = false;  // re-deliver input held while reading was disabled
+  bool above_high_watermark_ : 1 = false;
+  bool half_close_ : 1 = false;
+  bool read_eof_ : 1 = false;           // peer half-closed
+  bool write_end_pending_ : 1 = false;  // shut down our write side once flushed
+  bool write_shut_ : 1 = false;         // our FIN went out
+  bool lingering_ : 1 = false;          // flushed and shut; discarding input until the peer's FIN
+  bool in_dispatch_ : 1 = false;
+  bool eof_pending_ : 1 = false;                // the peer's FIN arrived while reading was disabled
+  bool connect_handshake_pending_ : 1 = false;  // upstream TLS: kConnected waits for handshake
+  bool filters_wait_handshake_ : 1 = false;     // initializeReadFilters() came before the handshake
+  bool tls_shutdown_sent_ : 1 = false;          // close_notify queued
 };
 
 }  // namespace podproxy::network

@@ -74,15 +74,16 @@ void ActiveListener::acceptOne() {
     network::Socket::closeAndDelete(client);
     return;
   }
-  auto active_connection = std::make_unique<ActiveConnection>();
-  active_connection->parent = this;
-  active_connection->connection = network::Connection::fromAccepted(dispatcher_, client);
-  network::Connection& connection = *active_connection->connection;
+  auto* tracked = new ActiveConnection;
+  tracked->parent = this;
+  tracked->connection = network::Connection::fromAccepted(dispatcher_, client);
+  network::Connection& connection = *tracked->connection;
   connection.setBufferLimits(shared_.buffer_limit);
-  connection.addConnectionCallbacks(*active_connection);
-  connections_.push_front(std::move(active_connection));
-  ActiveConnection& tracked = *connections_.front();
-  tracked.self = connections_.begin();
+  connection.addConnectionCallbacks(*tracked);
+  tracked->next = connections_;
+  if (connections_ != nullptr) connections_->prev = tracked;
+  connections_ = tracked;
+  ++connection_count_;
   if (shared_.capture != nullptr && !classifyCapture(connection)) {
     connection.close(network::CloseType::kNoFlush);
     return;
@@ -138,8 +139,15 @@ void ActiveListener::ActiveConnection::onEvent(network::ConnectionEvent event) {
 
 void ActiveListener::removeConnection(ActiveConnection& active) {
   shared_.connections.fetch_sub(1, std::memory_order_relaxed);
-  std::unique_ptr<ActiveConnection> owned = std::move(*active.self);
-  connections_.erase(active.self);
+  std::unique_ptr<ActiveConnection> owned(&active);
+  if (active.prev != nullptr) {
+    active.prev->next = active.next;
+  } else {
+    connections_ = active.next;
+  }
+  if (active.next != nullptr) active.next->prev = active.prev;
+  active.prev = active.next = nullptr;
+  --connection_count_;
   if (destroying_) return;  // `owned` dies here: we are not inside its callbacks
   // We are inside the connection's own callback: destroy it after this I/O pass.
   dispatcher_.deferredDelete(std::move(owned));
@@ -151,8 +159,8 @@ void ActiveListener::drain() {
 }
 
 void ActiveListener::closeAll() {
-  while (!connections_.empty()) {
-    connections_.front()->connection->close(network::CloseType::kNoFlush);
+  while (connections_ != nullptr) {
+    connections_->connection->close(network::CloseType::kNoFlush);
   }
 }
 

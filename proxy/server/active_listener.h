@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <set>
@@ -58,14 +57,17 @@ class ActiveListener {
   void drain();
   // Closes every connection now.
   void closeAll();
-  size_t connectionCount() const { return connections_.size(); }
+  size_t connectionCount() const { return connection_count_; }
 
  private:
   struct ActiveConnection final : network::ConnectionCallbacks, event::DeferredDeletable {
     void onEvent(network::ConnectionEvent event) override;
     ActiveListener* parent = nullptr;
     std::unique_ptr<network::Connection> connection;
-    std::list<std::unique_ptr<ActiveConnection>>::iterator self;
+    // Intrusive list of the listener's connections (a std::list node would be one more
+    // allocation per connection).
+    ActiveConnection* prev = nullptr;
+    ActiveConnection* next = nullptr;
   };
 
   static void onConnection(uv_stream_t* server, int status);
@@ -81,7 +83,8 @@ class ActiveListener {
   uv_tcp_t* handle_ = nullptr;
   NetworkFilterChainFactory factory_;
   std::function<void()> drain_;
-  std::list<std::unique_ptr<ActiveConnection>> connections_;
+  ActiveConnection* connections_ = nullptr;  // owned, linked through prev/next
+  size_t connection_count_ = 0;
   bool destroying_ = false;
 };
 

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "proxy/http/http1/header_rules.h"
 
@@ -44,6 +45,24 @@ std::optional<Target> parseTarget(std::string_view method, std::string_view targ
   return out;
 }
 
+// Enough for the codecs of the requests in flight on one worker at a time; beyond it, memory
+// goes back to the allocator.
+constexpr size_t kMaxCachedCodecs = 256;
+
+struct CodecCache {
+  std::vector<void*> free;
+  ~CodecCache() {
+    gone = true;
+    for (void* p : free) ::operator delete(p);
+  }
+  static inline thread_local bool gone = false;
+};
+
+CodecCache& codecCache() {
+  thread_local CodecCache cache;
+  return cache;
+}
+
 bool isDigits(std::string_view s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
 }
@@ -56,6 +75,29 @@ ServerCodec::ServerCodec(CodecTransport& transport, ServerConnectionCallbacks& c
       callbacks_(callbacks),
       parser_(MessageParser::Type::kRequest,
               {settings.max_request_headers_bytes, settings.max_request_headers_count}) {}
+
+void* ServerCodec::operator new(size_t size) {
+  if (size == sizeof(ServerCodec) && !CodecCache::gone) {
+    auto& free = codecCache().free;
+    if (!free.empty()) {
+      void* p = free.back();
+      free.pop_back();
+      return p;
+    }
+  }
+  return ::operator new(size);
+}
+
+void ServerCodec::operator delete(void* p, size_t size) {
+  if (size == sizeof(ServerCodec) && !CodecCache::gone) {
+    auto& free = codecCache().free;
+    if (free.size() < kMaxCachedCodecs) {
+      free.push_back(p);
+      return;
+    }
+  }
+  ::operator delete(p);
+}
 
 bool ServerCodec::keepAlive() const {
   return request_keep_alive_ && !close_after_response_ && !connection_closing_ && !error_;

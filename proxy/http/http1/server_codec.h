@@ -40,6 +40,17 @@ class ServerCodec : public ServerConnection {
   bool tunneling() const { return tunneling_; }
   bool keepAlive() const override;
   void setCloseAfterResponse() override { close_after_response_ = true; }
+  // Between requests of a keep-alive connection, with nothing to remember: a new codec would
+  // behave the same, so the connection manager may release this one.
+  bool idle() const {
+    return !stream_active_ && !parsing_request_ && !tunneling_ && !error_ && !no_more_requests_ &&
+           !close_after_response_ && !connection_closing_ && !parser_.messageInProgress();
+  }
+
+  // Codecs come and go with requests on keep-alive connections: a per-thread cache of their
+  // memory keeps that off the allocator.
+  static void* operator new(size_t size);
+  static void operator delete(void* p, size_t size);
 
  private:
   // The codec carries one stream at a time, so the stream's encoder is part of it.

@@ -115,5 +115,45 @@ TEST(Buffer, MoveAssignmentReleasesOldContent) {
   EXPECT_EQ(pool.liveCount(), live_before + 2);
 }
 
+TEST(Buffer, ManySlicesDrainedFromTheFrontKeepTheirOrder) {
+  // More slices than the smallest part array holds, drained and refilled from both ends, so
+  // the array grows, slides its live parts down and is given back when empty.
+  Buffer b;
+  std::string expected;
+  for (int round = 0; round < 5; ++round) {
+    const std::string chunk = pattern(kSliceSize * 3 + 17 * round + 1);
+    b.add(chunk);
+    expected += chunk;
+    const size_t drop = kSliceSize * 2 + 5;
+    b.drain(drop);
+    expected.erase(0, drop);
+    EXPECT_EQ(b.toString(), expected);
+  }
+  b.drain(b.length());
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(b.sliceCount(), 0u);
+  b.add("again");
+  EXPECT_EQ(b.toString(), "again");
+}
+
+TEST(Buffer, MoveIntoAnEmptyBufferTakesEverySliceAndDropsReservedSpace) {
+  SlicePool& pool = SlicePool::local();
+  const size_t live_before = pool.liveCount();
+  Buffer from;
+  from.add(pattern(kSliceSize + 10));
+  (void)from.reserve(kSliceSize);  // a reserved, never-committed slice at the tail
+  EXPECT_EQ(from.sliceCount(), 3u);
+  Buffer to;
+  to.move(from);
+  EXPECT_TRUE(from.empty());
+  EXPECT_EQ(from.sliceCount(), 0u);
+  EXPECT_EQ(to.length(), kSliceSize + 10);
+  EXPECT_EQ(to.sliceCount(), 2u);
+  EXPECT_EQ(to.toString(), pattern(kSliceSize + 10));
+  EXPECT_EQ(pool.liveCount(), live_before + 2);
+  to.clear();
+  EXPECT_EQ(pool.liveCount(), live_before);
+}
+
 }  // namespace
 }  // namespace podproxy::buffer

@@ -153,6 +153,39 @@ TEST(Connection, WritesAndReadsAndDeliversHalfCloseAsEndStream) {
   EXPECT_EQ(peer_got, "world");
 }
 
+TEST(Connection, IdleConnectionHoldsNoSliceAfterReadAndWrite) {
+  Peer peer;
+  Harness h;
+  h.connect(peer.address());
+  std::thread t([&] {
+    peer.accept();
+    ::write(peer.fd(), "request", 7);
+  });
+  ASSERT_TRUE(h.runUntil([&] { return !h.callbacks.events.empty(); }));
+  t.join();
+  const size_t baseline = buffer::SlicePool::local().liveCount();
+  h.connection->initializeReadFilters();
+  ASSERT_TRUE(h.runUntil([&] { return h.recorder->received == "request"; }));
+  // The filter drained what it read: no slice (nor reserved read space) stays attached.
+  EXPECT_EQ(buffer::SlicePool::local().liveCount(), baseline);
+  buffer::Buffer out;
+  out.add("response");
+  h.connection->write(out, false);
+  EXPECT_EQ(buffer::SlicePool::local().liveCount(), baseline + 1);  // queued for the flush
+  std::string got;
+  std::thread reader([&] {
+    char buf[16];
+    const ssize_t n = ::read(peer.fd(), buf, sizeof(buf));
+    if (n > 0) got.assign(buf, static_cast<size_t>(n));
+  });
+  ASSERT_TRUE(h.runUntil([&] { return h.connection->bufferedWriteBytes() == 0; }));
+  reader.join();
+  EXPECT_EQ(got, "response");
+  h.spin(20ms);
+  EXPECT_EQ(buffer::SlicePool::local().liveCount(), baseline);
+  EXPECT_EQ(h.connection->state(), Connection::State::kOpen);
+}
+
 TEST(Connection, WatermarksFireWhenThePeerDoesNotRead) {
   Peer peer;
   Harness h;

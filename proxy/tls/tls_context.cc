@@ -135,7 +135,7 @@ std::expected<SslCtxPtr, std::string> TlsContext::buildSslCtx(const CertificateF
   SSL_CTX_set_min_proto_version(c, protocolVersion(config_.min_version));
   SSL_CTX_set_max_proto_version(c, protocolVersion(config_.max_version));
   uint64_t options = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION;
-  if (isServer()) options |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+  if (isServer()) options |= SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA;
   if (!config_.session_tickets) options |= SSL_OP_NO_TICKET;
   SSL_CTX_set_options(c, options);
   // Idle connections give their record buffers back: keep-alive connections stay cheap.
@@ -147,10 +147,10 @@ std::expected<SslCtxPtr, std::string> TlsContext::buildSslCtx(const CertificateF
   if (SSL_CTX_set_cipher_list(c, ciphers.c_str()) != 1) {
     return std::unexpected("cipher_suites: no usable cipher in '" + ciphers + "'");
   }
-  if (!config_.cipher_suites.empty() &&
-      SSL_CTX_set_ciphersuites(c, config_.cipher_suites.c_str()) != 1) {
-    return std::unexpected("tls13_cipher_suites: no usable suite in '" + config_.cipher_suites +
-                           "'");
+  const std::string& suites =
+      config_.cipher_suites.empty() ? std::string(kDefaultCipherSuites) : config_.cipher_suites;
+  if (SSL_CTX_set_ciphersuites(c, suites.c_str()) != 1) {
+    return std::unexpected("tls13_cipher_suites: no usable suite in '" + suites + "'");
   }
   ERR_clear_error();
 

@@ -41,7 +41,7 @@ struct TlsContextConfig {
   TlsVersion min_version = TlsVersion::kTls12;
   TlsVersion max_version = TlsVersion::kTls13;
   std::string cipher_list;    // TLS 1.2; empty: kDefaultCipherList
-  std::string cipher_suites;  // TLS 1.3; empty: OpenSSL's defaults
+  std::string cipher_suites;  // TLS 1.3; empty: kDefaultCipherSuites
   bool session_tickets = true;
 
   // Client: the server name sent, and what the server's certificate must show: one of
@@ -62,6 +62,13 @@ inline constexpr const char* kDefaultCipherList =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+// OpenSSL's TLS 1.3 suites with AES-128-GCM first instead of AES-256-GCM: equally strong in
+// practice (Mozilla's order too), and its SHA-256 key schedule and transcript hash are cheaper
+// than SHA-384 on every handshake, its 10 AES rounds cheaper than 14 on every record. Servers
+// still pick ChaCha20 for clients that list it first (SSL_OP_PRIORITIZE_CHACHA: no AES-NI).
+inline constexpr const char* kDefaultCipherSuites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 class TlsContext {
  public:

@@ -74,7 +74,8 @@ bool isIpLiteral(const std::string& name) {
   return inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1;
 }
 
-// Sets the in/out buffers for the length of one call into OpenSSL.
+// Sets the in/out buffers for the length of one call into OpenSSL. The thread's OpenSSL error
+// queue is empty on entry (see clearErrors): SSL_get_error trusts it.
 class BioScope {
  public:
   BioScope(buffer::Buffer*& in_slot, buffer::Buffer*& out_slot, buffer::Buffer* in,
@@ -82,7 +83,6 @@ class BioScope {
       : in_slot_(in_slot), out_slot_(out_slot) {
     in_slot_ = in;
     out_slot_ = out;
-    ERR_clear_error();
   }
   ~BioScope() {
     in_slot_ = nullptr;
@@ -93,6 +93,18 @@ class BioScope {
   buffer::Buffer*& in_slot_;
   buffer::Buffer*& out_slot_;
 };
+
+// The worker's OpenSSL error queue is emptied wherever errors can be left behind (handshake
+// steps, failures, shutdown) instead of before every record: ERR_clear_error walks all 16 slots
+// of the thread's queue, a real share of a small request's TLS cost. Only proxy/tls calls
+// OpenSSL on a worker.
+void clearErrors() {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
+// Plaintext of one full TLS record: SSL_write is handed up to this much at a time, so a response
+// whose head and body sit in separate slices leaves as one record, not one per slice.
+constexpr size_t kMaxRecordPlaintext = 16 * 1024;
 
 }  // namespace
 
@@ -143,6 +155,7 @@ std::unique_ptr<TlsTransportSocket> TlsTransportSocket::createClient(
       SSL_set_session(ssl, session);
     }
   }
+  clearErrors();
   return socket;
 }
 
@@ -154,6 +167,7 @@ bool TlsTransportSocket::init() {
   if (bio == nullptr) return false;
   BIO_set_data(bio, this);
   SSL_set_bio(ssl_, bio, bio);  // one BIO both ways: SSL owns its single reference
+  clearErrors();
   return true;
 }
 
@@ -171,8 +185,13 @@ bool TlsTransportSocket::startHandshake(buffer::Buffer& raw_out) {
 }
 
 bool TlsTransportSocket::doHandshake() {
+  clearErrors();
   const int rc = SSL_do_handshake(ssl_);
-  if (rc == 1) return onHandshakeDone();
+  if (rc == 1) {
+    const bool ok = onHandshakeDone();
+    clearErrors();  // certificate parsing may have queued some
+    return ok;
+  }
   const int err = SSL_get_error(ssl_, rc);
   if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return true;
   fail("tls_handshake_failed", err);
@@ -238,6 +257,7 @@ void TlsTransportSocket::fail(std::string_view stage, int ssl_error) {
       ++stats_->no_certificate;
     }
   }
+  clearErrors();  // opensslErrors() drained what it read; anything else goes too
   LOG_DEBUG("tls failure", {"context", context_->config().name}, {"reason", failure_});
 }
 
@@ -251,6 +271,10 @@ TlsTransportSocket::ReadStatus TlsTransportSocket::onRead(buffer::Buffer& raw_in
     if (!handshake_complete_) return ReadStatus::kOk;
   }
   for (;;) {
+    // Without read-ahead OpenSSL holds no bytes past the record it just returned: with no raw
+    // bytes left and no decrypted ones pending, SSL_read could only say WANT_READ. Skipping that
+    // call also skips the read buffer it would allocate and free (SSL_MODE_RELEASE_BUFFERS).
+    if (raw_in.empty() && SSL_pending(ssl_) == 0) return ReadStatus::kOk;
     auto space = plaintext.reserve(4096);
     const int n = SSL_read(ssl_, space.data(), static_cast<int>(space.size()));
     if (n > 0) {
@@ -270,8 +294,15 @@ bool TlsTransportSocket::onWrite(buffer::Buffer& plaintext, buffer::Buffer& raw_
   if (failed_) return false;
   BioScope scope(in_, out_, nullptr, &raw_out);
   while (!plaintext.empty()) {
-    const std::string_view front = plaintext.frontSlice();
-    const int n = SSL_write(ssl_, front.data(), static_cast<int>(front.size()));
+    std::string_view chunk = plaintext.frontSlice();
+    char staging[kMaxRecordPlaintext];
+    if (chunk.size() < kMaxRecordPlaintext && plaintext.length() > chunk.size()) {
+      // Several small slices (a head, a body, HTTP/2 frames): one record instead of one each.
+      // Copying is cheaper than a record's own cost (header, nonce, tag, cipher setup).
+      const size_t n = plaintext.copyOut(0, kMaxRecordPlaintext, staging);
+      chunk = std::string_view(staging, n);
+    }
+    const int n = SSL_write(ssl_, chunk.data(), static_cast<int>(chunk.size()));
     if (n <= 0) {
       fail("tls_error", SSL_get_error(ssl_, n));
       return false;
@@ -285,7 +316,7 @@ void TlsTransportSocket::shutdown(buffer::Buffer& raw_out) {
   if (failed_ || !handshake_complete_) return;
   BioScope scope(in_, out_, nullptr, &raw_out);
   (void)SSL_shutdown(ssl_);
-  ERR_clear_error();
+  clearErrors();
 }
 
 }  // namespace podproxy::tls

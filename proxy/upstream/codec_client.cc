@@ -34,25 +34,31 @@ void recordConnectionClose(PoolStats& stats, ClientCloseReason reason) {
   }
 }
 
+void addPoolStats(PoolStats& into, const PoolStats& s) {
+  into.cx_total += s.cx_total;
+  into.cx_active += s.cx_active;
+  into.cx_connect_fail += s.cx_connect_fail;
+  into.cx_connect_timeout += s.cx_connect_timeout;
+  into.cx_idle_timeout += s.cx_idle_timeout;
+  into.cx_destroy_remote += s.cx_destroy_remote;
+  into.cx_destroy_local += s.cx_destroy_local;
+  into.cx_max_requests += s.cx_max_requests;
+  into.cx_protocol_error += s.cx_protocol_error;
+  into.rq_total += s.rq_total;
+  into.rq_reused += s.rq_reused;
+  into.rq_active += s.rq_active;
+  into.rq_reset += s.rq_reset;
+  into.pending_total += s.pending_total;
+  into.pending_active += s.pending_active;
+  into.pending_failure += s.pending_failure;
+  into.overflow += s.overflow;
+}
+
 CodecFactory http1CodecFactory() {
   return [](http::CodecTransport& transport) -> std::unique_ptr<http::ClientConnection> {
     return std::make_unique<http::http1::ClientCodec>(transport);
   };
 }
-
-// The connection owns its filters while the client owns the connection, so the filter is a
-// small forwarder rather than the client itself.
-class CodecClient::ReadFilterAdapter : public network::ReadFilter {
- public:
-  explicit ReadFilterAdapter(CodecClient& client) : client_(client) {}
-  network::FilterStatus onData(buffer::Buffer& data, bool) override {
-    client_.onUpstreamData(data);
-    return network::FilterStatus::kStopIteration;
-  }
-
- private:
-  CodecClient& client_;
-};
 
 CodecClient::CodecClient(event::Dispatcher& dispatcher, HostConstSharedPtr host,
                          std::chrono::milliseconds connect_timeout,
@@ -62,13 +68,41 @@ CodecClient::CodecClient(event::Dispatcher& dispatcher, HostConstSharedPtr host,
       network::Connection::connectTo(dispatcher_, host_->address(), connect_timeout,
                                      createTransportSocket(*host_), host_->sourceAddress());
   connection_->addConnectionCallbacks(*this);
-  connection_->addReadFilter(std::make_unique<ReadFilterAdapter>(*this));
+  // The connection owns its filters while the client owns the connection, so the filter is a
+  // small forwarder rather than the client itself.
+  auto filter = std::make_unique<UpstreamReadFilter>(static_cast<UpstreamDataSink&>(*this));
+  read_filter_ = filter.get();
+  connection_->addReadFilter(std::move(filter));
+  codec_ = codec_factory(*this);
+}
+
+CodecClient::CodecClient(event::Dispatcher& dispatcher, HostConstSharedPtr host,
+                         HandedOffConnection connection, const CodecFactory& codec_factory,
+                         CodecClientCallbacks& callbacks)
+    : dispatcher_(dispatcher),
+      host_(std::move(host)),
+      callbacks_(callbacks),
+      connection_(std::move(connection.connection)),
+      read_filter_(connection.read_filter),
+      connected_(true) {
+  connection_->addConnectionCallbacks(*this);
+  read_filter_->setSink(*this);
   codec_ = codec_factory(*this);
 }
 
 CodecClient::~CodecClient() {
+  if (connection_ == nullptr) return;  // handed off
   connection_->removeConnectionCallbacks(*this);
   connection_->close(network::CloseType::kNoFlush);
+}
+
+HandedOffConnection CodecClient::handOff() {
+  connection_->removeConnectionCallbacks(*this);
+  closed_ = true;
+  if (idle_timer_) idle_timer_->disable();
+  HandedOffConnection out{std::move(connection_), read_filter_};
+  read_filter_ = nullptr;
+  return out;
 }
 
 void CodecClient::startStream(http::ResponseDecoder& decoder,
@@ -165,6 +199,8 @@ ClientCloseReason connectFailureReason(const network::Connection& connection) {
 void CodecClient::onEvent(network::ConnectionEvent event) {
   switch (event) {
     case network::ConnectionEvent::kConnected:
+      // An adopted connection sees the event that handed it over too.
+      if (connected_) return;
       connected_ = true;
       callbacks_.onClientConnected(*this);
       return;

@@ -14,6 +14,7 @@
 #include "proxy/event/dispatcher.h"
 #include "proxy/http/codec.h"
 #include "proxy/network/connection.h"
+#include "proxy/upstream/connection_handoff.h"
 #include "proxy/upstream/host.h"
 
 namespace podproxy::upstream {
@@ -96,14 +97,24 @@ class CodecClient final : public event::DeferredDeletable,
                           public StreamHandle,
                           public http::CodecTransport,
                           private network::ConnectionCallbacks,
-                          private http::ResponseDecoder {
+                          private http::ResponseDecoder,
+                          private UpstreamDataSink {
  public:
   // Starts connecting to `host` right away.
   CodecClient(event::Dispatcher& dispatcher, HostConstSharedPtr host,
               std::chrono::milliseconds connect_timeout, const CodecFactory& codec_factory,
               CodecClientCallbacks& callbacks);
+  // Takes over a connection another pool connected (auto protocol); connected() at once, and
+  // no onClientConnected follows.
+  CodecClient(event::Dispatcher& dispatcher, HostConstSharedPtr host,
+              HandedOffConnection connection, const CodecFactory& codec_factory,
+              CodecClientCallbacks& callbacks);
   // Closes the connection without calling anyone back.
   ~CodecClient() override;
+
+  // Gives up a connected connection with no stream on it (to the other pool of an auto host);
+  // the client is closed() afterwards and calls nobody back.
+  HandedOffConnection handOff();
 
   // Starts a stream on a connected, idle client. Responses go to `decoder`; a connection lost
   // under the stream is reported to `stream_callbacks`.
@@ -141,8 +152,6 @@ class CodecClient final : public event::DeferredDeletable,
   void write(buffer::Buffer& data, bool end_stream) override;
 
  private:
-  class ReadFilterAdapter;
-
   // network::ConnectionCallbacks
   void onEvent(network::ConnectionEvent event) override;
   void onAboveWriteBufferHighWatermark() override;
@@ -154,7 +163,8 @@ class CodecClient final : public event::DeferredDeletable,
   void decodeData(buffer::Buffer& data, bool end_stream) override;
   void decodeTrailers(std::unique_ptr<http::TrailerMap> trailers) override;
 
-  void onUpstreamData(buffer::Buffer& data);
+  // UpstreamDataSink
+  void onUpstreamData(buffer::Buffer& data) override;
   void onConnectionClosed(network::ConnectionEvent event);
   // After the codec or the caller made progress: finishes the stream if both halves are done.
   void checkStreamComplete(bool leftover_input);
@@ -167,6 +177,7 @@ class CodecClient final : public event::DeferredDeletable,
   HostConstSharedPtr host_;
   CodecClientCallbacks& callbacks_;
   std::unique_ptr<network::Connection> connection_;
+  UpstreamReadFilter* read_filter_ = nullptr;  // owned by connection_
   std::unique_ptr<http::ClientConnection> codec_;
   std::unique_ptr<event::Timer> idle_timer_;
 

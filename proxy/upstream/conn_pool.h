@@ -57,6 +57,9 @@ struct PoolStats {
   uint64_t overflow = 0;         // requests refused by a circuit breaker
 };
 
+// Adds every counter of `s` to `into` (gauges such as cx_active add up too).
+void addPoolStats(PoolStats& into, const PoolStats& s);
+
 class ConnPool : public event::DeferredDeletable {
  public:
   // Returns a handle to cancel a pending request, or nullptr when onPoolReady/onPoolFailure

@@ -93,6 +93,35 @@ void Http1ConnPool::removeIdle(CodecClient& client) {
 
 void Http1ConnPool::onClientConnected(CodecClient& client) {
   --connecting_;
+  if (alpn_mismatch_ != nullptr && negotiatedHttp2(client.connection())) {
+    handOff(client);
+    return;
+  }
+  if (servePending(client, /*fresh_connection=*/true)) return;
+  onClientReusable(client);
+}
+
+void Http1ConnPool::handOff(CodecClient& client) {
+  HandedOffConnection connection = client.handOff();
+  --stats_.cx_active;  // the slot in resources_ travels with the connection
+  std::unique_ptr<CodecClient> owned = std::move(*client.pool_entry);
+  clients_.erase(client.pool_entry);
+  // We are inside the connection's callback.
+  dispatcher_.deferredDelete(std::move(owned));
+  alpn_mismatch_->onAlpnMismatch(*this, std::move(connection));
+  // The handler moved our pending requests to the other pool; anything still here needs a
+  // connection of its own.
+  openConnectionsForPending();
+  checkDrained();
+}
+
+void Http1ConnPool::adoptConnection(HandedOffConnection connection) {
+  CodecClientCallbacks& callbacks = *this;
+  clients_.push_back(std::make_unique<CodecClient>(dispatcher_, host_, std::move(connection),
+                                                   codec_factory_, callbacks));
+  CodecClient& client = *clients_.back();
+  client.pool_entry = std::prev(clients_.end());
+  ++stats_.cx_active;
   if (servePending(client, /*fresh_connection=*/true)) return;
   onClientReusable(client);
 }

@@ -32,6 +32,7 @@
 #include "proxy/http/codec.h"
 #include "proxy/upstream/codec_client.h"
 #include "proxy/upstream/conn_pool.h"
+#include "proxy/upstream/connection_handoff.h"
 #include "proxy/upstream/host.h"
 #include "proxy/upstream/pending_requests.h"
 #include "proxy/upstream/resource_manager.h"
@@ -67,6 +68,13 @@ class Http1ConnPool final : public ConnPool, private CodecClientCallbacks {
   size_t connections() const override { return clients_.size(); }
   http::Protocol protocol() const override { return http::Protocol::kHttp11; }
 
+  // Auto protocol: a connection whose ALPN says h2 goes to `handler` instead of carrying
+  // HTTP/1.1. nullptr (the default): every connection speaks HTTP/1.1.
+  void setAlpnMismatchHandler(AlpnMismatchHandler* handler) { alpn_mismatch_ = handler; }
+  // Takes over a connection the other pool connected; it serves the oldest pending request or
+  // waits idle. Its circuit-breaker connection slot comes with it.
+  void adoptConnection(HandedOffConnection connection);
+
  private:
   // CodecClientCallbacks
   void onClientConnected(CodecClient& client) override;
@@ -76,6 +84,8 @@ class Http1ConnPool final : public ConnPool, private CodecClientCallbacks {
                       std::string_view details) override;
 
   void openConnection();
+  // The client's connection negotiated h2: off to the other pool.
+  void handOff(CodecClient& client);
   // Opens connections for pending requests no connecting connection will serve.
   void openConnectionsForPending();
   // Starts a stream on `client` and tells the caller.
@@ -91,6 +101,7 @@ class Http1ConnPool final : public ConnPool, private CodecClientCallbacks {
   const config::Cluster& cluster_;
   ResourceManager& resources_;
   CodecFactory codec_factory_;
+  AlpnMismatchHandler* alpn_mismatch_ = nullptr;
 
   CodecClient::PoolList clients_;   // every connection, connecting / busy / idle
   std::vector<CodecClient*> idle_;  // most recently used at the back

@@ -8,6 +8,7 @@
 #include "proxy/common/logger.h"
 #include "proxy/http/http2/client_codec.h"
 #include "proxy/network/connection.h"
+#include "proxy/upstream/upstream_transport.h"
 
 namespace podproxy::upstream {
 
@@ -15,12 +16,19 @@ namespace podproxy::upstream {
 // streams it carries.
 class Http2ConnPool::ActiveClient final : public http::CodecTransport,
                                           public event::DeferredDeletable,
-                                          private network::ConnectionCallbacks {
+                                          private network::ConnectionCallbacks,
+                                          private UpstreamDataSink {
  public:
   using StreamList = std::list<std::unique_ptr<PoolStream>>;
 
+  // Starts connecting.
   explicit ActiveClient(Http2ConnPool& pool);
+  // Takes over a connection the other pool of an auto host connected.
+  ActiveClient(Http2ConnPool& pool, HandedOffConnection connection);
   ~ActiveClient() override;
+
+  // Gives up the (connected, stream-less) connection; the client is closed afterwards.
+  HandedOffConnection handOff();
 
   // How many more streams this connection may take now.
   uint32_t capacity() const;
@@ -29,7 +37,8 @@ class Http2ConnPool::ActiveClient final : public http::CodecTransport,
              http::StreamResetReason reset_reason = http::StreamResetReason::kLocalReset,
              std::string_view details = "upstream_connection_closed");
   void setIdle(bool idle);
-  void onData(buffer::Buffer& data);
+  // UpstreamDataSink
+  void onUpstreamData(buffer::Buffer& data) override;
 
   // http::CodecTransport
   void write(buffer::Buffer& data, bool end_stream) override {
@@ -38,6 +47,7 @@ class Http2ConnPool::ActiveClient final : public http::CodecTransport,
 
   Http2ConnPool& pool_;
   std::unique_ptr<network::Connection> connection_;
+  UpstreamReadFilter* read_filter_ = nullptr;  // owned by connection_
   std::unique_ptr<http::http2::ClientCodec> codec_;
   StreamList streams_;
   ClientList::iterator entry;
@@ -48,7 +58,7 @@ class Http2ConnPool::ActiveClient final : public http::CodecTransport,
   bool no_new_streams_ = false;  // GOAWAY received, or the request limit reached
 
  private:
-  class ReadFilterAdapter;
+  void makeCodec();
 
   // network::ConnectionCallbacks
   void onEvent(network::ConnectionEvent event) override;
@@ -186,34 +196,48 @@ class Http2ConnPool::PoolStream final : public StreamHandle,
   bool response_started_ = false;
 };
 
-class Http2ConnPool::ActiveClient::ReadFilterAdapter : public network::ReadFilter {
- public:
-  explicit ReadFilterAdapter(ActiveClient& client) : client_(client) {}
-  network::FilterStatus onData(buffer::Buffer& data, bool) override {
-    client_.onData(data);
-    return network::FilterStatus::kStopIteration;
-  }
-
- private:
-  ActiveClient& client_;
-};
-
 Http2ConnPool::ActiveClient::ActiveClient(Http2ConnPool& pool) : pool_(pool) {
-  const config::Cluster& cluster = pool.cluster_;
-  connection_ =
-      network::Connection::connectTo(pool.dispatcher_, pool.host_->address(),
-                                     cluster.connect_timeout, nullptr, pool.host_->sourceAddress());
+  const Host& host = *pool.host_;
+  connection_ = network::Connection::connectTo(pool.dispatcher_, host.address(),
+                                               pool.cluster_.connect_timeout,
+                                               createTransportSocket(host), host.sourceAddress());
   connection_->addConnectionCallbacks(*this);
-  connection_->addReadFilter(std::make_unique<ReadFilterAdapter>(*this));
+  auto filter = std::make_unique<UpstreamReadFilter>(static_cast<UpstreamDataSink&>(*this));
+  read_filter_ = filter.get();
+  connection_->addReadFilter(std::move(filter));
+  makeCodec();
+}
+
+Http2ConnPool::ActiveClient::ActiveClient(Http2ConnPool& pool, HandedOffConnection connection)
+    : pool_(pool), connection_(std::move(connection.connection)) {
+  read_filter_ = connection.read_filter;
+  connection_->addConnectionCallbacks(*this);
+  read_filter_->setSink(*this);
+  connected_ = true;
+  makeCodec();
+}
+
+HandedOffConnection Http2ConnPool::ActiveClient::handOff() {
+  connection_->removeConnectionCallbacks(*this);
+  closed_ = true;
+  if (idle_timer_) idle_timer_->disable();
+  HandedOffConnection out{std::move(connection_), read_filter_};
+  read_filter_ = nullptr;
+  return out;
+}
+
+void Http2ConnPool::ActiveClient::makeCodec() {
+  const config::Cluster& cluster = pool_.cluster_;
   http::http2::Http2Settings settings;
   settings.max_concurrent_streams = cluster.http2.max_concurrent_streams;
   settings.initial_stream_window_size = cluster.http2.initial_stream_window_size;
   settings.initial_connection_window_size = cluster.http2.initial_connection_window_size;
   settings.stream_buffer_limit_bytes = cluster.http2.initial_stream_window_size;
-  codec_ = std::make_unique<http::http2::ClientCodec>(*this, settings, pool.codec_stats_);
+  codec_ = std::make_unique<http::http2::ClientCodec>(*this, settings, pool_.codec_stats_);
 }
 
 Http2ConnPool::ActiveClient::~ActiveClient() {
+  if (connection_ == nullptr) return;  // handed off
   connection_->removeConnectionCallbacks(*this);
   connection_->close(network::CloseType::kNoFlush);
 }
@@ -258,7 +282,7 @@ void Http2ConnPool::ActiveClient::close(ClientCloseReason reason,
   connection_->close(network::CloseType::kNoFlush);
 }
 
-void Http2ConnPool::ActiveClient::onData(buffer::Buffer& data) {
+void Http2ConnPool::ActiveClient::onUpstreamData(buffer::Buffer& data) {
   in_dispatch_ = true;
   const http::CodecStatus status = codec_->dispatch(data);
   in_dispatch_ = false;
@@ -283,7 +307,13 @@ void Http2ConnPool::ActiveClient::onData(buffer::Buffer& data) {
 void Http2ConnPool::ActiveClient::onEvent(network::ConnectionEvent event) {
   switch (event) {
     case network::ConnectionEvent::kConnected:
+      // An adopted connection sees the event that handed it over too.
+      if (connected_) return;
       connected_ = true;
+      if (pool_.alpn_mismatch_ != nullptr && !negotiatedHttp2(*connection_)) {
+        pool_.handOff(*this);
+        return;
+      }
       codec_->flush();  // preface and SETTINGS
       pool_.onClientConnected(*this);
       return;
@@ -391,6 +421,29 @@ Cancellable* Http2ConnPool::newStream(http::ResponseDecoder& decoder, PoolCallba
   if (request == nullptr) return nullptr;  // overflow, already reported
   if (open) openConnection();
   return request;
+}
+
+void Http2ConnPool::handOff(ActiveClient& client) {
+  HandedOffConnection connection = client.handOff();
+  --stats_.cx_active;  // the slot in resources_ travels with the connection
+  std::unique_ptr<ActiveClient> owned = std::move(*client.entry);
+  clients_.erase(client.entry);
+  // We are inside the connection's callback.
+  dispatcher_.deferredDelete(std::move(owned));
+  alpn_mismatch_->onAlpnMismatch(*this, std::move(connection));
+  // The handler moved our pending requests to the other pool; anything still here needs a
+  // connection of its own.
+  servePending();
+  checkDrained();
+}
+
+void Http2ConnPool::adoptConnection(HandedOffConnection connection) {
+  clients_.push_back(std::make_unique<ActiveClient>(*this, std::move(connection)));
+  ActiveClient& client = *clients_.back();
+  client.entry = std::prev(clients_.end());
+  ++stats_.cx_active;
+  client.codec_->flush();  // preface and SETTINGS
+  onClientConnected(client);
 }
 
 void Http2ConnPool::openConnection() {

@@ -22,6 +22,7 @@
 #include "proxy/http/codec.h"
 #include "proxy/http/http2/settings.h"
 #include "proxy/upstream/conn_pool.h"
+#include "proxy/upstream/connection_handoff.h"
 #include "proxy/upstream/host.h"
 #include "proxy/upstream/pending_requests.h"
 #include "proxy/upstream/resource_manager.h"
@@ -54,12 +55,21 @@ class Http2ConnPool final : public ConnPool {
   size_t connections() const override { return clients_.size(); }
   http::Protocol protocol() const override { return http::Protocol::kHttp2; }
 
+  // Auto protocol: a TLS connection whose ALPN did not choose h2 goes to `handler` instead of
+  // carrying HTTP/2. nullptr (the default): every connection speaks HTTP/2.
+  void setAlpnMismatchHandler(AlpnMismatchHandler* handler) { alpn_mismatch_ = handler; }
+  // Takes over a connection the other pool connected; pending requests start on it at once.
+  // Its circuit-breaker connection slot comes with it.
+  void adoptConnection(HandedOffConnection connection);
+
  private:
   class ActiveClient;
   class PoolStream;
   using ClientList = std::list<std::unique_ptr<ActiveClient>>;
 
   void openConnection();
+  // The client's connection did not negotiate h2: off to the other pool.
+  void handOff(ActiveClient& client);
   // A connected client that can take one more stream (fresh: one that never carried one).
   ActiveClient* readyClient(bool fresh);
   // Streams the connections still connecting will be able to take.
@@ -81,6 +91,7 @@ class Http2ConnPool final : public ConnPool {
   ResourceManager& resources_;
   http::http2::CodecStats own_codec_stats_;
   http::http2::CodecStats* codec_stats_;
+  AlpnMismatchHandler* alpn_mismatch_ = nullptr;
 
   ClientList clients_;
   PoolStats stats_;

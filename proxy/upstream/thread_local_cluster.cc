@@ -5,32 +5,10 @@
 #include <utility>
 
 #include "proxy/common/logger.h"
+#include "proxy/upstream/auto_conn_pool.h"
 #include "proxy/upstream/http2_conn_pool.h"
 
 namespace podproxy::upstream {
-
-namespace {
-
-void addStats(PoolStats& into, const PoolStats& s) {
-  into.cx_total += s.cx_total;
-  into.cx_active += s.cx_active;
-  into.cx_connect_fail += s.cx_connect_fail;
-  into.cx_connect_timeout += s.cx_connect_timeout;
-  into.cx_idle_timeout += s.cx_idle_timeout;
-  into.cx_destroy_remote += s.cx_destroy_remote;
-  into.cx_destroy_local += s.cx_destroy_local;
-  into.cx_max_requests += s.cx_max_requests;
-  into.cx_protocol_error += s.cx_protocol_error;
-  into.rq_total += s.rq_total;
-  into.rq_reused += s.rq_reused;
-  into.rq_active += s.rq_active;
-  into.pending_total += s.pending_total;
-  into.pending_active += s.pending_active;
-  into.pending_failure += s.pending_failure;
-  into.overflow += s.overflow;
-}
-
-}  // namespace
 
 ThreadLocalCluster::ThreadLocalCluster(event::Dispatcher& dispatcher, const config::Cluster& config,
                                        HostSetConstSharedPtr hosts,
@@ -72,7 +50,7 @@ void ThreadLocalCluster::retirePool(std::unique_ptr<ConnPool> pool) {
     auto it = std::find_if(draining_pools_.begin(), draining_pools_.end(),
                            [raw](const auto& p) { return p.get() == raw; });
     if (it == draining_pools_.end()) return;
-    addStats(retired_stats_, raw->stats());
+    addPoolStats(retired_stats_, raw->stats());
     std::unique_ptr<ConnPool> owned = std::move(*it);
     draining_pools_.erase(it);
     // We are inside the pool's own call stack.
@@ -108,12 +86,16 @@ ConnPool& ThreadLocalCluster::pool(const Host& host) {
     if (h.get() == &host) shared = h;
   }
   if (!shared) shared = std::make_shared<const Host>(host);
-  // auto needs TLS ALPN to choose; without TLS it is HTTP/1.1.
   std::unique_ptr<ConnPool> pool;
+  const bool tls = config_.tls.has_value() || config_.mutual;
   if (config_.protocol == config::Cluster::Protocol::kHttp2) {
     pool =
         std::make_unique<Http2ConnPool>(dispatcher_, shared, config_, *resources_, &http2_stats_);
+  } else if (config_.protocol == config::Cluster::Protocol::kAuto && tls) {
+    pool = std::make_unique<AutoConnPool>(dispatcher_, shared, config_, *resources_, &http2_stats_,
+                                          codec_factory_);
   } else {
+    // auto without TLS has no ALPN to choose by: HTTP/1.1.
     pool =
         std::make_unique<Http1ConnPool>(dispatcher_, shared, config_, *resources_, codec_factory_);
   }
@@ -124,8 +106,8 @@ ConnPool& ThreadLocalCluster::pool(const Host& host) {
 
 PoolStats ThreadLocalCluster::stats() const {
   PoolStats total = retired_stats_;
-  for (const auto& [key, pool] : pools_) addStats(total, pool->stats());
-  for (const auto& pool : draining_pools_) addStats(total, pool->stats());
+  for (const auto& [key, pool] : pools_) addPoolStats(total, pool->stats());
+  for (const auto& pool : draining_pools_) addPoolStats(total, pool->stats());
   return total;
 }
 
@@ -146,7 +128,7 @@ void ThreadLocalCluster::shutdown() {
   pools_.clear();
   for (auto& pool : pools) {
     pool->shutdown();
-    addStats(retired_stats_, pool->stats());
+    addPoolStats(retired_stats_, pool->stats());
     dispatcher_.deferredDelete(std::move(pool));
   }
 }

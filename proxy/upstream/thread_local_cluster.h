@@ -1,8 +1,8 @@
 #pragma once
 
 // A worker's view of the upstream clusters: per cluster its host snapshot, load balancer and
-// one connection pool per host (HTTP/1 or HTTP/2, as the cluster's `protocol` says), all owned
-// by the worker and touched only on its loop.
+// one connection pool per host (HTTP/1, HTTP/2, or both chosen by ALPN for `protocol: auto` over
+// TLS, as the cluster's `protocol` says), all owned by the worker and touched only on its loop.
 // The main thread's ClusterManager publishes new host snapshots through onHostsUpdated().
 
 #include <map>

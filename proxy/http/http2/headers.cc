@@ -1,18 +1,32 @@
 #include "proxy/http/http2/headers.h"
 
-#include <memory>
-
 #include "proxy/http/http1/header_rules.h"
 
 namespace podproxy::http::http2 {
 
+namespace {
+nghttp2_nv makeNv(std::string_view name, std::string_view value) {
+  return nghttp2_nv{const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(name.data())),
+                    const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(value.data())),
+                    name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+}  // namespace
+
 void HeaderBlock::addRef(std::string_view name, std::string_view value) {
-  refs_.emplace_back(name, value);
+  if (size_ < kInline) {
+    inline_[size_++] = makeNv(name, value);
+    return;
+  }
+  if (overflow_.empty()) overflow_.assign(inline_.begin(), inline_.end());
+  overflow_.push_back(makeNv(name, value));
+  ++size_;
 }
 
-void HeaderBlock::addCopy(std::string_view name, std::string value) {
-  owned_.push_back(std::make_unique<std::string>(std::move(value)));
-  refs_.emplace_back(name, *owned_.back());
+void HeaderBlock::addStatus(uint16_t status) {
+  status_[0] = static_cast<char>('0' + status / 100 % 10);
+  status_[1] = static_cast<char>('0' + status / 10 % 10);
+  status_[2] = static_cast<char>('0' + status % 10);
+  addRef(":status", std::string_view(status_, 3));
 }
 
 void HeaderBlock::addRegular(const HeaderMap& headers, bool keep_te_trailers,
@@ -34,17 +48,6 @@ void HeaderBlock::addRegular(const HeaderMap& headers, bool keep_te_trailers,
   }
   // RFC 9113 8.2.2: "te" may only say "trailers" (gRPC needs it end to end).
   if (keep_te_trailers && te_trailers) addRef("te", "trailers");
-}
-
-const nghttp2_nv* HeaderBlock::data() {
-  nva_.clear();
-  nva_.reserve(refs_.size());
-  for (const auto& [name, value] : refs_) {
-    nva_.push_back(nghttp2_nv{const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(name.data())),
-                              const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(value.data())),
-                              name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
-  }
-  return nva_.data();
 }
 
 }  // namespace podproxy::http::http2

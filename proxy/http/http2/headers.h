@@ -5,10 +5,9 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include <memory>
-#include <string>
+#include <array>
+#include <cstdint>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "proxy/http/header_map.h"
@@ -16,26 +15,33 @@
 namespace podproxy::http::http2 {
 
 // A header block for nghttp2_submit_*: nghttp2 copies it, so the strings only need to outlive
-// the submit call. Values added by name/value copy are kept here.
+// the submit call. Built on the stack: the usual block fits inline, so a request or response
+// costs no allocation here.
 class HeaderBlock {
  public:
+  HeaderBlock() = default;
+  HeaderBlock(const HeaderBlock&) = delete;
+  HeaderBlock& operator=(const HeaderBlock&) = delete;
+
   // `name` and `value` must outlive the submit call.
   void addRef(std::string_view name, std::string_view value);
-  // Copies `value` (synthesised values such as ":status").
-  void addCopy(std::string_view name, std::string value);
+  // ":status" with `status` (100..999), its digits kept in the block.
+  void addStatus(uint16_t status);
   // Regular fields of `headers`, minus what HTTP/2 forbids or a proxy must not forward:
   // connection-specific fields and those the Connection header nominates, Host (carried in
   // :authority), pseudo-header look-alikes, and "te" unless it is "trailers" (kept only when
   // `keep_te_trailers`). `skip_content_length` drops Content-Length (204 responses).
   void addRegular(const HeaderMap& headers, bool keep_te_trailers, bool skip_content_length);
 
-  const nghttp2_nv* data();
-  size_t size() const { return refs_.size(); }
+  const nghttp2_nv* data() const { return overflow_.empty() ? inline_.data() : overflow_.data(); }
+  size_t size() const { return size_; }
 
  private:
-  std::vector<std::pair<std::string_view, std::string_view>> refs_;
-  std::vector<std::unique_ptr<std::string>> owned_;
-  std::vector<nghttp2_nv> nva_;
+  static constexpr size_t kInline = 32;
+  std::array<nghttp2_nv, kInline> inline_;
+  std::vector<nghttp2_nv> overflow_;  // every field, once more than kInline
+  size_t size_ = 0;
+  char status_[3] = {};
 };
 
 }  // namespace podproxy::http::http2

@@ -111,7 +111,7 @@ class ServerCodec::ServerStream final : public Session::Stream, public ResponseE
     if (status / 100 == 1) {
       if (status == 101 || closed_) return;  // no Upgrade in HTTP/2
       HeaderBlock block;
-      block.addCopy(":status", std::to_string(status));
+      block.addStatus(status);
       block.addRegular(headers.headers, false, true);
       nghttp2_submit_headers(codec_.session_, NGHTTP2_FLAG_NONE, id_, nullptr, block.data(),
                              block.size(), nullptr);
@@ -125,7 +125,7 @@ class ServerCodec::ServerStream final : public Session::Stream, public ResponseE
       return;
     }
     HeaderBlock block;
-    block.addCopy(":status", std::to_string(status));
+    block.addStatus(status);
     block.addRegular(headers.headers, false, status == 204);
     const bool end_now = end_stream || no_body_;
     if (end_now) local_end_ = true;

@@ -78,16 +78,21 @@ size_t Session::openStreams() const {
 }
 
 Session::Stream* Session::findStream(int32_t id) {
+  if (last_found_ != nullptr && last_found_->id_ == id) return last_found_;
   auto it = streams_.find(id);
-  return it == streams_.end() ? nullptr : it->second.get();
+  if (it == streams_.end()) return nullptr;
+  last_found_ = it->second.get();
+  return last_found_;
 }
 
 void Session::addStream(std::unique_ptr<Stream> stream) {
   const int32_t id = stream->id_;
+  if (last_found_ != nullptr && last_found_->id_ == id) last_found_ = nullptr;
   streams_[id] = std::move(stream);
 }
 
 void Session::rekey(Stream& stream, int32_t id) {
+  if (last_found_ == &stream) last_found_ = nullptr;
   auto node = streams_.extract(stream.id_);
   stream.id_ = id;
   node.key() = id;
@@ -293,6 +298,7 @@ void Session::maybeFree(Stream& stream) {
   if (!stream.closed_ || !stream.released_) return;
   auto it = streams_.find(stream.id_);
   if (it == streams_.end() || it->second.get() != &stream) return;
+  if (last_found_ == &stream) last_found_ = nullptr;
   graveyard_.push_back(std::move(it->second));
   streams_.erase(it);
 }

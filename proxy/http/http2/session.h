@@ -157,6 +157,9 @@ class Session {
   void maybeFree(Stream& stream);
 
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
+  // The stream found last: nghttp2 reports a header block field by field, each with its
+  // stream id, so most look-ups ask for the same stream again.
+  Stream* last_found_ = nullptr;
   std::vector<std::unique_ptr<Stream>> graveyard_;
   // Set inside an nghttp2 callback detected a limit breach; dispatchInput turns it into an
   // error once nghttp2 returns.

@@ -1,0 +1,105 @@
+"""`protocol: auto` on a TLS cluster: the proxy offers h2 and http/1.1 by ALPN and speaks what
+the upstream chose (the upstream echoes the protocol it spoke). Requests that arrive while the
+first connection is still handshaking all succeed on the protocol the handshake chose, and the
+worker remembers the host's protocol for the connections that follow."""
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from harness import bootstrap, cluster, http_get, http_listener
+from harness.tls import Certs
+from upstreams.tls_alpn import TlsAlpnUpstream
+
+CONCURRENT = 6
+
+
+@pytest.fixture
+def certs(tmp_path):
+    c = Certs(tmp_path / "certs")
+    c.make("backend", dns=["backend.local"])
+    return c
+
+
+def start_proxy(make_proxy, certs, upstream):
+    # No alpn: protocol auto offers h2 and http/1.1 by default.
+    tls = {"sni": "backend.local", "ca_file": certs.file("backend", "ca.pem")}
+    config = bootstrap([http_listener("ingress", "backend", timeout="5s")],
+                       [cluster("backend", [upstream.address], protocol="auto", tls=tls)])
+    return make_proxy(config, concurrency=1)  # one worker: one pool for the host
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    time.sleep(0.3)  # and nothing more arrives
+
+
+def get_all(proxy, paths):
+    with ThreadPoolExecutor(len(paths)) as pool:
+        return list(pool.map(lambda p: http_get(proxy.port("ingress"), p), paths))
+
+
+def test_auto_speaks_h2_when_alpn_chooses_it(make_proxy, certs):
+    upstream = TlsAlpnUpstream(certs.file("backend", "cert.pem"), certs.file("backend", "key.pem"),
+                               alpn=["h2", "http/1.1"], handshake_delay=0.5).start()
+    try:
+        proxy = start_proxy(make_proxy, certs, upstream)
+        # All of these queue while the first connection is handshaking.
+        responses = get_all(proxy, [f"/queued/{i}" for i in range(CONCURRENT)])
+        for i, r in enumerate(responses):
+            assert r.status == 200, r.body
+            body = json.loads(r.body)
+            assert body["protocol"] == "h2"
+            assert body["path"] == f"/queued/{i}"
+        # ... multiplexed on that one connection.
+        assert upstream.negotiated == ["h2"]
+        assert len({json.loads(r.body)["connection"] for r in responses}) == 1
+
+        r = http_get(proxy.port("ingress"), "/later")
+        assert r.status == 200
+        assert json.loads(r.body)["protocol"] == "h2"
+        assert upstream.connections_accepted == 1
+    finally:
+        upstream.stop()
+
+
+def test_auto_speaks_http1_to_a_server_without_h2(make_proxy, certs):
+    upstream = TlsAlpnUpstream(certs.file("backend", "cert.pem"), certs.file("backend", "key.pem"),
+                               alpn=["http/1.1"], handshake_delay=0.5).start()
+    try:
+        proxy = start_proxy(make_proxy, certs, upstream)
+        responses = get_all(proxy, [f"/queued/{i}" for i in range(CONCURRENT)])
+        for i, r in enumerate(responses):
+            assert r.status == 200, r.body
+            body = json.loads(r.body)
+            assert body["protocol"] == "http/1.1"
+            assert body["path"] == f"/queued/{i}"
+        # The first connection's handshake was kept: it served the queue while the connections
+        # opened for the others were still handshaking.
+        assert upstream.negotiated[0] == "http/1.1"
+        assert {json.loads(r.body)["connection"] for r in responses} == {1}
+        wait_until(lambda: len(upstream.negotiated) == upstream.connections_accepted)
+        assert set(upstream.negotiated) == {"http/1.1"}
+        accepted = upstream.connections_accepted
+
+        # Remembered: later requests reuse the idle HTTP/1.1 connections.
+        for i in range(3):
+            r = http_get(proxy.port("ingress"), f"/later/{i}")
+            assert r.status == 200
+            assert json.loads(r.body)["protocol"] == "http/1.1"
+        assert upstream.connections_accepted == accepted
+    finally:
+        upstream.stop()
+
+
+def test_auto_without_tls_is_http1(make_proxy, http_upstream):
+    proxy = make_proxy(bootstrap([http_listener("ingress", "backend")],
+                                 [cluster("backend", [http_upstream], protocol="auto")]))
+    r = http_get(proxy.port("ingress"), "/plain")
+    assert r.status == 200
+    assert http_upstream.last_request.version == "HTTP/1.1"

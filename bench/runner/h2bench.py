@@ -75,6 +75,22 @@ def run_h2load(port, requests, cpus, timeout_s):
     return result
 
 
+def run_fixed(port, path, requests, clients, cpus, timeout_s):
+    """Exactly `requests` HTTP/1.1 keep-alive requests over `clients` connections (h2load --h1)."""
+
+    def pin():
+        os.sched_setaffinity(0, cpus)
+
+    argv = ["h2load", "--h1", "-n", str(requests), "-c", str(clients),
+            f"http://127.0.0.1:{port}{path}"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, preexec_fn=pin)
+    result = parse_h2load(out.stdout)
+    if out.returncode != 0 or result["succeeded"] is None:
+        raise RuntimeError(f"h2load --h1 exited {out.returncode}: {out.stdout[-800:]}"
+                           f"{out.stderr.strip()[-300:]}")
+    return result
+
+
 class H2Server:
     def __init__(self, name, proc, port):
         self.name = name

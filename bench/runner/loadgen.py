@@ -45,7 +45,7 @@ def parse_wrk(output):
     return result
 
 
-def run_wrk(port, path, duration_s, connections, cpus, scheme="http", headers=()):
+def run_wrk(port, path, duration_s, connections, cpus, scheme="http", headers=(), threads=1):
     """One wrk run; returns the parsed result plus wrk's own CPU seconds and the wall time.
     scheme "https" for the TLS rows; headers e.g. ("Connection: close",) for a new connection
     (and TLS handshake) per request."""
@@ -53,7 +53,7 @@ def run_wrk(port, path, duration_s, connections, cpus, scheme="http", headers=()
     def pin():
         os.sched_setaffinity(0, cpus)
 
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency"]
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency"]
     for h in headers:
         argv += ["-H", h]
     argv.append(f"{scheme}://127.0.0.1:{port}{path}")

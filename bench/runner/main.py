@@ -14,27 +14,33 @@ import sys
 import tempfile
 import time
 
+import callgrind
+import chart
 import h2bench
 import loadgen
+import phases
 import procs as procs_mod
 import report
+import sections
 import servers
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 RUNNER_DIR = os.path.dirname(os.path.abspath(__file__))
 PATHS = ["/small", "/16k"]
-# (label, path, scheme, wrk headers); the label is what the report groups runs by. TLS rows: the
-# same proxy behind TLS termination, keep-alive, and a new connection (full handshake) per request.
+# (label, path, scheme, wrk headers, Server attribute holding the port); the label is what the
+# report groups runs by. TLS rows: the same proxy behind TLS termination, keep-alive, and a new
+# connection (full handshake) per request. mTLS rows: TLS in, mutual TLS to the backend.
 SCENARIOS = [
-    ("/small", "/small", "http", ()),
-    ("/16k", "/16k", "http", ()),
-    ("tls /small", "/small", "https", ()),
-    ("tls handshake /small", "/small", "https", ("Connection: close",)),
+    ("/small", "/small", "http", (), "port"),
+    ("/16k", "/16k", "http", (), "port"),
+    ("tls /small", "/small", "https", (), "tls_port"),
+    ("tls handshake /small", "/small", "https", ("Connection: close",), "tls_port"),
+    ("mtls /small", "/small", "https", (), "mtls_port"),
 ]
 
 
 def scenarios_for(server):
-    return [s for s in SCENARIOS if s[2] == "http" or server.tls_port]
+    return [s for s in SCENARIOS if getattr(server, s[4])]
 WARMUP_S = 1
 
 
@@ -51,8 +57,19 @@ def parse_args(argv):
                    help="directory for <timestamp>.md and .json (default bench/results)")
     p.add_argument("--podproxy", default=os.path.join(REPO, "build", "podproxy"),
                    help="podproxy binary (default build/podproxy)")
+    p.add_argument("--floor", help="the floor contestant's binary (default: "
+                   "podproxy_bench_floor next to the podproxy binary)")
     p.add_argument("--contestants", default=",".join(servers.CONTESTANTS),
                    help="comma-separated subset of " + ",".join(servers.CONTESTANTS))
+    p.add_argument("--rate", type=int, default=5000,
+                   help="total req/s of the fixed-rate rows (default 5000)")
+    p.add_argument("--callgrind", action=argparse.BooleanOptionalAction, default=True,
+                   help="instructions per request under valgrind --tool=callgrind (default on)")
+    p.add_argument("--callgrind-requests", default=None,
+                   help="N1,N2 requests of the two callgrind runs (default 2000,12000; "
+                        "quick 500,3000)")
+    p.add_argument("--no-workers", action="store_true", help="skip the two-worker rows")
+    p.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
     p.add_argument("--keep-tmp", action="store_true", help="keep the generated configs and logs")
     args = p.parse_args(argv)
     args.rounds = args.rounds or (3 if args.quick else 5)
@@ -62,6 +79,15 @@ def parse_args(argv):
     if not (1 <= args.rounds <= 50 and 1 <= args.duration <= 600 and
             0 <= args.idle_conns <= 50000 and 1 <= args.connections <= 10000):
         p.error("rounds 1..50, duration 1..600 s, idle-conns 0..50000, connections 1..10000")
+    args.floor = args.floor or os.path.join(os.path.dirname(os.path.abspath(args.podproxy)),
+                                            "podproxy_bench_floor")
+    cg = args.callgrind_requests or ("500,3000" if args.quick else "2000,12000")
+    try:
+        args.cg_n1, args.cg_n2 = (int(x) for x in cg.split(","))
+    except ValueError:
+        p.error("--callgrind-requests takes N1,N2")
+    if not (0 < args.cg_n1 < args.cg_n2 <= 1000000 and 50 <= args.rate <= 1000000):
+        p.error("--callgrind-requests 0 < N1 < N2 <= 1000000; --rate 50..1000000")
     args.contestants = [c.strip() for c in args.contestants.split(",") if c.strip()]
     unknown = [c for c in args.contestants if c not in servers.CONTESTANTS]
     if unknown:
@@ -123,6 +149,9 @@ def environment(args, plan, timestamp):
         "connections": args.connections,
         "idle_conns": args.idle_conns,
         "quick": args.quick,
+        "rate": args.rate,
+        "floor": args.floor,
+        "callgrind_requests": [args.cg_n1, args.cg_n2] if args.callgrind else None,
     }
 
 
@@ -181,8 +210,8 @@ def measure_idle_conns(ps, server, count, plan, nofile, tmp):
 
 
 def one_run(server, backend, scenario, duration, connections, plan):
-    label, path, scheme, headers = scenario
-    port = server.tls_port if scheme == "https" else server.port
+    label, path, scheme, headers, attr = scenario
+    port = getattr(server, attr)
     proxy_before = procs_mod.tree_cpu_seconds(server.proc.pid)
     backend_before = procs_mod.tree_cpu_seconds(backend.proc.pid)
     cpus_before = procs_mod.cpu_times()
@@ -246,8 +275,12 @@ def run(args):
     meta["nofile"] = nofile
 
     static = {name: {} for name in args.contestants}
-    if "podproxy" in static and not os.access(args.podproxy, os.X_OK):
-        static["podproxy"]["skipped"] = f"{args.podproxy} not found or not executable (build it)"
+    for name in ("podproxy", "podproxy+telemetry"):
+        if name in static and not os.access(args.podproxy, os.X_OK):
+            static[name]["skipped"] = f"{args.podproxy} not found or not executable (build it)"
+    if "floor" in static and not os.access(args.floor, os.X_OK):
+        static["floor"]["skipped"] = (f"{args.floor} not found or not executable (cmake --build "
+                                      f"build --target podproxy_bench_floor, or --floor PATH)")
     if "haproxy" in static and shutil.which("haproxy") is None:
         static["haproxy"]["skipped"] = "haproxy not installed (apt-get install haproxy)"
     for name, info in static.items():
@@ -259,8 +292,11 @@ def run(args):
     ps = procs_mod.ProcessSet()
     runs, rounds = [], []
     h2_runs, h2_skipped = [], {}
+    rate_runs, worker_runs, cg = [], [], {}
+    bins = {"podproxy": args.podproxy, "floor": args.floor}
     try:
-        backend = servers.start_backend(ps, tmp, {plan["backend"]}, nofile, conn_limit)
+        mesh = servers.make_mesh_certificates(tmp, args.podproxy)
+        backend = servers.start_backend(ps, tmp, {plan["backend"]}, nofile, conn_limit, mesh)
         err = servers.warm_up(backend)
         if err:
             raise RuntimeError(f"backend check failed: {err}")
@@ -271,7 +307,7 @@ def run(args):
                 continue
             try:
                 s = servers.start_contestant(name, ps, tmp, {plan["proxy"]}, nofile, conn_limit,
-                                             backend, args.podproxy, tls_files)
+                                             backend, bins, tls_files, mesh)
                 err = servers.warm_up(s)
                 if err:
                     if s.proc is not backend.proc:
@@ -299,9 +335,8 @@ def run(args):
         order = list(started)
         if order:
             for name in order:  # one unrecorded warm-up run each
-                for _, path, scheme, headers in scenarios_for(started[name]):
-                    s = started[name]
-                    loadgen.run_wrk(s.tls_port if scheme == "https" else s.port, path, WARMUP_S,
+                for _, path, scheme, headers, attr in scenarios_for(started[name]):
+                    loadgen.run_wrk(getattr(started[name], attr), path, WARMUP_S,
                                     args.connections, {plan["load"]}, scheme, headers)
         for rnd in range(1, args.rounds + 1):
             shift = (rnd - 1) % max(1, len(order))
@@ -316,12 +351,21 @@ def run(args):
                     runs.append(r)
                     bad = "" if not (r["errors"] or r["non2xx"]) else (
                         f"  [{r['errors']} socket errors, {r['non2xx']} non-2xx]")
-                    print(f"round {rnd}/{args.rounds} {name:8} {path:20} {r['rps']:>10,.0f} req/s  "
+                    print(f"round {rnd}/{args.rounds} {name:18} {path:20} {r['rps']:>10,.0f} req/s  "
                           f"p99 {r['p99_us'] / 1000:.2f} ms  "
                           f"{r['cpu_us_per_req'] or 0:.1f} CPU µs/req{bad}")
+        # CPU per request at a fixed rate (h2load --h1 --rps): every HTTP/1 contestant.
+        rate_runs = phases.fixed_rate_rows(started, plan, args)
+        if not args.no_workers:
+            worker_runs = phases.two_worker_rows(ps, tmp, plan, nofile, conn_limit, backend, bins,
+                                                 tls_files, mesh, started.get("podproxy"), args)
         # HTTP/2 rows (h2load), their own section: podproxy against nghttpx and HAProxy.
         h2_runs, h2_skipped = h2bench.run_rows(ps, tmp, plan, nofile, conn_limit, backend,
                                                started.get("podproxy"), args)
+        if args.callgrind:
+            cg = callgrind.run_rows(ps, tmp, plan, nofile, backend, bins, tls_files, mesh,
+                                    [n for n in started if n != "direct"], args.cg_n1,
+                                    args.cg_n2)
     finally:
         ps.stop_all()
         if args.keep_tmp:
@@ -330,7 +374,9 @@ def run(args):
             shutil.rmtree(tmp, ignore_errors=True)
 
     summary = report.summarize(runs, static)
+    sections.add_to_summary(summary, rate_runs, cg)
     ratio_rows = report.ratios(summary)
+    floor_rows = report.ratios(summary, "floor")
     notes = report.saturation_notes(runs, plan)
     for name, info in static.items():
         if info.get("skipped"):
@@ -349,22 +395,42 @@ def run(args):
                      "req/s is often bounded by the load side — CPU µs/req is the fairer "
                      "comparison." % (plan["proxy"], plan["load"]))
 
+    for r in rate_runs:
+        if r["failed"] or r["errored"] or r["non2xx"]:
+            notes.append(f"{r['contestant']} {r['path']} round {r['round']}: {r['failed']} failed, "
+                         f"{r['errored']} errored, {r['non2xx']} non-2xx requests.")
+        if r["rps"] and r["rps"] < 0.9 * args.rate:
+            notes.append(f"{r['contestant']} {r['path']} round {r['round']}: only "
+                         f"{r['rps']:,.0f} of {args.rate:,} req/s reached.")
+
     h2_summary = h2bench.summarize(h2_runs, h2_skipped)
-    text = report.markdown(meta, summary, static, ratio_rows, notes)
-    text += "\n" + "\n".join(h2bench.markdown(h2_summary, plan))
-    print()
-    print(text)
     os.makedirs(args.out, exist_ok=True)
     stamp = timestamp.strftime("%Y%m%dT%H%M%SZ")
-    md_path = os.path.join(args.out, f"{stamp}.md")
-    json_path = os.path.join(args.out, f"{stamp}.json")
+    md_path, json_path, png_path = (os.path.join(args.out, f"{stamp}.{ext}")
+                                    for ext in ("md", "json", "png"))
+    chart_error = "not drawn (--no-chart)" if args.no_chart else chart.write(
+        png_path, summary, f"podproxy side-by-side benchmark, {meta['date']}")
+    text = report.markdown(meta, summary, static, ratio_rows, floor_rows, notes)
+    text += "\n" + "\n".join(
+        sections.fixed_rate(summary, args.rate, rate_runs)
+        + sections.instructions(summary, cg, args.cg_n1, args.cg_n2)
+        + sections.telemetry(summary)
+        + sections.mtls(summary)
+        + sections.workers(worker_runs)
+        + h2bench.markdown(h2_summary, plan))
+    text += (f"\nChart: ![ratios]({stamp}.png)\n" if chart_error is None
+             else f"\nChart: {chart_error}.\n")
+    print()
+    print(text)
     with open(md_path, "w") as f:
         f.write(text)
     with open(json_path, "w") as f:
         json.dump({"meta": meta, "contestants": static, "rounds": rounds, "runs": runs,
-                   "summary": summary, "ratios": ratio_rows, "notes": notes,
+                   "summary": summary, "ratios": ratio_rows, "floor_ratios": floor_rows,
+                   "notes": notes, "fixed_rate": {"rate": args.rate, "runs": rate_runs},
+                   "callgrind": cg, "two_workers": {"runs": worker_runs},
                    "http2": {"runs": h2_runs, "summary": h2_summary}}, f, indent=1)
-    print(f"wrote {md_path} and {json_path}")
+    print(f"wrote {md_path}, {json_path}" + ("" if chart_error else f" and {png_path}"))
     return 0
 
 

@@ -18,6 +18,16 @@ METRICS = [
     ("bytes_per_idle_conn", "bytes/idle conn", "lower"),
 ]
 
+# Metrics that are not columns of the main table but do get ratios (sections.py fills them in).
+EXTRA_METRICS = [
+    ("cpu_us_rate_small", "CPU µs/req at fixed rate (small)", "lower"),
+    ("cpu_us_rate_16k", "CPU µs/req at fixed rate (16k)", "lower"),
+    ("ir_per_req", "instructions/req (callgrind, small)", "lower"),
+]
+# The issue's targets for podproxy ÷ best of nginx and HAProxy.
+TARGETS = {"cpu_us_rate_small": 0.7, "cpu_us_rate_16k": 0.7}
+RIVALS = ("nginx", "haproxy")
+
 SATURATED = 0.90  # a CPU busier than this over a run is treated as the ceiling
 FOREIGN = 0.05  # share of the proxy's CPU taken by anything else before a run counts as disturbed
 
@@ -35,7 +45,8 @@ def summarize(runs, static):
             continue
         row = {}
         for path, suffix in (("/small", "small"), ("/16k", "16k"), ("tls /small", "tls"),
-                             ("tls handshake /small", "tls_handshake")):
+                             ("tls handshake /small", "tls_handshake"),
+                             ("mtls /small", "mtls")):
             mine = [r for r in runs if r["contestant"] == name and r["path"] == path]
             row[f"rps_{suffix}"] = _median([r["rps"] for r in mine])
             row[f"cpu_us_{suffix}"] = _median([r["cpu_us_per_req"] for r in mine])
@@ -48,21 +59,30 @@ def summarize(runs, static):
     return summary
 
 
-def ratios(summary):
-    """podproxy ÷ the best of nginx and HAProxy, per metric."""
-    if "podproxy" not in summary:
+def best_rival(summary, key, better):
+    """(name, value) of the better of nginx and HAProxy on `key`, or None."""
+    rivals = [(n, summary[n].get(key)) for n in RIVALS if n in summary]
+    rivals = [(n, v) for n, v in rivals if v is not None]
+    if not rivals:
+        return None
+    return (max if better == "higher" else min)(rivals, key=lambda nv: nv[1])
+
+
+def ratios(summary, name="podproxy"):
+    """`name` (podproxy, or floor) ÷ the best of nginx and HAProxy, per metric."""
+    if name not in summary:
         return {}
     out = {}
-    for key, _, better in METRICS:
-        mine = summary["podproxy"].get(key)
-        rivals = [(n, summary[n].get(key)) for n in ("nginx", "haproxy") if n in summary]
+    for key, _, better in METRICS + EXTRA_METRICS:
+        mine = summary[name].get(key)
+        rivals = [(n, summary[n].get(key)) for n in RIVALS if n in summary]
         rivals = [(n, v) for n, v in rivals if v is not None]
         if mine is None or not rivals:
             continue
         pick = max if better == "higher" else min
         best_name, best = pick(rivals, key=lambda nv: nv[1])
         ratio = mine / best if best else None
-        out[key] = {"podproxy": mine, "best": best, "best_of": best_name, "ratio": ratio,
+        out[key] = {name: mine, "value": mine, "best": best, "best_of": best_name, "ratio": ratio,
                     "better": better}
     return out
 
@@ -115,12 +135,14 @@ def _fmt(key, value):
         return f"{value:,.0f}"
     if key.startswith("cpu_us"):
         return f"{value:.1f}"
+    if key == "ir_per_req":
+        return f"{value:,.0f}"
     if key == "idle_rss_mib":
         return f"{value:.1f}"
     return f"{value:,.0f}"
 
 
-def markdown(meta, summary, static, ratio_rows, notes):
+def markdown(meta, summary, static, ratio_rows, floor_rows, notes):
     lines = [f"# podproxy side-by-side benchmark — {meta['date']}", ""]
     lines.append(
         f"{meta['date']} · nproc {meta['nproc']} (allowed CPUs {meta['allowed_cpus']}) · "
@@ -151,23 +173,32 @@ def markdown(meta, summary, static, ratio_rows, notes):
                  "backend nginx's own. RSS is VmRSS summed over the process tree (nginx: master + "
                  "worker).")
     lines.append("")
-    lines.append("## podproxy ÷ best of nginx and HAProxy")
+    lines.append("## podproxy and floor ÷ best of nginx and HAProxy")
     lines.append("")
-    if not ratio_rows:
-        lines.append("podproxy was not measured (see skipped rows), so there are no ratios.")
+    if not ratio_rows and not floor_rows:
+        lines.append("Neither podproxy nor floor was measured (see skipped rows): no ratios.")
     else:
         lines.append("req/s: higher is better, so a ratio above 1 means podproxy wins. Every other "
-                     "metric: lower is better, so a ratio below 1 means podproxy wins.")
+                     "metric: lower is better, so a ratio below 1 means podproxy wins. `floor` is "
+                     "the HTTP-less epoll byte shuttle: roughly the least any proxy can cost.")
         lines.append("")
-        lines.append("| metric | podproxy | best rival | ratio | better |")
-        lines.append("|---|---:|---:|---:|---|")
-        for key, title, _ in METRICS:
-            r = ratio_rows.get(key)
-            if r is None:
+        lines.append("| metric | podproxy | floor | best rival | podproxy ÷ best | floor ÷ best "
+                     "| target | better |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---|")
+        for key, title, _ in METRICS + EXTRA_METRICS:
+            r, fl = ratio_rows.get(key), floor_rows.get(key)
+            if r is None and fl is None:
                 continue
-            ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}"
-            lines.append(f"| {title} | {_fmt(key, r['podproxy'])} | {_fmt(key, r['best'])} "
-                         f"({r['best_of']}) | {ratio} | {r['better']} |")
+            any_row = r or fl
+
+            def ratio(x):
+                return "—" if x is None or x["ratio"] is None else f"{x['ratio']:.2f}"
+
+            target = f"≤ {TARGETS[key]}" if key in TARGETS else ""
+            lines.append(f"| {title} | {_fmt(key, r and r['value'])} | "
+                         f"{_fmt(key, fl and fl['value'])} | {_fmt(key, any_row['best'])} "
+                         f"({any_row['best_of']}) | {ratio(r)} | {ratio(fl)} | {target} | "
+                         f"{any_row['better']} |")
     lines.append("")
     if notes:
         lines.append("## Notes")

@@ -38,7 +38,9 @@ class HeaderMap {
   void clear() { entries_.clear(); }
 
  private:
-  static constexpr size_t kTypicalFieldCount = 16;
+  // 12 entries are 768 bytes: under glibc's 1 KiB large-chunk threshold, where every malloc
+  // first consolidates the fast bins (measured: one consolidation per HTTP/2 request at 16).
+  static constexpr size_t kTypicalFieldCount = 12;
 
   std::vector<Entry> entries_;
 };

@@ -8,6 +8,18 @@
 
 namespace podproxy::http::http1 {
 
+namespace {
+
+bool isDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 ClientCodec::ClientCodec(CodecTransport& transport, const ClientCodecSettings& settings)
     : transport_(transport),
       parser_(MessageParser::Type::kResponse,
@@ -43,40 +55,50 @@ RequestEncoder& ClientCodec::newStream(ResponseDecoder& decoder) {
 
 void ClientCodec::encodeHeaders(const RequestHeaders& headers, bool end_stream) {
   request_is_head_ = headers.method == "HEAD";
-  std::string out;
-  out.reserve(256 + headers.headers.byteSize());
+  const std::string_view path =
+      headers.path.empty() ? std::string_view("/") : std::string_view(headers.path);
+  // Request line, host, the fields, and the fields added below.
+  buffer::Buffer b;
+  HeadWriter out(b, 128 + headers.method.size() + path.size() + headers.authority.size() +
+                        headers.upgrade.size() + headers.headers.byteSize());
   out.append(headers.method);
-  out.push_back(' ');
-  out.append(headers.path.empty() ? std::string_view("/") : std::string_view(headers.path));
+  out.push(' ');
+  out.append(path);
   out.append(" HTTP/1.1\r\n");
-  if (!appendField(out, "host", headers.authority)) out.append("host: \r\n");
+  if (!out.field("host", headers.authority)) out.append("host: \r\n");
 
   const ConnectionOptions connection = parseConnection(headers.headers);
-  const bool te_trailers = [&] {
-    std::optional<std::string> te = headers.headers.getJoined("te");
-    return te && teOffersTrailers(*te);
-  }();
+  bool has_te = false;
   const std::string* content_length = nullptr;
   for (const HeaderMap::Entry& e : headers.headers.entries()) {
-    if (e.name == "content-length") {
-      if (content_length == nullptr && !e.value.empty() &&
-          e.value.find_first_not_of("0123456789") == std::string::npos) {
+    const uint32_t kind = classifyField(e.name);
+    if (kind == kFieldContentLength) {
+      if (content_length == nullptr && isDigits(e.value)) {
         content_length = &e.value;
       }
       continue;
     }
-    if (e.name == "host" || isHopByHop(e.name) || isNominated(connection, e.name)) continue;
-    appendField(out, e.name, e.value);
+    if (kind != 0 || isNominated(connection, e.name)) {
+      // host and the hop-by-hop fields
+      has_te |= kind == kFieldTe;
+      continue;
+    }
+    out.field(e.name, e.value);
   }
+  const bool te_trailers = [&] {
+    if (!has_te) return false;
+    std::optional<std::string> te = headers.headers.getJoined("te");
+    return te && teOffersTrailers(*te);
+  }();
   if (te_trailers) out.append("te: trailers\r\n");
-  if (!headers.upgrade.empty() && appendField(out, "upgrade", headers.upgrade)) {
+  if (!headers.upgrade.empty() && out.field("upgrade", headers.upgrade)) {
     out.append("connection: upgrade\r\n");
     upgrade_requested_ = true;
     // Whatever the answer, an upstream that was offered a protocol switch is not reused.
     keep_alive_ = false;
   }
   if (content_length != nullptr) {
-    appendField(out, "content-length", *content_length);
+    out.field("content-length", *content_length);
   } else if (!end_stream) {
     request_chunked_ = true;
     out.append("transfer-encoding: chunked\r\n");
@@ -85,8 +107,7 @@ void ClientCodec::encodeHeaders(const RequestHeaders& headers, bool end_stream) 
     out.append("content-length: 0\r\n");
   }
   out.append("\r\n");
-  buffer::Buffer b;
-  b.add(out);
+  out.finish();
   transport_.write(b, false);
   if (end_stream) request_complete_ = true;
 }
@@ -230,8 +251,7 @@ CodecStatus ClientCodec::onSwitchingProtocols() {
   auto headers = std::make_unique<ResponseHeaders>();
   headers->status = 101;
   headers->headers = std::move(head.headers);
-  stripHopByHop(headers->headers, connection, false);
-  headers->headers.remove("content-length");
+  stripHopByHop(headers->headers, connection, false, kFieldContentLength);
   // The protocol switched to goes back to the client with the 101.
   if (upgrade) headers->headers.set("upgrade", std::string(trimOws(*upgrade)));
   tunneling_ = true;
@@ -262,8 +282,7 @@ void ClientCodec::onMessageComplete() {
     return;
   }
   HeaderMap& trailers = parser_.trailers();
-  stripHopByHop(trailers, ConnectionOptions{}, false);
-  trailers.remove("content-length");
+  stripHopByHop(trailers, ConnectionOptions{}, false, kFieldContentLength);
   if (trailers.empty()) {
     decoder->decodeData(parser_.body(), true);
     parser_.body().clear();

@@ -24,7 +24,7 @@ class LineChecker {
   Section section_ = Section::kRequestHead;
   bool prev_cr_ = false;
   bool line_empty_ = true;
-  size_t lines_ = 0;  // non-empty lines completed so far
+  bool line_seen_ = false;  // a non-empty line was completed
   size_t start_line_spaces_ = 0;
 };
 

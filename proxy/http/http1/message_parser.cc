@@ -99,10 +99,21 @@ MessageParser::Step MessageParser::parse(std::string_view data) {
     section_ = Section::kHead;
     line_checker_.reset(type_ == Type::kRequest ? LineChecker::Section::kRequestHead
                                                 : LineChecker::Section::kResponseHead);
-    head_ = ParsedHead{};
+    // Field by field rather than `head_ = ParsedHead{}`: the strings keep their capacity.
+    head_.method.clear();
+    head_.target.clear();
+    head_.status = 0;
+    head_.http_major = 1;
+    head_.http_minor = 1;
+    head_.headers.clear();
+    head_.chunked = false;
+    head_.has_content_length = false;
+    head_.content_length = 0;
     trailers_.clear();
     field_.clear();
     value_.clear();
+    field_view_ = {};
+    value_view_ = {};
     header_bytes_ = 0;
     header_count_ = 0;
     skip_body_ = false;
@@ -115,6 +126,9 @@ MessageParser::Step MessageParser::parse(std::string_view data) {
     const std::string_view rest = data.substr(total);
     pause_ = Pause::kNone;
     const llhttp_errno_t err = llhttp_execute(&parser_, rest.data(), rest.size());
+    // A field or value still open refers to bytes the caller is about to drop.
+    if (!field_view_.empty()) keepField();
+    if (!value_view_.empty()) keepValue();
     size_t consumed = rest.size();
     if (err != HPE_OK) {
       const char* pos = llhttp_get_error_pos(&parser_);
@@ -237,21 +251,43 @@ int MessageParser::onUrl(llhttp_t* p, const char* at, size_t n) {
   return s.countBytes(n) ? 0 : s.fail(431, "http1.headers_too_large");
 }
 
+void MessageParser::keepField() {
+  field_.append(field_view_);
+  field_view_ = {};
+}
+
+void MessageParser::keepValue() {
+  value_.append(value_view_);
+  value_view_ = {};
+}
+
 int MessageParser::onHeaderField(llhttp_t* p, const char* at, size_t n) {
   MessageParser& s = self(p);
-  s.field_.append(at, n);
+  // A field arrives as one span unless the input splits it: refer to the input bytes then, and
+  // copy only when a second span (or the end of the input) comes.
+  if (s.field_.empty() && s.field_view_.empty()) {
+    s.field_view_ = {at, n};
+  } else {
+    if (!s.field_view_.empty()) s.keepField();
+    s.field_.append(at, n);
+  }
   return s.countBytes(n) ? 0 : s.fail(431, "http1.headers_too_large");
 }
 
 int MessageParser::onHeaderFieldComplete(llhttp_t* p) {
   MessageParser& s = self(p);
   // llhttp 8.1 accepts an empty name and whitespace before the colon ("Host : x").
-  return isToken(s.field_) ? 0 : s.fail(400, "http1.invalid_header_name");
+  return isToken(s.field()) ? 0 : s.fail(400, "http1.invalid_header_name");
 }
 
 int MessageParser::onHeaderValue(llhttp_t* p, const char* at, size_t n) {
   MessageParser& s = self(p);
-  s.value_.append(at, n);
+  if (s.value_.empty() && s.value_view_.empty()) {
+    s.value_view_ = {at, n};
+  } else {
+    if (!s.value_view_.empty()) s.keepValue();
+    s.value_.append(at, n);
+  }
   return s.countBytes(n) ? 0 : s.fail(431, "http1.headers_too_large");
 }
 
@@ -261,9 +297,11 @@ int MessageParser::onHeaderValueComplete(llhttp_t* p) {
     return s.fail(431, "http1.too_many_headers");
   }
   HeaderMap& target = s.section_ == Section::kTrailers ? s.trailers_ : s.head_.headers;
-  target.add(s.field_, trimOws(s.value_));
+  target.add(s.field(), trimOws(s.value()));
   s.field_.clear();
   s.value_.clear();
+  s.field_view_ = {};
+  s.value_view_ = {};
   return 0;
 }
 

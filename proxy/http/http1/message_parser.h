@@ -91,6 +91,11 @@ class MessageParser {
   static int onMessageComplete(llhttp_t* p);
 
   bool countBytes(size_t n);
+  // The current field name / value: the input span, or the copy once it came in pieces.
+  std::string_view field() const { return field_view_.empty() ? field_ : field_view_; }
+  std::string_view value() const { return value_view_.empty() ? value_ : value_view_; }
+  void keepField();
+  void keepValue();
   int fail(uint16_t status, std::string_view details);
   int validateHead();
   Step failStep(size_t consumed) { return {Event::kError, consumed}; }
@@ -112,6 +117,9 @@ class MessageParser {
   HeaderMap trailers_;
   std::string field_;
   std::string value_;
+  // Spans of the input llhttp is running over; valid only inside one llhttp_execute().
+  std::string_view field_view_;
+  std::string_view value_view_;
   uint32_t header_bytes_ = 0;
   uint32_t header_count_ = 0;
   buffer::Buffer body_;

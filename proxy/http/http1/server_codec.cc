@@ -1,5 +1,6 @@
 #include "proxy/http/http1/server_codec.h"
 
+#include <array>
 #include <charconv>
 #include <memory>
 #include <string>
@@ -19,10 +20,11 @@ struct Target {
 
 // RFC 9112 3.2: origin-form, absolute-form, or asterisk-form for OPTIONS. (CONNECT's
 // authority-form is refused before this.)
-std::optional<Target> parseTarget(std::string_view method, std::string_view target) {
+std::optional<Target> parseTarget(std::string_view method, std::string& raw_target) {
   Target out;
+  const std::string_view target = raw_target;
   if (!target.empty() && target.front() == '/') {
-    out.path = target;
+    out.path = std::move(raw_target);  // the parser starts the next message with a new one
     return out;
   }
   if (target == "*" && method == "OPTIONS") {
@@ -63,8 +65,25 @@ CodecCache& codecCache() {
   return cache;
 }
 
+// No byte a router or a log could read two ways: SP, HTAB, ',', '/', '@' or '\\'.
+constexpr std::array<bool, 256> kHostDelimiters = [] {
+  std::array<bool, 256> t{};
+  for (const char c : std::string_view(" \t,/@\\")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+bool isPlainHost(std::string_view host) {
+  bool bad = false;
+  for (const char c : host) bad |= kHostDelimiters[static_cast<unsigned char>(c)];
+  return !bad;
+}
+
 bool isDigits(std::string_view s) {
-  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+  if (s.empty()) return false;
+  for (const char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -179,18 +198,18 @@ CodecStatus ServerCodec::onHead() {
   size_t host_count = 0;
   const std::string* host = nullptr;
   for (const HeaderMap::Entry& e : head.headers.entries()) {
-    if (e.name != "host") continue;
+    if (classifyField(e.name) != kFieldHost) continue;
     if (++host_count == 1) host = &e.value;
   }
   if (host_count > 1) return fail(CodecError{400, "http1.multiple_host"});
   // One authority, nothing a router or a log could read two ways.
-  if (host != nullptr && host->find_first_of(" \t,/@\\") != std::string::npos) {
+  if (host != nullptr && !isPlainHost(*host)) {
     return fail(CodecError{400, "http1.invalid_host"});
   }
   if (host == nullptr && !http10_) return fail(CodecError{400, "http1.missing_host"});
 
   auto headers = std::make_unique<RequestHeaders>();
-  headers->method = head.method;
+  headers->method = std::move(head.method);  // the parser starts the next message with a new one
   headers->scheme = std::move(target->scheme);
   headers->path = std::move(target->path);
   // RFC 9112 3.2.2: the absolute-form's authority wins over Host.
@@ -213,8 +232,7 @@ CodecStatus ServerCodec::onHead() {
   }
   headers->upgrade = request_upgrade_;
   headers->headers = std::move(head.headers);
-  stripHopByHop(headers->headers, connection, /*keep_te_trailers=*/true);
-  headers->headers.remove("host");
+  stripHopByHop(headers->headers, connection, /*keep_te_trailers=*/true, kFieldHost);
 
   request_is_head_ = headers->method == "HEAD";
   request_has_body_ = parser_.hasBody();
@@ -247,9 +265,7 @@ void ServerCodec::onMessageComplete() {
   request_complete_ = true;
   if (!request_has_body_) return;  // end_stream went with the headers
   HeaderMap& trailers = parser_.trailers();
-  stripHopByHop(trailers, ConnectionOptions{}, false);
-  trailers.remove("content-length");
-  trailers.remove("host");
+  stripHopByHop(trailers, ConnectionOptions{}, false, kFieldContentLength | kFieldHost);
   if (trailers.empty()) {
     deliverBody(true);
     return;
@@ -279,30 +295,32 @@ void ServerCodec::encodeHeaders(const ResponseHeaders& headers, bool end_stream)
   const bool informational = status / 100 == 1;
   if (informational && (http10_ || status == 101)) return;  // nothing to say to those
 
-  std::string out;
-  out.reserve(256 + headers.headers.byteSize());
+  const std::string_view reason = reasonPhrase(status);
+  // Status line, the fields, and the framing fields added below.
+  buffer::Buffer b;
+  HeadWriter out(b, 96 + reason.size() + headers.headers.byteSize());
   out.append("HTTP/1.1 ");
-  out.append(std::to_string(status));
-  out.push_back(' ');
-  out.append(reasonPhrase(status));
+  out.appendNumber(status);
+  out.push(' ');
+  out.append(reason);
   out.append("\r\n");
 
   const ConnectionOptions connection = parseConnection(headers.headers);
   const std::string* content_length = nullptr;
   for (const HeaderMap::Entry& e : headers.headers.entries()) {
-    if (e.name == "content-length") {
+    const uint32_t kind = classifyField(e.name);
+    if (kind == kFieldContentLength) {
       if (content_length == nullptr && isDigits(e.value)) content_length = &e.value;
       continue;
     }
-    if (isHopByHop(e.name) || isNominated(connection, e.name)) continue;
-    appendField(out, e.name, e.value);
+    if ((kind & kFieldHopByHop) != 0 || isNominated(connection, e.name)) continue;
+    out.field(e.name, e.value);
   }
 
   if (informational) {
     // 103 Early Hints and friends: the final response follows.
     out.append("\r\n");
-    buffer::Buffer b;
-    b.add(out);
+    out.finish();
     transport_.write(b, false);
     return;
   }
@@ -312,10 +330,10 @@ void ServerCodec::encodeHeaders(const ResponseHeaders& headers, bool end_stream)
   if (response_no_body_) {
     // HEAD and 304 describe the representation; 204 must not carry a length at all.
     if (content_length != nullptr && status != 204) {
-      appendField(out, "content-length", *content_length);
+      out.field("content-length", *content_length);
     }
   } else if (content_length != nullptr) {
-    appendField(out, "content-length", *content_length);
+    out.field("content-length", *content_length);
   } else if (end_stream) {
     out.append("content-length: 0\r\n");
   } else if (!http10_) {
@@ -333,9 +351,8 @@ void ServerCodec::encodeHeaders(const ResponseHeaders& headers, bool end_stream)
     out.append("connection: keep-alive\r\n");
   }
   out.append("\r\n");
+  out.finish();
 
-  buffer::Buffer b;
-  b.add(out);
   if (end_stream) {
     endResponse(b);
   } else {

@@ -47,7 +47,7 @@ class HttpAuthzFilterChainFactory final : public http::FilterChainFactory {
                               std::unique_ptr<http::FilterChainFactory> next)
       : policy_(std::move(policy)), next_(std::move(next)) {}
   void createFilterChain(http::FilterChainFactoryCallbacks& callbacks) override {
-    callbacks.addDecoderFilter(std::make_unique<HttpAuthzFilter>(policy_.get()));
+    http::addDecoderFilterInPlace<HttpAuthzFilter>(callbacks, policy_.get());
     next_->createFilterChain(callbacks);
   }
 

@@ -47,7 +47,7 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
                http::response_flags::kNoRouteFound);
     return http::FilterHeadersStatus::kStopIteration;
   }
-  info.route_name = route_->name();
+  info.route_name = route_->name();  // the route table outlives the stream
 
   if (const auto* direct = route_->directResponseAction()) {
     ++stats_.direct_response;
@@ -87,7 +87,7 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
                http::response_flags::kNoClusterFound);
     return http::FilterHeadersStatus::kStopIteration;
   }
-  info.upstream_cluster = std::string(cluster_name);
+  info.upstream_cluster = cluster_name;  // the route's, or the connection's capture info
 
   // The request as the upstream sees it.
   if (action_->prefix_rewrite) {
@@ -110,16 +110,12 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
 
   callbacks_->addDownstreamWatermarkCallbacks(*this);
   idle_timeout_ = action_->idle_timeout;
-  if (idle_timeout_.count() > 0) {
-    idle_timer_ = callbacks_->dispatcher().createTimer([this] { onIdleTimeout(); });
-    touchIdleTimer();
-  }
+  if (idle_timeout_.count() > 0) startIdleTimer(idle_timeout_);
   // gRPC: the client's deadline is the route timeout, counted from now (a streaming request
   // may never "complete" before its deadline).
   if (const std::string* grpc_timeout = headers.headers.get("grpc-timeout")) {
     if (auto timeout = http::grpc::parseTimeout(*grpc_timeout); timeout && timeout->count() > 0) {
-      response_timer_ = callbacks_->dispatcher().createTimer([this] { onResponseTimeout(); });
-      response_timer_->enable(*timeout);
+      armResponseTimer(*timeout);
     }
   }
   // An upgrade may turn its connection into a tunnel: never one that served others, never one
@@ -252,9 +248,31 @@ http::FilterTrailersStatus Router::decodeTrailers(http::TrailerMap& trailers) {
 void Router::onRequestComplete() {
   // The route timeout covers the wait for the response once the request is sent, as Envoy's.
   // A tunnel's client side ending is no such wait.
-  if (action_ == nullptr || action_->timeout.count() == 0 || response_timer_ || tunnel_) return;
-  response_timer_ = callbacks_->dispatcher().createTimer([this] { onResponseTimeout(); });
-  response_timer_->enable(action_->timeout);
+  if (action_ == nullptr || action_->timeout.count() == 0 || response_timer_set_ || tunnel_) {
+    return;
+  }
+  armResponseTimer(action_->timeout);
+}
+
+void Router::armResponseTimer(std::chrono::milliseconds timeout) {
+  response_timer_set_ = true;
+  callbacks_->dispatcher().timerWheel().arm(response_timer_, timeout);
+}
+
+void Router::cancelResponseTimer() {
+  response_timer_set_ = false;
+  event::TimerWheel::disarm(response_timer_);
+}
+
+void Router::startIdleTimer(std::chrono::milliseconds timeout) {
+  idle_timeout_ = timeout;
+  idle_timer_on_ = true;
+  touchIdleTimer();
+}
+
+void Router::cancelIdleTimer() {
+  idle_timer_on_ = false;
+  event::TimerWheel::disarm(idle_timer_);
 }
 
 void Router::abandonUpstream() {
@@ -267,12 +285,12 @@ void Router::abandonUpstream() {
     upstream_ = nullptr;
     stream->resetStream();
   }
-  response_timer_.reset();
-  idle_timer_.reset();
+  cancelResponseTimer();
+  cancelIdleTimer();
 }
 
 void Router::touchIdleTimer() {
-  if (idle_timer_) idle_timer_->enable(idle_timeout_);
+  if (idle_timer_on_) callbacks_->dispatcher().timerWheel().arm(idle_timer_, idle_timeout_);
 }
 
 void Router::onIdleTimeout() {
@@ -316,16 +334,16 @@ bool Router::canRetryKeepAliveRace() const {
 
 void Router::onResetStream(http::StreamResetReason reason, std::string_view details) {
   upstream_ = nullptr;
-  if (response_timer_) response_timer_->disable();
+  event::TimerWheel::disarm(response_timer_);
   if (!response_started_ && reason == http::StreamResetReason::kConnectionTermination &&
       details == "upstream_reset_before_response_started" && canRetryKeepAliveRace()) {
     // The keep-alive race: the upstream closed an idle connection just as we reused it.
     retried_ = true;
     ++stats_.upstream_rq_retry;
     LOG_DEBUG("retrying on a fresh connection after keep-alive race",
-              {"request_id", callbacks_->streamInfo().request_id});
+              {"request_id", callbacks_->streamInfo().request_id.view()});
     pending_body_.move(retry_body_);
-    response_timer_.reset();
+    cancelResponseTimer();
     startAttempt(true);
     return;
   }
@@ -362,11 +380,8 @@ void Router::onUpstreamHeaders(std::unique_ptr<http::ResponseHeaders> headers, b
     // The upstream switched protocols: what follows is a byte tunnel, bounded by inactivity
     // rather than by the route timeout.
     tunnel_ = true;
-    response_timer_.reset();
-    if (!idle_timer_) {
-      idle_timeout_ = kDefaultTunnelIdleTimeout;
-      idle_timer_ = callbacks_->dispatcher().createTimer([this] { onIdleTimeout(); });
-    }
+    cancelResponseTimer();
+    if (!idle_timer_on_) startIdleTimer(kDefaultTunnelIdleTimeout);
   }
   touchIdleTimer();
   if (end_stream) finishUpstream();
@@ -389,8 +404,8 @@ void Router::finishUpstream() {
   response_complete_ = true;
   upstream_ = nullptr;  // the pool takes the connection back
   upstream_read_disables_ = 0;
-  response_timer_.reset();
-  idle_timer_.reset();
+  cancelResponseTimer();
+  cancelIdleTimer();
 }
 
 void Router::onAboveWriteBufferHighWatermark() {
@@ -422,8 +437,8 @@ void Router::onDestroy() {
 }
 
 void RouterFilterFactory::createFilterChain(http::FilterChainFactoryCallbacks& callbacks) {
-  callbacks.addDecoderFilter(
-      std::make_unique<Router>(*routes_, clusters_, random_, stats_, max_body_buffer_bytes_));
+  http::addDecoderFilterInPlace<Router>(callbacks, *routes_, clusters_, random_, stats_,
+                                        max_body_buffer_bytes_);
 }
 
 }  // namespace podproxy::router

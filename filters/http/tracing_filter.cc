@@ -1,15 +1,12 @@
 #include "filters/http/tracing_filter.h"
 
+#include <algorithm>
+
 #include "proxy/tracing/trace_context.h"
 
 namespace podproxy::tracing {
 
 namespace {
-
-std::string_view headerOr(const http::HeaderMap& headers, std::string_view name) {
-  const std::string* v = headers.get(name);
-  return v != nullptr ? std::string_view(*v) : std::string_view();
-}
 
 bool sample(double percent, Random& random) {
   if (percent >= 100.0) return true;
@@ -18,8 +15,8 @@ bool sample(double percent, Random& random) {
 }
 
 // The B3 trace id in the width the caller used: 64-bit ids stay 64-bit when they fit.
-std::string b3TraceId(const std::string& trace_id, size_t caller_width) {
-  if (caller_width == 16 && trace_id.compare(0, 16, "0000000000000000") == 0) {
+std::string_view b3TraceId(std::string_view trace_id, size_t caller_width) {
+  if (caller_width == 16 && trace_id.starts_with("0000000000000000")) {
     return trace_id.substr(16);
   }
   return trace_id;
@@ -29,51 +26,94 @@ std::string b3TraceId(const std::string& trace_id, size_t caller_width) {
 
 void propagateTraceContext(http::HeaderMap& headers, http::StreamInfo& info,
                            double sampling_percent, Random& random) {
-  const std::string_view traceparent = headerOr(headers, "traceparent");
-  std::optional<TraceParent> incoming =
-      traceparent.empty() ? std::nullopt : TraceParent::parse(traceparent);
+  // The ids are formatted straight into StreamInfo (inline strings): no allocation per request
+  // beyond the header values themselves.
+  // One pass over the headers for every field read here (each get() is a scan of the map).
+  const std::string* traceparent_header = nullptr;
+  const std::string* b3_trace_id = nullptr;
+  const std::string* b3_span_id = nullptr;
+  const std::string* b3_parent_span_id = nullptr;
+  const std::string* b3_sampled = nullptr;
+  const std::string* b3_flags = nullptr;
+  const std::string* b3_header = nullptr;
+  for (const auto& e : headers.entries()) {
+    const std::string_view name = e.name;  // stored lower-case
+    const std::string** slot = nullptr;
+    if (name == "traceparent") {
+      slot = &traceparent_header;
+    } else if (name == "b3") {
+      slot = &b3_header;
+    } else if (name.starts_with("x-b3-")) {
+      const std::string_view rest = name.substr(5);
+      if (rest == "traceid") {
+        slot = &b3_trace_id;
+      } else if (rest == "spanid") {
+        slot = &b3_span_id;
+      } else if (rest == "parentspanid") {
+        slot = &b3_parent_span_id;
+      } else if (rest == "sampled") {
+        slot = &b3_sampled;
+      } else if (rest == "flags") {
+        slot = &b3_flags;
+      }
+    }
+    if (slot != nullptr && *slot == nullptr) *slot = &e.value;  // the first value, as get()
+  }
+  auto view = [](const std::string* v) { return v != nullptr ? std::string_view(*v) : ""; };
+  const std::string_view traceparent = view(traceparent_header);
+  const bool incoming = !traceparent.empty() && TraceParent::valid(traceparent);
 
-  // Each header is looked up once: every lookup is a scan of the whole map.
-  const std::string* b3_trace_id = headers.get("x-b3-traceid");
-  const std::string* b3_span_id = headers.get("x-b3-spanid");
   const bool has_multi_b3 = b3_trace_id != nullptr || b3_span_id != nullptr;
   const size_t b3_trace_id_width = b3_trace_id != nullptr ? b3_trace_id->size() : 0;
   std::optional<B3Context> b3;
   if (has_multi_b3) {
-    b3 = B3Context::parseMulti(b3_trace_id != nullptr ? std::string_view(*b3_trace_id) : "",
-                               b3_span_id != nullptr ? std::string_view(*b3_span_id) : "",
-                               headerOr(headers, "x-b3-parentspanid"),
-                               headerOr(headers, "x-b3-sampled"), headerOr(headers, "x-b3-flags"));
+    b3 = B3Context::parseMulti(view(b3_trace_id), view(b3_span_id), view(b3_parent_span_id),
+                               view(b3_sampled), view(b3_flags));
   }
-  const std::string_view single = headerOr(headers, "b3");
+  const std::string_view single = view(b3_header);
   std::optional<B3Context> b3_single =
       single.empty() ? std::nullopt : B3Context::parseSingle(single);
   if (!b3) b3 = b3_single;
 
-  TraceParent out;
-  std::string parent;
+  // Copied out before any header changes: the pointers above point into the map.
+  uint8_t flags = 0;
   if (incoming) {
-    out.trace_id = std::move(incoming->trace_id);
-    out.flags = incoming->flags;
-    parent = std::move(incoming->parent_id);
+    info.trace_id = TraceParent::traceIdOf(traceparent);
+    info.parent_span_id = TraceParent::parentIdOf(traceparent);
+    flags = TraceParent::flagsOf(traceparent);
   } else if (b3) {
-    out.trace_id = b3->trace_id.size() == 32 ? b3->trace_id : "0000000000000000" + b3->trace_id;
-    out.flags = b3->sampled.value_or(sample(sampling_percent, random)) ? 1 : 0;
-    parent = b3->span_id;
+    if (b3->trace_id.size() == 32) {
+      info.trace_id = b3->trace_id;
+    } else {
+      char* id = info.trace_id.resize(32);
+      std::fill_n(id, 16, '0');
+      std::copy(b3->trace_id.begin(), b3->trace_id.end(), id + 16);
+    }
+    flags = b3->sampled.value_or(sample(sampling_percent, random)) ? 1 : 0;
+    info.parent_span_id = b3->span_id;
   } else {
-    out.trace_id = randomHexId(random, 32);
-    out.flags = sample(sampling_percent, random) ? 1 : 0;
+    randomHexId(random, info.trace_id.resize(32), 32);
+    flags = sample(sampling_percent, random) ? 1 : 0;
+    info.parent_span_id.clear();
     // tracestate belongs to the traceparent it came with; a broken one takes it along.
     if (!traceparent.empty()) headers.remove("tracestate");
   }
-  out.parent_id = randomHexId(random, 16);  // this hop's span
-  headers.set("traceparent", out.toString());
+  randomHexId(random, info.span_id.resize(16), 16);  // this hop's span
+  char traceparent_out[TraceParent::kLength];
+  const std::string_view traceparent_value =
+      TraceParent::format(info.trace_id, info.span_id, flags, traceparent_out);
+  if (traceparent_header != nullptr) {
+    headers.set("traceparent", traceparent_value);
+  } else {
+    headers.add("traceparent", traceparent_value);  // no scan for one we know is absent
+  }
 
   // B3 headers describe the same span as traceparent, whichever of them the caller sent.
-  const bool sampled = out.sampled();
+  const bool sampled = (flags & 1) != 0;
+  const std::string_view parent = info.parent_span_id;
   if (has_multi_b3) {
-    headers.set("x-b3-traceid", b3TraceId(out.trace_id, b3_trace_id_width));
-    headers.set("x-b3-spanid", out.parent_id);
+    headers.set("x-b3-traceid", b3TraceId(info.trace_id, b3_trace_id_width));
+    headers.set("x-b3-spanid", info.span_id);
     if (!parent.empty()) {
       headers.set("x-b3-parentspanid", parent);
     } else {
@@ -83,17 +123,13 @@ void propagateTraceContext(http::HeaderMap& headers, http::StreamInfo& info,
   }
   if (b3_single) {
     B3Context next;
-    next.trace_id = b3TraceId(out.trace_id, b3_single->trace_id.size());
-    next.span_id = out.parent_id;
+    next.trace_id = b3TraceId(info.trace_id, b3_single->trace_id.size());
+    next.span_id = info.span_id.view();
     next.parent_span_id = parent;
     next.debug = b3_single->debug;
     next.sampled = sampled;
     headers.set("b3", next.toSingle());
   }
-
-  info.trace_id = std::move(out.trace_id);
-  info.span_id = std::move(out.parent_id);
-  info.parent_span_id = std::move(parent);
 }
 
 }  // namespace podproxy::tracing

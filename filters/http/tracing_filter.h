@@ -49,7 +49,7 @@ class TracingFilterChainFactory final : public http::FilterChainFactory {
                             std::unique_ptr<http::FilterChainFactory> inner)
       : config_(config), random_(random), inner_(std::move(inner)) {}
   void createFilterChain(http::FilterChainFactoryCallbacks& callbacks) override {
-    callbacks.addDecoderFilter(std::make_unique<TracingFilter>(config_, random_));
+    http::addDecoderFilterInPlace<TracingFilter>(callbacks, config_, random_);
     inner_->createFilterChain(callbacks);
   }
 

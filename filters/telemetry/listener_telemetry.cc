@@ -1,6 +1,7 @@
 #include "filters/telemetry/listener_telemetry.h"
 
 #include <chrono>
+#include <cstring>
 
 namespace podproxy::telemetry {
 
@@ -11,9 +12,42 @@ std::string_view headerOr(const http::HeaderMap& headers, std::string_view name)
   return v != nullptr ? std::string_view(*v) : std::string_view();
 }
 
-bool isGrpc(const http::RequestHeaders* request) {
-  if (request == nullptr) return false;
-  return headerOr(request->headers, "content-type").starts_with("application/grpc");
+bool isGrpcContentType(std::string_view content_type) {
+  return content_type.starts_with("application/grpc");
+}
+
+// The request headers the access log and the series key read, found in one pass over the map
+// (names are stored lower-case); the first value of each, like HeaderMap::get.
+struct RequestFields {
+  std::string_view content_type;
+  std::string_view x_forwarded_for;
+  std::string_view user_agent;
+};
+
+RequestFields requestFields(const http::HeaderMap& headers) {
+  RequestFields f;
+  bool content_type = false;
+  bool xff = false;
+  bool user_agent = false;
+  for (const auto& e : headers.entries()) {
+    const std::string_view name = e.name;
+    if (!content_type && name == "content-type") {
+      f.content_type = e.value;
+      content_type = true;
+    } else if (!xff && name == "x-forwarded-for") {
+      f.x_forwarded_for = e.value;
+      xff = true;
+    } else if (!user_agent && name == "user-agent") {
+      f.user_agent = e.value;
+      user_agent = true;
+    }
+  }
+  return f;
+}
+
+bool sameAddress(const network::Address& a, const network::Address& b) {
+  return a.family() == b.family() && a.sockLen() == b.sockLen() &&
+         std::memcmp(a.sockAddr(), b.sockAddr(), a.sockLen()) == 0;
 }
 
 }  // namespace
@@ -43,6 +77,23 @@ int64_t ListenerTelemetry::unixMs(uint64_t loop_ms) const {
   return now_unix - static_cast<int64_t>(dispatcher_.nowMs() - loop_ms);
 }
 
+uint16_t ListenerTelemetry::clusterId(std::string_view name) {
+  if (name != last_cluster_) {
+    last_cluster_.assign(name);
+    last_cluster_id_ = clusters_.id(name);
+  }
+  return last_cluster_id_;
+}
+
+std::string_view ListenerTelemetry::remoteAddress(const network::Address& address) {
+  if (!sameAddress(address, remote_address_of_)) {
+    remote_address_of_ = address;
+    remote_address_.clear();
+    if (address.valid()) address.appendTo(remote_address_);
+  }
+  return remote_address_;
+}
+
 void ListenerTelemetry::pushLine() {
   ring_->tryPush(line_);
   line_.clear();
@@ -70,11 +121,19 @@ void ListenerTelemetry::onStreamComplete(const http::StreamInfo& info,
   stats::HttpSeriesKey key;
   key.response_flags = stats::responseFlagBits(info.response_flags);
   key.response_code = info.response_code;
-  key.cluster = clusters_.id(info.upstream_cluster);
+  key.cluster = clusterId(info.upstream_cluster);
   key.identity =
       identity(info.downstream_peer_uri_san, info.downstream_local_uri_san, info.downstream_mtls,
                info.upstream_peer_uri_san, info.upstream_local_uri_san, info.upstream_mtls);
-  if (isGrpc(request)) {
+  RequestFields fields;
+  if (request != nullptr) {
+    if (ring_ != nullptr) {
+      fields = requestFields(request->headers);
+    } else {
+      fields.content_type = headerOr(request->headers, "content-type");
+    }
+  }
+  if (isGrpcContentType(fields.content_type)) {
     key.protocol = stats::RequestProtocol::kGrpc;
     std::string_view status;
     if (response_trailers != nullptr) status = headerOr(*response_trailers, "grpc-status");
@@ -95,8 +154,8 @@ void ListenerTelemetry::onStreamComplete(const http::StreamInfo& info,
     r.path = info.original_path.empty() ? std::string_view(request->path)
                                         : std::string_view(info.original_path);
     r.authority = request->authority;
-    r.x_forwarded_for = headerOr(request->headers, "x-forwarded-for");
-    r.user_agent = headerOr(request->headers, "user-agent");
+    r.x_forwarded_for = fields.x_forwarded_for;
+    r.user_agent = fields.user_agent;
   }
   r.protocol = info.protocol;
   r.response_code = info.response_code;
@@ -110,11 +169,7 @@ void ListenerTelemetry::onStreamComplete(const http::StreamInfo& info,
   r.upstream_host = info.upstream_host;
   r.upstream_cluster = info.upstream_cluster;
   r.route_name = info.route_name;
-  remote_address_.clear();
-  if (info.downstream_remote_address.valid()) {
-    info.downstream_remote_address.appendTo(remote_address_);
-  }
-  r.downstream_remote_address = remote_address_;
+  r.downstream_remote_address = remoteAddress(info.downstream_remote_address);
   r.downstream_peer_uri_san = info.downstream_peer_uri_san;
   r.trace_id = info.trace_id;
   r.span_id = info.span_id;
@@ -156,11 +211,7 @@ void ListenerTelemetry::onTcpSessionEnd(const filters::TcpSessionInfo& info) {
   r.duration_ms = now >= info.start_time_ms ? now - info.start_time_ms : 0;
   r.upstream_host = info.upstream_host;
   r.upstream_cluster = info.cluster;
-  remote_address_.clear();
-  if (info.downstream_remote_address.valid()) {
-    info.downstream_remote_address.appendTo(remote_address_);
-  }
-  r.downstream_remote_address = remote_address_;
+  r.downstream_remote_address = remoteAddress(info.downstream_remote_address);
   r.downstream_peer_uri_san = info.downstream_peer_uri_san;
   r.listener_name = listener_.name;
   formatter_.format(r, line_);

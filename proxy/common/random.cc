@@ -50,6 +50,12 @@ uint64_t Random::next() {
 }
 
 std::string Random::uuid4() {
+  std::string out(kUuidLength, '0');
+  uuid4(out.data());
+  return out;
+}
+
+void Random::uuid4(char* out) {
   uint8_t bytes[16];
   const uint64_t high = next();
   const uint64_t low = next();
@@ -60,14 +66,11 @@ std::string Random::uuid4() {
   bytes[6] = (bytes[6] & 0x0f) | 0x40;  // version 4
   bytes[8] = (bytes[8] & 0x3f) | 0x80;  // variant 10xx (RFC 4122)
 
-  std::string out;
-  out.reserve(36);
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 0x0f]);
+    if (i == 4 || i == 6 || i == 8 || i == 10) *out++ = '-';
+    *out++ = kHex[bytes[i] >> 4];
+    *out++ = kHex[bytes[i] & 0x0f];
   }
-  return out;
 }
 
 }  // namespace podproxy

@@ -21,6 +21,9 @@ class Random {
   uint64_t next();
   // RFC 4122 version 4 UUID, lower-case: "xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx".
   std::string uuid4();
+  static constexpr size_t kUuidLength = 36;
+  // The same, written to out[0..36) (no allocation).
+  void uuid4(char* out);
 
  private:
   void seed(uint64_t seed);

@@ -17,6 +17,72 @@ ActiveStream::ActiveStream(ConnectionManager& manager, ResponseEncoder& encoder)
 
 ActiveStream::~ActiveStream() {
   destroyFilters();
+  deleteFilters();
+}
+
+namespace {
+// A per-thread cache of freed stream blocks. Bounded: a burst of streams leaves at most this
+// many behind.
+struct StreamBlockCache {
+  static constexpr size_t kMaxBlocks = 16;
+  struct Block {
+    Block* next;
+  };
+  Block* head = nullptr;
+  size_t count = 0;
+  size_t block_size = 0;
+
+  ~StreamBlockCache() {
+    while (head != nullptr) {
+      Block* b = head;
+      head = b->next;
+      ::operator delete(b, block_size);
+    }
+  }
+};
+thread_local StreamBlockCache stream_block_cache;
+}  // namespace
+
+void* ActiveStream::operator new(size_t size) {
+  StreamBlockCache& cache = stream_block_cache;
+  if (cache.head != nullptr && size == cache.block_size) {
+    StreamBlockCache::Block* b = cache.head;
+    cache.head = b->next;
+    --cache.count;
+    return b;
+  }
+  return ::operator new(size);
+}
+
+void ActiveStream::operator delete(void* p, size_t size) {
+  StreamBlockCache& cache = stream_block_cache;
+  if (cache.count < StreamBlockCache::kMaxBlocks &&
+      (cache.block_size == 0 || cache.block_size == size)) {
+    cache.block_size = size;
+    auto* b = static_cast<StreamBlockCache::Block*>(p);
+    b->next = cache.head;
+    cache.head = b;
+    ++cache.count;
+    return;
+  }
+  ::operator delete(p, size);
+}
+
+void ActiveStream::deleteFilters() {
+  // Encoder filters (last added first), then decoder filters (first added first): the order
+  // of the vectors of owning pointers this replaced.
+  for (size_t i = encoder_filters_.size(); i > 0; --i) delete encoder_filters_[i - 1];
+  encoder_filters_.clear();
+  for (size_t i = 0; i < decoder_filters_.size(); ++i) {
+    StreamDecoderFilter* f = decoder_filters_[i];
+    if (i < 64 && (owned_in_place_ & (uint64_t{1} << i)) != 0) {
+      f->~StreamDecoderFilter();
+    } else {
+      delete f;
+    }
+  }
+  decoder_filters_.clear();
+  owned_in_place_ = 0;
 }
 
 event::Dispatcher& ActiveStream::dispatcher() {
@@ -28,13 +94,26 @@ network::Connection& ActiveStream::connection() {
 
 void ActiveStream::addDecoderFilter(std::unique_ptr<StreamDecoderFilter> filter) {
   filter->setDecoderFilterCallbacks(*this);
-  decoder_filters_.push_back(std::move(filter));
+  decoder_filters_.push_back(filter.release());
 }
 
 void ActiveStream::addEncoderFilter(std::unique_ptr<StreamEncoderFilter> filter) {
   filter->setEncoderFilterCallbacks(*this);
-  // Responses run last-to-first: keep the vector in response order.
-  encoder_filters_.insert(encoder_filters_.begin(), std::move(filter));
+  encoder_filters_.push_back(filter.release());
+}
+
+void* ActiveStream::filterStorage(size_t size, size_t align) {
+  if (align > alignof(std::max_align_t) || decoder_filters_.size() >= 64) return nullptr;
+  const size_t offset = (filter_storage_used_ + align - 1) & ~(align - 1);
+  if (offset + size > kFilterStorageBytes) return nullptr;
+  filter_storage_used_ = offset + size;
+  return filter_storage_ + offset;
+}
+
+void ActiveStream::addStreamOwnedDecoderFilter(StreamDecoderFilter& filter) {
+  filter.setDecoderFilterCallbacks(*this);
+  owned_in_place_ |= uint64_t{1} << decoder_filters_.size();
+  decoder_filters_.push_back(&filter);
 }
 
 void ActiveStream::prepareRequest(RequestHeaders& headers) {
@@ -43,28 +122,67 @@ void ActiveStream::prepareRequest(RequestHeaders& headers) {
                    : headers.isHttp10()    ? "HTTP/1.0"
                                            : "HTTP/1.1";
   head_request_ = headers.method == "HEAD";
+  // One pass over the headers finds every field handled here (each get() or set() is a scan
+  // of its own); fields found absent are then added without another.
+  const std::string* expect = nullptr;
+  const std::string* xff = nullptr;
+  bool xff_repeated = false;
+  bool has_xfp = false;
+  const std::string* request_id = nullptr;
+  for (const auto& e : headers.headers.entries()) {
+    const std::string_view name = e.name;  // stored lower-case
+    if (name == "expect") {
+      if (expect == nullptr) expect = &e.value;
+    } else if (name == "x-forwarded-for") {
+      xff_repeated = xff != nullptr;
+      if (xff == nullptr) xff = &e.value;
+    } else if (name == "x-forwarded-proto") {
+      has_xfp = true;
+    } else if (name == "x-request-id") {
+      if (request_id == nullptr) request_id = &e.value;
+    }
+  }
+  // Everything read from the map before it changes (the pointers die with the first edit).
+  const bool keep_request_id = request_id != nullptr && !request_id->empty();
+  if (keep_request_id) info_.request_id = *request_id;
+  std::string forwarded_for;
+  if (options.use_remote_address && xff != nullptr) {
+    if (xff_repeated) {
+      forwarded_for = *headers.headers.getJoined("x-forwarded-for");
+    } else {
+      forwarded_for = *xff;
+    }
+    forwarded_for.append(", ").append(manager_.remoteIp());
+  }
   // We answer "100 Continue" ourselves and do not forward the expectation: the upstream sees
   // a plain request whose body follows at once.
-  if (const std::string* expect = headers.headers.get("expect")) {
+  if (expect != nullptr) {
     if (equalsIgnoreCase(*expect, "100-continue") && !headers.isHttp10()) {
       encoder_.encode100Continue();
     }
     headers.headers.remove("expect");
   }
   if (options.use_remote_address) {
-    const std::string& peer = manager_.remoteIp();
-    if (auto xff = headers.headers.getJoined("x-forwarded-for")) {
-      headers.headers.set("x-forwarded-for", *xff + ", " + peer);
+    if (xff != nullptr) {
+      headers.headers.set("x-forwarded-for", forwarded_for);
     } else {
-      headers.headers.add("x-forwarded-for", peer);
+      headers.headers.add("x-forwarded-for", manager_.remoteIp());
     }
-    headers.headers.set("x-forwarded-proto", headers.scheme.empty() ? "http" : headers.scheme);
+    const std::string_view proto = headers.scheme.empty() ? "http" : headers.scheme;
+    if (has_xfp) {
+      headers.headers.set("x-forwarded-proto", proto);
+    } else {
+      headers.headers.add("x-forwarded-proto", proto);
+    }
   }
-  if (const std::string* id = headers.headers.get("x-request-id"); id != nullptr && !id->empty()) {
-    info_.request_id = *id;
-  } else if (options.generate_request_id) {
-    info_.request_id = manager_.context().random.uuid4();
-    headers.headers.set("x-request-id", info_.request_id);
+  if (!keep_request_id && options.generate_request_id) {
+    char* id_out = info_.request_id.resize(Random::kUuidLength);
+    manager_.context().random.uuid4(id_out);
+    if (request_id != nullptr) {
+      headers.headers.set("x-request-id", info_.request_id);  // it was empty
+    } else {
+      headers.headers.add("x-request-id", info_.request_id);
+    }
   }
 }
 
@@ -75,8 +193,9 @@ void ActiveStream::decodeHeaders(std::unique_ptr<RequestHeaders> headers, bool e
   decode_headers_end_stream_ = end_stream;
   const auto request_timeout = manager_.context().config.options.request_timeout;
   if (!end_stream && request_timeout.count() > 0) {
-    request_timer_ = dispatcher().createTimer([this] { onRequestTimeout(); });
-    request_timer_->enable(request_timeout);
+    // The timer wheel's precision (one 32 ms tick) is plenty for a whole-request deadline, and
+    // arming it allocates nothing.
+    dispatcher().timerWheel().arm(*this, request_timeout);
   }
   runDecodeHeaders(0);
 }
@@ -94,7 +213,7 @@ void ActiveStream::onRequestTimeout() {
 void ActiveStream::runDecodeHeaders(size_t from) {
   for (size_t i = from; i < decoder_filters_.size(); ++i) {
     const FilterHeadersStatus status =
-        decoder_filters_[i]->decodeHeaders(*request_headers_, decode_headers_end_stream_);
+        decoderFilter(i).decodeHeaders(*request_headers_, decode_headers_end_stream_);
     if (destroyed_ || local_reply_sent_) return;
     if (status == FilterHeadersStatus::kStopIteration) {
       decode_stopped_ = true;
@@ -110,7 +229,7 @@ void ActiveStream::decodeData(buffer::Buffer& data, bool end_stream) {
   info_.bytes_received += data.length();
   if (end_stream) {
     request_complete_ = true;
-    request_timer_.reset();
+    event::TimerWheel::disarm(*this);
   }
   if (destroyed_ || local_reply_sent_) {
     data.clear();
@@ -142,7 +261,7 @@ void ActiveStream::runDecodeData(size_t from, buffer::Buffer& data, bool end_str
   const bool headers_held = decode_stopped_ && decode_stopped_on_headers_;
   const size_t end = decodeEnd();
   for (size_t i = from; i < end; ++i) {
-    const FilterDataStatus status = decoder_filters_[i]->decodeData(data, end_stream);
+    const FilterDataStatus status = decoderFilter(i).decodeData(data, end_stream);
     if (destroyed_ || local_reply_sent_) return;
     if (status == FilterDataStatus::kStopIterationAndBuffer) {
       if (&data != &decode_buffered_) decode_buffered_.move(data);
@@ -167,7 +286,7 @@ void ActiveStream::runDecodeData(size_t from, buffer::Buffer& data, bool end_str
 
 void ActiveStream::decodeTrailers(std::unique_ptr<TrailerMap> trailers) {
   request_complete_ = true;
-  request_timer_.reset();
+  event::TimerWheel::disarm(*this);
   request_trailers_ = std::move(trailers);
   if (destroyed_ || local_reply_sent_) return;
   // Behind a filter holding the body, trailers wait for it: continueDecoding() sends them.
@@ -181,7 +300,7 @@ void ActiveStream::runDecodeTrailers() {
   const size_t end = decodeEnd();
   while (decode_trailers_next_ < end) {
     const size_t i = decode_trailers_next_++;
-    if (decoder_filters_[i]->decodeTrailers(*request_trailers_) ==
+    if (decoderFilter(i).decodeTrailers(*request_trailers_) ==
         FilterTrailersStatus::kStopIteration) {
       return;
     }
@@ -226,7 +345,7 @@ void ActiveStream::sendLocalReply(uint16_t status, std::string_view body, std::s
   // of a next request, so say now that the connection ends with this response.
   if (!request_complete_) manager_.closeAfterResponse();
   LOG_DEBUG("local reply", {"status", status}, {"details", details},
-            {"request_id", info_.request_id});
+            {"request_id", info_.request_id.view()});
   const std::string& server = manager_.context().config.options.server_name;
   if (request_headers_ && grpc::isGrpcRequest(*request_headers_)) {
     // gRPC clients read the outcome from grpc-status, not from the HTTP status: answer
@@ -291,7 +410,7 @@ void ActiveStream::encodeHeaders(std::unique_ptr<ResponseHeaders> headers, bool 
 
 void ActiveStream::runEncodeHeaders(size_t from) {
   for (size_t i = from; i < encoder_filters_.size(); ++i) {
-    if (encoder_filters_[i]->encodeHeaders(*response_headers_, encode_headers_end_stream_) ==
+    if (encoderFilter(i).encodeHeaders(*response_headers_, encode_headers_end_stream_) ==
         FilterHeadersStatus::kStopIteration) {
       encode_stopped_ = true;
       encode_stopped_on_headers_ = true;
@@ -337,7 +456,7 @@ void ActiveStream::runEncodeData(size_t from, buffer::Buffer& data, bool end_str
   const bool headers_held = encode_stopped_ && encode_stopped_on_headers_;
   const size_t end = encodeEnd();
   for (size_t i = from; i < end; ++i) {
-    const FilterDataStatus status = encoder_filters_[i]->encodeData(data, end_stream);
+    const FilterDataStatus status = encoderFilter(i).encodeData(data, end_stream);
     if (destroyed_) return;
     if (status == FilterDataStatus::kStopIterationAndBuffer) {
       if (&data != &encode_buffered_) encode_buffered_.move(data);
@@ -373,7 +492,7 @@ void ActiveStream::runEncodeTrailers() {
   const size_t end = encodeEnd();
   while (encode_trailers_next_ < end) {
     const size_t i = encode_trailers_next_++;
-    if (encoder_filters_[i]->encodeTrailers(*response_trailers_) ==
+    if (encoderFilter(i).encodeTrailers(*response_trailers_) ==
         FilterTrailersStatus::kStopIteration) {
       return;
     }
@@ -414,7 +533,8 @@ void ActiveStream::finishResponse() {
 void ActiveStream::resetStream(std::string_view details) {
   if (destroyed_) return;
   info_.details = std::string(details);
-  LOG_DEBUG("downstream stream reset", {"details", details}, {"request_id", info_.request_id});
+  LOG_DEBUG("downstream stream reset", {"details", details},
+            {"request_id", info_.request_id.view()});
   // HTTP/2 resets just this stream; HTTP/1 cannot, and the manager aborts the connection.
   encoder_.resetStream(StreamResetReason::kLocalReset);
   manager_.onStreamReset(*this);
@@ -424,7 +544,7 @@ void ActiveStream::onResetStream(StreamResetReason, std::string_view details) {
   if (destroyed_) return;
   info_.details = "downstream_remote_reset: " + std::string(details);
   LOG_DEBUG("downstream stream reset by peer", {"details", details},
-            {"request_id", info_.request_id});
+            {"request_id", info_.request_id.view()});
   manager_.onStreamRemoteReset(*this);
 }
 
@@ -447,15 +567,18 @@ void ActiveStream::addDownstreamWatermarkCallbacks(DownstreamWatermarkCallbacks&
 }
 
 void ActiveStream::removeDownstreamWatermarkCallbacks(DownstreamWatermarkCallbacks& callbacks) {
-  std::erase(watermark_callbacks_, &callbacks);
+  watermark_callbacks_.erase(&callbacks);
 }
 
 void ActiveStream::onDownstreamAboveHighWatermark() {
-  for (auto* cb : std::vector(watermark_callbacks_)) cb->onAboveWriteBufferHighWatermark();
+  // A copy: a callback may remove itself (or others) meanwhile.
+  SmallPtrList<DownstreamWatermarkCallbacks, 2> callbacks = watermark_callbacks_;
+  for (size_t i = 0; i < callbacks.size(); ++i) callbacks[i]->onAboveWriteBufferHighWatermark();
 }
 
 void ActiveStream::onDownstreamBelowLowWatermark() {
-  for (auto* cb : std::vector(watermark_callbacks_)) cb->onBelowWriteBufferLowWatermark();
+  SmallPtrList<DownstreamWatermarkCallbacks, 2> callbacks = watermark_callbacks_;
+  for (size_t i = 0; i < callbacks.size(); ++i) callbacks[i]->onBelowWriteBufferLowWatermark();
 }
 
 void ActiveStream::onConnectionClosed() {
@@ -466,7 +589,7 @@ void ActiveStream::onConnectionClosed() {
 void ActiveStream::destroyFilters() {
   if (destroyed_) return;
   destroyed_ = true;
-  request_timer_.reset();
+  event::TimerWheel::disarm(*this);
   // Give back any read-disables this stream still holds on the connection.
   while (downstream_read_disables_ > 0) {
     --downstream_read_disables_;
@@ -478,8 +601,8 @@ void ActiveStream::destroyFilters() {
   }
   encoder_.setStreamCallbacks(nullptr);
   watermark_callbacks_.clear();
-  for (auto& f : decoder_filters_) f->onDestroy();
-  for (auto& f : encoder_filters_) f->onDestroy();
+  for (size_t i = 0; i < decoder_filters_.size(); ++i) decoder_filters_[i]->onDestroy();
+  for (size_t i = 0; i < encoder_filters_.size(); ++i) encoderFilter(i).onDestroy();
   // Once per stream, with everything final: metrics and the access log line.
   if (StreamObserver* observer = manager_.context().observer) {
     observer->onStreamComplete(info_, request_headers_.get(), response_headers_.get(),

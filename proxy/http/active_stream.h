@@ -4,9 +4,12 @@
 // HTTP filter chain (first to last, router last) and encodes the response back through it
 // (last to first), with stop/continue iteration and local replies.
 
+#include <array>
+#include <cstddef>
 #include <memory>
 #include <vector>
 
+#include "proxy/event/timer_wheel.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/filter.h"
 #include "proxy/http/stream_info.h"
@@ -14,16 +17,63 @@
 namespace podproxy::http {
 
 class ConnectionManager;
+class StreamList;
+
+// Pointers kept inline up to N (a stream has a few filters and watermark callbacks), spilling to
+// the heap beyond; so a typical stream's lists cost no allocation.
+template <typename T, size_t N>
+class SmallPtrList {
+ public:
+  void push_back(T* p) {
+    if (size_ < N) {
+      inline_[size_] = p;
+    } else {
+      more_.push_back(p);
+    }
+    ++size_;
+  }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  T* operator[](size_t i) const { return i < N ? inline_[i] : more_[i - N]; }
+  void erase(T* p) {
+    for (size_t i = 0; i < size_; ++i) {
+      if ((*this)[i] != p) continue;
+      for (size_t j = i + 1; j < size_; ++j) at(j - 1) = (*this)[j];
+      --size_;
+      if (size_ >= N) more_.pop_back();
+      return;
+    }
+  }
+  void clear() {
+    size_ = 0;
+    more_.clear();
+  }
+
+ private:
+  T*& at(size_t i) { return i < N ? inline_[i] : more_[i - N]; }
+
+  std::array<T*, N> inline_{};
+  size_t size_ = 0;
+  std::vector<T*> more_;
+};
 
 class ActiveStream final : public RequestDecoder,
                            public StreamCallbacks,
                            public StreamDecoderFilterCallbacks,
                            public StreamEncoderFilterCallbacks,
                            public FilterChainFactoryCallbacks,
-                           public event::DeferredDeletable {
+                           public event::DeferredDeletable,
+                           private event::WheelTimer {
  public:
   ActiveStream(ConnectionManager& manager, ResponseEncoder& encoder);
   ~ActiveStream() override;
+  // Streams come and go with every request: their memory is recycled per thread instead of
+  // going through malloc each time (a stream is larger than malloc's fast per-thread bins).
+  static void* operator new(size_t size);
+  static void operator delete(void* p, size_t size);
+  // Room for the filters of a typical chain (tracing, authz, router: 464 bytes today), so
+  // building it costs no allocation.
+  static constexpr size_t kFilterStorageBytes = 512;
 
   // RequestDecoder (from the codec)
   void decodeHeaders(std::unique_ptr<RequestHeaders> headers, bool end_stream) override;
@@ -60,6 +110,8 @@ class ActiveStream final : public RequestDecoder,
   // FilterChainFactoryCallbacks
   void addDecoderFilter(std::unique_ptr<StreamDecoderFilter> filter) override;
   void addEncoderFilter(std::unique_ptr<StreamEncoderFilter> filter) override;
+  void* filterStorage(size_t size, size_t align) override;
+  void addStreamOwnedDecoderFilter(StreamDecoderFilter& filter) override;
 
   // From the connection manager.
   void onDownstreamAboveHighWatermark();
@@ -85,6 +137,15 @@ class ActiveStream final : public RequestDecoder,
   void finishResponse();
   void recordResponseCode(uint16_t status);
   void onRequestTimeout();
+  // event::WheelTimer: request_timeout.
+  void onWheelTimeout() override { onRequestTimeout(); }
+  StreamDecoderFilter& decoderFilter(size_t i) const { return *decoder_filters_[i]; }
+  // Encoder filters run last-added first.
+  StreamEncoderFilter& encoderFilter(size_t i) const {
+    return *encoder_filters_[encoder_filters_.size() - 1 - i];
+  }
+  // Runs the filters' destructors and frees the heap ones; the stream's members still live.
+  void deleteFilters();
 
   ConnectionManager& manager_;
   ResponseEncoder& encoder_;
@@ -94,10 +155,18 @@ class ActiveStream final : public RequestDecoder,
   std::unique_ptr<ResponseHeaders> response_headers_;
   std::unique_ptr<TrailerMap> response_trailers_;
 
-  std::vector<std::unique_ptr<StreamDecoderFilter>> decoder_filters_;
-  std::vector<std::unique_ptr<StreamEncoderFilter>> encoder_filters_;  // response order
-  std::vector<DownstreamWatermarkCallbacks*> watermark_callbacks_;
-  std::unique_ptr<event::Timer> request_timer_;  // request_timeout: the whole request must arrive
+  // Filters in the order added. Those built in filter_storage_ (owned_in_place_ bit i of the
+  // decoder list) are destroyed, not freed; the rest were allocated and are deleted.
+  SmallPtrList<StreamDecoderFilter, 4> decoder_filters_;
+  SmallPtrList<StreamEncoderFilter, 2> encoder_filters_;
+  uint64_t owned_in_place_ = 0;
+  SmallPtrList<DownstreamWatermarkCallbacks, 2> watermark_callbacks_;
+  size_t filter_storage_used_ = 0;
+  alignas(16) std::byte filter_storage_[kFilterStorageBytes];
+  // The connection manager's list of its streams (StreamList).
+  friend class StreamList;
+  ActiveStream* list_prev_ = nullptr;
+  ActiveStream* list_next_ = nullptr;
 
   // Decode iteration state: where it stopped and what was held back meanwhile.
   size_t decode_stopped_at_ = 0;

@@ -9,6 +9,47 @@
 
 namespace podproxy::http {
 
+StreamList::~StreamList() {
+  while (head_ != nullptr) {
+    ActiveStream* stream = head_;
+    (void)remove(*stream);  // deletes it
+  }
+}
+
+ActiveStream* StreamList::next(const ActiveStream& stream) {
+  return stream.list_next_;
+}
+
+void StreamList::pushBack(std::unique_ptr<ActiveStream> owned) {
+  ActiveStream* stream = owned.release();
+  stream->list_prev_ = tail_;
+  stream->list_next_ = nullptr;
+  if (tail_ != nullptr) {
+    tail_->list_next_ = stream;
+  } else {
+    head_ = stream;
+  }
+  tail_ = stream;
+  ++size_;
+}
+
+std::unique_ptr<ActiveStream> StreamList::remove(ActiveStream& stream) {
+  if (stream.list_prev_ == nullptr && head_ != &stream) return nullptr;
+  if (stream.list_prev_ != nullptr) {
+    stream.list_prev_->list_next_ = stream.list_next_;
+  } else {
+    head_ = stream.list_next_;
+  }
+  if (stream.list_next_ != nullptr) {
+    stream.list_next_->list_prev_ = stream.list_prev_;
+  } else {
+    tail_ = stream.list_prev_;
+  }
+  stream.list_prev_ = stream.list_next_ = nullptr;
+  --size_;
+  return std::unique_ptr<ActiveStream>(&stream);
+}
+
 ConnectionManager::ConnectionManager(ConnectionManagerContext& context) : context_(context) {}
 
 ConnectionManager::~ConnectionManager() {
@@ -20,11 +61,11 @@ ConnectionManager::~ConnectionManager() {
     }
     if (next_ != nullptr) next_->prev_ = prev_;
   }
-  for (auto& stream : streams_) {
-    stream->destroyFilters();
+  for (ActiveStream* s = streams_.front(); s != nullptr; s = StreamList::next(*s)) {
+    s->destroyFilters();
     --context_.stats.downstream_rq_active;
   }
-  streams_.clear();
+  while (ActiveStream* s = streams_.front()) (void)streams_.remove(*s);
   if (connection_ != nullptr) --context_.stats.downstream_cx_active;
 }
 
@@ -197,8 +238,9 @@ RequestDecoder& ConnectionManager::newStream(ResponseEncoder& encoder) {
   if (draining_ || (max_requests > 0 && requests_ >= max_requests)) {
     codec_->setCloseAfterResponse();
   }
-  streams_.push_back(std::make_unique<ActiveStream>(*this, encoder));
-  ActiveStream& stream = *streams_.back();
+  auto owned = std::make_unique<ActiveStream>(*this, encoder);
+  ActiveStream& stream = *owned;
+  streams_.pushBack(std::move(owned));
   context_.filter_factory.createFilterChain(stream);
   return stream;
 }
@@ -208,14 +250,10 @@ void ConnectionManager::write(buffer::Buffer& data, bool end_stream) {
 }
 
 void ConnectionManager::destroyStream(ActiveStream& stream) {
-  auto it =
-      std::find_if(streams_.begin(), streams_.end(),
-                   [&](const std::unique_ptr<ActiveStream>& s) { return s.get() == &stream; });
-  if (it == streams_.end()) return;
+  std::unique_ptr<ActiveStream> owned = streams_.remove(stream);
+  if (owned == nullptr) return;
   --context_.stats.downstream_rq_active;
-  (*it)->destroyFilters();
-  std::unique_ptr<ActiveStream> owned = std::move(*it);
-  streams_.erase(it);
+  owned->destroyFilters();
   connection_->dispatcher().deferredDelete(std::move(owned));
 }
 
@@ -401,7 +439,9 @@ void ConnectionManager::onEvent(network::ConnectionEvent event) {
 std::vector<ActiveStream*> ConnectionManager::liveStreams() const {
   std::vector<ActiveStream*> out;
   out.reserve(streams_.size());
-  for (const auto& stream : streams_) out.push_back(stream.get());
+  for (ActiveStream* s = streams_.front(); s != nullptr; s = StreamList::next(*s)) {
+    out.push_back(s);
+  }
   return out;
 }
 

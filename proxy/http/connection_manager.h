@@ -6,7 +6,6 @@
 // requests per connection, drain).
 
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <vector>
 
@@ -24,6 +23,29 @@ namespace podproxy::http {
 
 class ActiveStream;
 class ConnectionManager;
+
+// The active streams of one connection, linked through the streams themselves (no list node
+// per stream). It owns them: what is still linked when it goes is deleted.
+class StreamList {
+ public:
+  StreamList() = default;
+  StreamList(const StreamList&) = delete;
+  StreamList& operator=(const StreamList&) = delete;
+  ~StreamList();
+
+  bool empty() const { return head_ == nullptr; }
+  size_t size() const { return size_; }
+  ActiveStream* front() const { return head_; }
+  static ActiveStream* next(const ActiveStream& stream);
+  void pushBack(std::unique_ptr<ActiveStream> stream);
+  // Unlinks `stream` and hands back ownership; nullptr if it is not in this list.
+  std::unique_ptr<ActiveStream> remove(ActiveStream& stream);
+
+ private:
+  ActiveStream* head_ = nullptr;
+  ActiveStream* tail_ = nullptr;
+  size_t size_ = 0;
+};
 
 // Per-worker counters of the connection manager (folded into metrics on scrape).
 struct ConnectionManagerStats {
@@ -130,14 +152,14 @@ class ConnectionManager final : public network::ReadFilter,
   void destroyStream(ActiveStream& stream);
   std::vector<ActiveStream*> liveStreams() const;
   // HTTP/1's only stream, or nullptr.
-  ActiveStream* singleStream() const { return streams_.empty() ? nullptr : streams_.front().get(); }
+  ActiveStream* singleStream() const { return streams_.front(); }
 
   ConnectionManagerContext& context_;
   network::Connection* connection_ = nullptr;
   std::unique_ptr<ServerConnection> codec_;
   // Active streams. HTTP/1 holds at most one at a time (pipelined requests wait in the
   // connection's buffer); a multiplexing codec (HTTP/2) holds many.
-  std::list<std::unique_ptr<ActiveStream>> streams_;
+  StreamList streams_;
   ConnectionManager* prev_ = nullptr;  // context_.managers list
   ConnectionManager* next_ = nullptr;
   uint32_t requests_ = 0;

@@ -7,8 +7,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "proxy/buffer/buffer.h"
 #include "proxy/event/dispatcher.h"
@@ -99,7 +101,28 @@ class FilterChainFactoryCallbacks {
   virtual ~FilterChainFactoryCallbacks() = default;
   virtual void addDecoderFilter(std::unique_ptr<StreamDecoderFilter> filter) = 0;
   virtual void addEncoderFilter(std::unique_ptr<StreamEncoderFilter> filter) = 0;
+
+  // Room inside the stream for a filter that lives exactly as long as the stream, so building
+  // a chain costs no allocation of its own (see addDecoderFilterInPlace). nullptr when there is
+  // none (left). A callbacks that hands out room must override addStreamOwnedDecoderFilter.
+  virtual void* filterStorage(size_t /*size*/, size_t /*align*/) { return nullptr; }
+  // Adds a filter constructed in filterStorage(): the stream runs its destructor, nobody frees
+  // it. (The default is never reached, the default filterStorage() handing out nothing.)
+  virtual void addStreamOwnedDecoderFilter(StreamDecoderFilter& filter) {
+    filter.~StreamDecoderFilter();
+  }
 };
+
+// Adds a T(args...) as the next decoder filter: in the stream's own storage when it has room,
+// on the heap otherwise.
+template <typename T, typename... Args>
+void addDecoderFilterInPlace(FilterChainFactoryCallbacks& callbacks, Args&&... args) {
+  if (void* storage = callbacks.filterStorage(sizeof(T), alignof(T))) {
+    callbacks.addStreamOwnedDecoderFilter(*new (storage) T(std::forward<Args>(args)...));
+    return;
+  }
+  callbacks.addDecoderFilter(std::make_unique<T>(std::forward<Args>(args)...));
+}
 
 class FilterChainFactory {
  public:

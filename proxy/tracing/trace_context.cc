@@ -1,5 +1,7 @@
 #include "proxy/tracing/trace_context.h"
 
+#include <algorithm>
+
 namespace podproxy::tracing {
 
 namespace {
@@ -35,40 +37,55 @@ bool isAllZero(std::string_view s) {
 
 std::string randomHexId(Random& random, size_t length) {
   std::string out(length, '0');
-  do {
-    uint64_t bits = 0;
-    for (size_t i = 0; i < length; ++i) {
-      if (i % 16 == 0) bits = random.next();
-      out[i] = kHex[bits & 0xF];
-      bits >>= 4;
-    }
-  } while (isAllZero(out));
+  randomHexId(random, out.data(), length);
   return out;
 }
 
-std::optional<TraceParent> TraceParent::parse(std::string_view h) {
-  if (h.size() < 55) return std::nullopt;
-  const std::string_view version = h.substr(0, 2);
-  if (!isLowerHex(version) || version == "ff") return std::nullopt;
-  if (version == "00" && h.size() != 55) return std::nullopt;
-  if (h.size() > 55 && h[55] != '-') return std::nullopt;
-  if (h[2] != '-' || h[35] != '-' || h[52] != '-') return std::nullopt;
-  const std::string_view trace_id = h.substr(3, 32);
-  const std::string_view parent_id = h.substr(36, 16);
-  const std::string_view flags = h.substr(53, 2);
-  if (!validId(trace_id, 32) || !validId(parent_id, 16) || !isLowerHex(flags)) {
-    return std::nullopt;
+void randomHexId(Random& random, char* out, size_t length) {
+  // 16 digits per random word, lowest nibble first. The id is all zero exactly when every
+  // nibble used was zero: checked on the words, not by scanning the text.
+  for (;;) {
+    uint64_t used = 0;
+    for (size_t i = 0; i < length; i += 16) {
+      const size_t n = std::min<size_t>(16, length - i);
+      uint64_t bits = random.next();
+      if (n < 16) bits &= (uint64_t{1} << (4 * n)) - 1;
+      used |= bits;
+      for (size_t j = 0; j < n; ++j) {
+        out[i + j] = kHex[bits & 0xF];
+        bits >>= 4;
+      }
+    }
+    if (used != 0) return;
   }
+}
+
+bool TraceParent::valid(std::string_view h) {
+  if (h.size() < kLength) return false;
+  const std::string_view version = h.substr(0, 2);
+  if (!isLowerHex(version) || version == "ff") return false;
+  if (version == "00" && h.size() != kLength) return false;
+  if (h.size() > kLength && h[kLength] != '-') return false;
+  if (h[2] != '-' || h[35] != '-' || h[52] != '-') return false;
+  return validId(traceIdOf(h), 32) && validId(parentIdOf(h), 16) && isLowerHex(h.substr(53, 2));
+}
+
+uint8_t TraceParent::flagsOf(std::string_view h) {
+  return static_cast<uint8_t>(hexValue(h[53]) * 16 + hexValue(h[54]));
+}
+
+std::optional<TraceParent> TraceParent::parse(std::string_view h) {
+  if (!valid(h)) return std::nullopt;
   TraceParent tp;
-  tp.trace_id = std::string(trace_id);
-  tp.parent_id = std::string(parent_id);
-  tp.flags = static_cast<uint8_t>(hexValue(flags[0]) * 16 + hexValue(flags[1]));
+  tp.trace_id = std::string(traceIdOf(h));
+  tp.parent_id = std::string(parentIdOf(h));
+  tp.flags = flagsOf(h);
   return tp;
 }
 
 std::string TraceParent::toString() const {
   std::string out;
-  out.reserve(55);
+  out.reserve(kLength);
   out += "00-";
   out += trace_id;
   out += '-';
@@ -77,6 +94,21 @@ std::string TraceParent::toString() const {
   out += kHex[flags >> 4];
   out += kHex[flags & 0xF];
   return out;
+}
+
+std::string_view TraceParent::format(std::string_view trace_id, std::string_view parent_id,
+                                     uint8_t flags, char* out) {
+  char* p = out;
+  *p++ = '0';
+  *p++ = '0';
+  *p++ = '-';
+  p = std::copy(trace_id.begin(), trace_id.end(), p);
+  *p++ = '-';
+  p = std::copy(parent_id.begin(), parent_id.end(), p);
+  *p++ = '-';
+  *p++ = kHex[flags >> 4];
+  *p++ = kHex[flags & 0xF];
+  return std::string_view(out, kLength);
 }
 
 std::optional<B3Context> B3Context::parseMulti(std::string_view trace_id, std::string_view span_id,

@@ -21,8 +21,23 @@ struct TraceParent {
   // W3C rules: version 2 hex (not "ff"); version 00 is exactly 55 characters; a later version
   // may be longer only if followed by '-'. Upper-case hex is invalid.
   static std::optional<TraceParent> parse(std::string_view header);
+  // What parse() accepts, without copying anything out; the fields of a valid header are then
+  // at fixed offsets (the accessors below).
+  static bool valid(std::string_view header);
+  static std::string_view traceIdOf(std::string_view valid_header) {
+    return valid_header.substr(3, 32);
+  }
+  static std::string_view parentIdOf(std::string_view valid_header) {
+    return valid_header.substr(36, 16);
+  }
+  static uint8_t flagsOf(std::string_view valid_header);
   // Always version 00 (what the spec asks of a vendor that forwards a later version).
   std::string toString() const;
+  static constexpr size_t kLength = 55;
+  // The same into out[0..kLength) from ids of exactly 32 and 16 characters, without
+  // allocating; returns the header value.
+  static std::string_view format(std::string_view trace_id, std::string_view parent_id,
+                                 uint8_t flags, char* out);
 };
 
 // B3 propagation (Zipkin): either the x-b3-* headers or the single "b3" header.
@@ -48,5 +63,7 @@ bool isLowerHex(std::string_view s);
 bool isAllZero(std::string_view s);
 // `length` random lower-case hex digits, never all zero.
 std::string randomHexId(Random& random, size_t length);
+// The same into out[0..length), without allocating.
+void randomHexId(Random& random, char* out, size_t length);
 
 }  // namespace podproxy::tracing

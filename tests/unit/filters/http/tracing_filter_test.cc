@@ -112,7 +112,7 @@ TEST(TracingFilter, SingleB3HeaderIsRewrittenConsistently) {
   Random random(5);
   propagateTraceContext(h, info, 0.0, random);
   EXPECT_EQ(header(h, "b3"),
-            "80f198ee56343ba864fe8b2a57d3eff7-" + info.span_id + "-1-e457b5a2e4d86bd1");
+            "80f198ee56343ba864fe8b2a57d3eff7-" + info.span_id.str() + "-1-e457b5a2e4d86bd1");
   EXPECT_EQ(info.trace_id, "80f198ee56343ba864fe8b2a57d3eff7");
 }
 

@@ -45,5 +45,15 @@ TEST(Random, Uuid4IsUnique) {
   EXPECT_EQ(ids.size(), 10000u);
 }
 
+TEST(Random, Uuid4IntoABufferMatchesTheStringForm) {
+  Random a(7);
+  Random b(7);
+  char buf[Random::kUuidLength + 1];
+  buf[Random::kUuidLength] = '#';
+  b.uuid4(buf);
+  EXPECT_EQ(std::string(buf, Random::kUuidLength), a.uuid4());
+  EXPECT_EQ(buf[Random::kUuidLength], '#');  // exactly 36 characters written
+}
+
 }  // namespace
 }  // namespace podproxy

@@ -270,5 +270,82 @@ TEST(ActiveStream, EncoderFilterStoppedOnHeadersSeesBodyAndTrailersAndReleasesTh
   EXPECT_EQ(chain.log.size(), 3u);  // the holder saw everything exactly once
 }
 
+// Counts its destructions and says whether it lives inside the stream object (built in the
+// stream's filter storage); the last one answers 200 "ok".
+template <size_t kPadding>
+class CountingFilter : public StreamDecoderFilter {
+ public:
+  CountingFilter(int& destroyed, bool& in_stream, bool last)
+      : destroyed_(destroyed), in_stream_(in_stream), last_(last) {}
+  ~CountingFilter() override { ++destroyed_; }
+  void setDecoderFilterCallbacks(StreamDecoderFilterCallbacks& callbacks) override {
+    callbacks_ = &callbacks;
+    const auto* stream = reinterpret_cast<const char*>(dynamic_cast<ActiveStream*>(&callbacks));
+    const auto* self = reinterpret_cast<const char*>(this);
+    in_stream_ = self >= stream && self < stream + sizeof(ActiveStream);
+  }
+  FilterHeadersStatus decodeHeaders(RequestHeaders&, bool) override {
+    if (!last_) return FilterHeadersStatus::kContinue;
+    auto headers = std::make_unique<ResponseHeaders>();
+    headers->headers.add("content-length", "2");
+    callbacks_->encodeHeaders(std::move(headers), false);
+    buffer::Buffer body;
+    body.add("ok");
+    callbacks_->encodeData(body, true);
+    return FilterHeadersStatus::kStopIteration;
+  }
+  FilterDataStatus decodeData(buffer::Buffer&, bool) override {
+    return FilterDataStatus::kContinue;
+  }
+  FilterTrailersStatus decodeTrailers(TrailerMap&) override {
+    return FilterTrailersStatus::kContinue;
+  }
+
+ private:
+  int& destroyed_;
+  bool& in_stream_;
+  const bool last_;
+  StreamDecoderFilterCallbacks* callbacks_ = nullptr;
+  char padding_[kPadding] = {};
+};
+
+// A small filter (room in the stream) and one too large for it (on the heap).
+class InPlaceChain : public FilterChainFactory {
+ public:
+  void createFilterChain(FilterChainFactoryCallbacks& callbacks) override {
+    addDecoderFilterInPlace<CountingFilter<8>>(callbacks, small_destroyed, small_in_stream, false);
+    addDecoderFilterInPlace<CountingFilter<4096>>(callbacks, large_destroyed, large_in_stream,
+                                                  true);
+  }
+  int small_destroyed = 0;
+  int large_destroyed = 0;
+  bool small_in_stream = false;
+  bool large_in_stream = true;
+};
+
+TEST(ActiveStream, FiltersBuiltInTheStreamOrOnTheHeapAreEachDestroyedOnce) {
+  InPlaceChain chain;
+  std::string response;
+  {
+    StreamHarness h(false, &chain);
+    h.send("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_TRUE(h.runUntil([&] {
+      response += h.received();
+      return chain.small_destroyed == 2 && chain.large_destroyed == 2;
+    }));
+    response += h.received();
+  }
+  EXPECT_TRUE(chain.small_in_stream);
+  EXPECT_FALSE(chain.large_in_stream);
+  EXPECT_EQ(chain.small_destroyed, 2);
+  EXPECT_EQ(chain.large_destroyed, 2);
+  // Two whole responses, one per request.
+  EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  const size_t second = response.find("HTTP/1.1 200 OK\r\n", 1);
+  ASSERT_NE(second, std::string::npos);
+  EXPECT_EQ(response.substr(second - 2, 2), "ok");
+  EXPECT_EQ(response.substr(response.size() - 2), "ok");
+}
+
 }  // namespace
 }  // namespace podproxy::http

@@ -74,5 +74,32 @@ TEST(B3Context, ParsesMultiAndSingleForms) {
   EXPECT_FALSE(B3Context::parseMulti("463ac35c9f6413ad", "", "", "", ""));
 }
 
+TEST(TraceParent, ValidAndTheFieldAccessorsAgreeWithParse) {
+  const std::string_view h = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  ASSERT_TRUE(TraceParent::valid(h));
+  auto tp = TraceParent::parse(h);
+  ASSERT_TRUE(tp);
+  EXPECT_EQ(TraceParent::traceIdOf(h), tp->trace_id);
+  EXPECT_EQ(TraceParent::parentIdOf(h), tp->parent_id);
+  EXPECT_EQ(TraceParent::flagsOf(h), 1);
+  EXPECT_FALSE(TraceParent::valid("00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"));
+  EXPECT_FALSE(TraceParent::valid(""));
+
+  char buf[TraceParent::kLength];
+  EXPECT_EQ(TraceParent::format(tp->trace_id, tp->parent_id, 0x03, buf),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03");
+  EXPECT_EQ(TraceParent::format(tp->trace_id, tp->parent_id, tp->flags, buf), tp->toString());
+}
+
+TEST(TraceContext, RandomIdIntoABufferMatchesTheStringForm) {
+  Random a(11);
+  Random b(11);
+  char buf[17];
+  buf[16] = '#';
+  randomHexId(b, buf, 16);
+  EXPECT_EQ(std::string(buf, 16), randomHexId(a, 16));
+  EXPECT_EQ(buf[16], '#');
+}
+
 }  // namespace
 }  // namespace podproxy::tracing

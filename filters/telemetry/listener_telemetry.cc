@@ -169,7 +169,9 @@ void ListenerTelemetry::onStreamComplete(const http::StreamInfo& info,
   r.upstream_host = info.upstream_host;
   r.upstream_cluster = info.upstream_cluster;
   r.route_name = info.route_name;
-  r.downstream_remote_address = remoteAddress(info.downstream_remote_address);
+  r.downstream_remote_address = info.downstream_remote_address_text.empty()
+                                    ? remoteAddress(info.downstream_remote_address)
+                                    : info.downstream_remote_address_text;
   r.downstream_peer_uri_san = info.downstream_peer_uri_san;
   r.trace_id = info.trace_id;
   r.span_id = info.span_id;

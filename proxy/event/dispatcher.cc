@@ -98,10 +98,10 @@ void Dispatcher::runPostIo() {
 
 void Dispatcher::clearDeferred() {
   // Destructors may defer further deletions; loop until none are left.
+  // The two vectors trade places and keep their capacity: no allocation per loop pass.
   while (!deferred_.empty()) {
-    std::vector<std::unique_ptr<DeferredDeletable>> batch;
-    batch.swap(deferred_);
-    batch.clear();
+    deferred_batch_.swap(deferred_);
+    deferred_batch_.clear();
   }
 }
 

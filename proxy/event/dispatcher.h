@@ -84,6 +84,7 @@ class Dispatcher {
   std::mutex post_mutex_;  // guards posted_ only; never taken on a worker's data path
   std::vector<std::function<void()>> posted_;
   std::vector<std::unique_ptr<DeferredDeletable>> deferred_;
+  std::vector<std::unique_ptr<DeferredDeletable>> deferred_batch_;  // being destroyed
   std::vector<PostIoCallback*> post_io_;
   std::unique_ptr<TimerWheel> wheel_;
   uv_thread_t thread_id_{};

@@ -13,6 +13,7 @@ ActiveStream::ActiveStream(ConnectionManager& manager, ResponseEncoder& encoder)
   encoder_.setStreamCallbacks(this);
   info_.start_time_ms = manager.connection().dispatcher().nowMs();
   info_.downstream_remote_address = manager.connection().remoteAddress();
+  info_.downstream_remote_address_text = manager.remoteAddressText();
 }
 
 ActiveStream::~ActiveStream() {

@@ -130,6 +130,16 @@ bool ConnectionManager::createCodec(const buffer::Buffer& data) {
   return true;
 }
 
+void ConnectionManager::formatRemoteAddress() {
+  const network::Address address = connection_->remoteAddress();
+  if (!address.valid()) return;
+  address.appendTo(remote_text_);
+  const bool v6 = address.family() == AF_INET6;
+  remote_ip_offset_ = v6 ? 1 : 0;
+  // "ip:port" or "[ip]:port": the IP ends before the last ':' (and its ']').
+  remote_ip_length_ = static_cast<uint8_t>(remote_text_.rfind(':') - (v6 ? 2 : 0));
+}
+
 void ConnectionManager::armIdleTimer() {
   const auto timeout = context_.config.options.idle_timeout;
   if (timeout.count() > 0) armTimer(timeout);

@@ -109,10 +109,15 @@ class ConnectionManager final : public network::ReadFilter,
   static void drainAll(ConnectionManagerContext& context);
 
   network::Connection& connection() { return *connection_; }
-  // The peer's IP as text, formatted once per connection (x-forwarded-for on every request).
-  const std::string& remoteIp() {
-    if (remote_ip_.empty()) remote_ip_ = connection_->remoteAddress().ip();
-    return remote_ip_;
+  // The peer's address as text ("10.0.0.1:5678", "[::1]:5678") and its IP, formatted once per
+  // connection: x-forwarded-for and access logs read them on every request.
+  std::string_view remoteAddressText() {
+    if (remote_text_.empty()) formatRemoteAddress();
+    return remote_text_;
+  }
+  std::string_view remoteIp() {
+    if (remote_text_.empty()) formatRemoteAddress();
+    return std::string_view(remote_text_).substr(remote_ip_offset_, remote_ip_length_);
   }
   ConnectionManagerContext& context() { return context_; }
   bool draining() const { return draining_; }
@@ -139,6 +144,7 @@ class ConnectionManager final : public network::ReadFilter,
   // Picks HTTP/2 or HTTP/1 from the first bytes; false while they are still ambiguous.
   bool createCodec(const buffer::Buffer& data);
   void sendRawLocalReply(uint16_t status, std::string_view body);
+  void formatRemoteAddress();
   void armIdleTimer();
   void armTimer(std::chrono::milliseconds timeout);
   void disarmTimer() { event::TimerWheel::disarm(*this); }
@@ -163,7 +169,9 @@ class ConnectionManager final : public network::ReadFilter,
   ConnectionManager* prev_ = nullptr;  // context_.managers list
   ConnectionManager* next_ = nullptr;
   uint32_t requests_ = 0;
-  std::string remote_ip_;
+  std::string remote_text_;  // see remoteAddressText()
+  uint8_t remote_ip_offset_ = 0;
+  uint8_t remote_ip_length_ = 0;
   bool reading_paused_ = false;
   bool draining_ = false;
   bool closed_ = false;

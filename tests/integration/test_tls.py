@@ -5,6 +5,7 @@ upstream TLS to a Python ssl server, and each refusal with its reason."""
 import re
 import socket
 import ssl
+import time
 
 import pytest
 
@@ -53,6 +54,30 @@ def test_plain_http_to_a_tls_listener_is_refused(make_proxy, http_upstream, cert
     r = curl_http(proxy.url("ingress", "/"))
     assert r.status == 0
     assert http_upstream.request_count == 0
+
+
+def test_a_client_that_never_finishes_its_handshake_is_closed(make_proxy, http_upstream, certs):
+    """A TLS slowloris (a few bytes of a ClientHello, then silence) holds a connection only for the
+    10 s handshake budget; the listener serves others meanwhile."""
+    certs.make("server")
+    proxy = make_proxy(bootstrap([tls_listener([certs.cert("server")])],
+                                 [cluster("backend", [http_upstream])]))
+    stalled = socket.create_connection(("127.0.0.1", proxy.port("ingress")), timeout=20)
+    try:
+        stalled.sendall(b"\x16\x03\x01")  # the start of a TLS record header, never completed
+        started = time.monotonic()
+        assert https(proxy, certs, "server", "/meanwhile").status == 200
+        # EOF (b"") or a reset: either way the proxy let go; a hang fails on the 20 s timeout.
+        try:
+            data = stalled.recv(1024)
+        except ConnectionResetError:
+            data = b""
+        waited = time.monotonic() - started
+        assert data == b""
+        assert 9.0 <= waited < 15.0, waited
+    finally:
+        stalled.close()
+    assert http_upstream.request_count == 1
 
 
 def test_sni_selects_the_certificate(make_proxy, http_upstream, certs):

@@ -1,7 +1,6 @@
 #include "filters/telemetry/listener_telemetry.h"
 
 #include <chrono>
-#include <cstring>
 
 namespace podproxy::telemetry {
 
@@ -45,11 +44,6 @@ RequestFields requestFields(const http::HeaderMap& headers) {
   return f;
 }
 
-bool sameAddress(const network::Address& a, const network::Address& b) {
-  return a.family() == b.family() && a.sockLen() == b.sockLen() &&
-         std::memcmp(a.sockAddr(), b.sockAddr(), a.sockLen()) == 0;
-}
-
 }  // namespace
 
 std::vector<access_log::AccessLogField> accessLogFields(const config::AccessLogConfig& config) {
@@ -83,15 +77,6 @@ uint16_t ListenerTelemetry::clusterId(std::string_view name) {
     last_cluster_id_ = clusters_.id(name);
   }
   return last_cluster_id_;
-}
-
-std::string_view ListenerTelemetry::remoteAddress(const network::Address& address) {
-  if (!sameAddress(address, remote_address_of_)) {
-    remote_address_of_ = address;
-    remote_address_.clear();
-    if (address.valid()) address.appendTo(remote_address_);
-  }
-  return remote_address_;
 }
 
 void ListenerTelemetry::pushLine() {
@@ -169,9 +154,7 @@ void ListenerTelemetry::onStreamComplete(const http::StreamInfo& info,
   r.upstream_host = info.upstream_host;
   r.upstream_cluster = info.upstream_cluster;
   r.route_name = info.route_name;
-  r.downstream_remote_address = info.downstream_remote_address_text.empty()
-                                    ? remoteAddress(info.downstream_remote_address)
-                                    : info.downstream_remote_address_text;
+  r.downstream_remote_address = info.downstream_remote_address;
   r.downstream_peer_uri_san = info.downstream_peer_uri_san;
   r.trace_id = info.trace_id;
   r.span_id = info.span_id;
@@ -213,7 +196,12 @@ void ListenerTelemetry::onTcpSessionEnd(const filters::TcpSessionInfo& info) {
   r.duration_ms = now >= info.start_time_ms ? now - info.start_time_ms : 0;
   r.upstream_host = info.upstream_host;
   r.upstream_cluster = info.cluster;
-  r.downstream_remote_address = remoteAddress(info.downstream_remote_address);
+  // Once per TCP session: formatted here, into a buffer the lines reuse.
+  remote_address_.clear();
+  if (info.downstream_remote_address.valid()) {
+    info.downstream_remote_address.appendTo(remote_address_);
+  }
+  r.downstream_remote_address = remote_address_;
   r.downstream_peer_uri_san = info.downstream_peer_uri_san;
   r.listener_name = listener_.name;
   formatter_.format(r, line_);

@@ -57,14 +57,9 @@ class ListenerTelemetry final : public http::StreamObserver, public filters::Tcp
   // The cluster's series id (ClusterIndex::id), looked up again only when the name changes:
   // a listener's requests mostly go to the same cluster.
   uint16_t clusterId(std::string_view name);
-  // `address` formatted for the access log ("" when invalid).
-  std::string_view remoteAddress(const network::Address& address);
 
-  std::string line_;  // reused for every line
-  // The downstream address formatted, and the address it was formatted from: requests of one
-  // keep-alive connection reuse it.
-  std::string remote_address_;
-  network::Address remote_address_of_;
+  std::string line_;            // reused for every line
+  std::string remote_address_;  // a TCP session's downstream address, formatted (reused)
   std::string last_cluster_;
   uint16_t last_cluster_id_ = stats::kNoCluster;
 };

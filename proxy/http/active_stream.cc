@@ -12,8 +12,7 @@ ActiveStream::ActiveStream(ConnectionManager& manager, ResponseEncoder& encoder)
     : manager_(manager), encoder_(encoder), multiplexed_(manager.multiplexed()) {
   encoder_.setStreamCallbacks(this);
   info_.start_time_ms = manager.connection().dispatcher().nowMs();
-  info_.downstream_remote_address = manager.connection().remoteAddress();
-  info_.downstream_remote_address_text = manager.remoteAddressText();
+  info_.downstream_remote_address = manager.remoteAddressText();
 }
 
 ActiveStream::~ActiveStream() {

@@ -113,9 +113,9 @@ struct StreamInfo {
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
   uint32_t upstream_attempts = 0;
-  network::Address downstream_remote_address;
-  // The same as text, owned by the connection (empty: format it from the address).
-  std::string_view downstream_remote_address_text;
+  // The client's address as text ("10.0.0.1:5678"), formatted once per connection and owned
+  // by it (empty: unknown).
+  std::string_view downstream_remote_address;
   std::string downstream_peer_uri_san;  // the client's verified SPIFFE ID (mTLS), else empty
   // Identities for Istio's principal labels: ours towards an mTLS client; the upstream's
   // verified SPIFFE ID and ours on an mTLS (mutual cluster) upstream connection.

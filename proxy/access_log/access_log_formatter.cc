@@ -6,71 +6,11 @@
 #include <cstring>
 #include <ctime>
 
+#include "proxy/common/json_escape.h"
+
 namespace podproxy::access_log {
 
 namespace {
-
-constexpr uint64_t kOnes = 0x0101010101010101ULL;
-constexpr uint64_t kHighBits = 0x8080808080808080ULL;
-constexpr char kHex[] = "0123456789abcdef";
-
-// Whether any of the 8 bytes must be escaped in a JSON string: a control character, '"' or '\\'.
-// Bytes >= 0x80 (UTF-8) pass through, as they do byte by byte.
-constexpr bool wordNeedsEscape(uint64_t w) {
-  const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighBits;
-  const uint64_t quote = w ^ (kOnes * '"');
-  const uint64_t backslash = w ^ (kOnes * '\\');
-  const uint64_t has_quote = (quote - kOnes) & ~quote & kHighBits;
-  const uint64_t has_backslash = (backslash - kOnes) & ~backslash & kHighBits;
-  return (below_space | has_quote | has_backslash) != 0;
-}
-
-char* escapeBytes(char* p, std::string_view s) {
-  for (const unsigned char c : s) {
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      *p++ = static_cast<char>(c);
-      continue;
-    }
-    *p++ = '\\';
-    switch (c) {
-      case '"':
-      case '\\':
-        *p++ = static_cast<char>(c);
-        break;
-      case '\n':
-        *p++ = 'n';
-        break;
-      case '\r':
-        *p++ = 'r';
-        break;
-      case '\t':
-        *p++ = 't';
-        break;
-      default:
-        p = std::copy_n("u00", 3, p);
-        *p++ = kHex[c >> 4];
-        *p++ = kHex[c & 0xf];
-    }
-  }
-  return p;
-}
-
-// Almost nothing in a request needs escaping, so clean 8-byte words are copied whole; this loop
-// is the bulk of the formatting cost.
-char* escapeTo(char* p, std::string_view s) {
-  size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    uint64_t word;
-    std::memcpy(&word, s.data() + i, 8);
-    if (wordNeedsEscape(word)) {
-      p = escapeBytes(p, s.substr(i, 8));
-    } else {
-      std::memcpy(p, &word, 8);
-      p += 8;
-    }
-  }
-  return escapeBytes(p, s.substr(i));
-}
 
 char* put(char* p, std::string_view s) {
   std::memcpy(p, s.data(), s.size());
@@ -80,7 +20,7 @@ char* put(char* p, std::string_view s) {
 char* putString(char* p, std::string_view value) {
   if (value.empty()) return put(p, "null");
   *p++ = '"';
-  p = escapeTo(p, value);
+  p = writeJsonEscaped(p, value);
   *p++ = '"';
   return p;
 }
@@ -90,8 +30,6 @@ char* putInt(char* p, Int value) {
   return std::to_chars(p, p + 24, value).ptr;
 }
 
-// Escaping grows a byte to at most 6 ("\u00XX").
-constexpr size_t kMaxEscapedGrowth = 6;
 constexpr size_t kMaxNumberOrLiteral = 32;  // also the timestamp (26)
 
 }  // namespace
@@ -139,7 +77,7 @@ size_t AccessLogFormatter::maxLineBytes(const AccessLogRecord& r) const {
                       r.route_name.size() + r.downstream_remote_address.size() + r.trace_id.size() +
                       r.span_id.size() + r.parent_span_id.size() +
                       r.downstream_peer_uri_san.size() + r.listener_name.size();
-  return fixed_bytes_ + text * kMaxEscapedGrowth;
+  return fixed_bytes_ + text * kMaxJsonEscapedGrowth;
 }
 
 char* AccessLogFormatter::putField(char* p, AccessLogField field, const AccessLogRecord& r) {

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "proxy/common/json_escape.h"
+
 namespace podproxy {
 
 std::atomic<LogLevel> Logger::level_{LogLevel::kInfo};
@@ -41,33 +43,7 @@ std::string_view logLevelName(LogLevel level) {
 }
 
 void Logger::appendJsonEscaped(std::string& out, std::string_view s) {
-  for (const unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
+  podproxy::appendJsonEscaped(out, s);
 }
 
 void Logger::log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {

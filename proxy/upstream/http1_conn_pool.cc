@@ -10,17 +10,11 @@ namespace podproxy::upstream {
 Http1ConnPool::Http1ConnPool(event::Dispatcher& dispatcher, HostConstSharedPtr host,
                              const config::Cluster& cluster, ResourceManager& resources,
                              CodecFactory codec_factory)
-    : dispatcher_(dispatcher),
-      host_(std::move(host)),
-      cluster_(cluster),
-      resources_(resources),
-      codec_factory_(std::move(codec_factory)),
-      pending_(*host_, resources_, stats_, [this] { checkDrained(); }) {}
+    : ConnPoolBase(dispatcher, std::move(host), cluster, resources),
+      codec_factory_(std::move(codec_factory)) {}
 
 Http1ConnPool::~Http1ConnPool() {
-  // pending_ gives back the slots of requests still queued.
-  for (uint64_t i = 0; i < stats_.rq_active; ++i) resources_.releaseRequest();
-  for (size_t i = 0; i < clients_.size(); ++i) resources_.releaseConnection();
+  releaseSlots(clients_.size());
   // ~CodecClient closes without callbacks.
   clients_.clear();
 }
@@ -28,12 +22,7 @@ Http1ConnPool::~Http1ConnPool() {
 Cancellable* Http1ConnPool::newStream(http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
                                       http::StreamCallbacks& stream_callbacks,
                                       bool require_fresh_connection) {
-  if (!resources_.tryAcquireRequest()) {
-    ++stats_.overflow;
-    callbacks.onPoolFailure(PoolFailureReason::kOverflow, "upstream overflow: max_requests",
-                            *host_);
-    return nullptr;
-  }
+  if (!acquireRequest(callbacks)) return nullptr;
   if (!require_fresh_connection && !idle_.empty()) {
     CodecClient* client = idle_.back();
     idle_.pop_back();
@@ -165,19 +154,10 @@ void Http1ConnPool::onClientClosed(CodecClient& client, ClientCloseReason reason
 }
 
 void Http1ConnPool::drain(std::function<void()> on_drained) {
-  draining_ = true;
-  on_drained_ = std::move(on_drained);
+  startDrain(std::move(on_drained));
   std::vector<CodecClient*> idle = idle_;
   for (CodecClient* client : idle) client->close();
   checkDrained();
-}
-
-void Http1ConnPool::checkDrained() {
-  if (draining_ && idle() && on_drained_) {
-    auto cb = std::move(on_drained_);
-    on_drained_ = nullptr;
-    cb();
-  }
 }
 
 void Http1ConnPool::shutdown() {

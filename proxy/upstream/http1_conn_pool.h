@@ -31,15 +31,14 @@
 #include "proxy/event/dispatcher.h"
 #include "proxy/http/codec.h"
 #include "proxy/upstream/codec_client.h"
-#include "proxy/upstream/conn_pool.h"
+#include "proxy/upstream/conn_pool_base.h"
 #include "proxy/upstream/connection_handoff.h"
 #include "proxy/upstream/host.h"
-#include "proxy/upstream/pending_requests.h"
 #include "proxy/upstream/resource_manager.h"
 
 namespace podproxy::upstream {
 
-class Http1ConnPool final : public ConnPool, private CodecClientCallbacks {
+class Http1ConnPool final : public ConnPoolBase, private CodecClientCallbacks {
  public:
   // `cluster` and `resources` must outlive the pool (the worker's ThreadLocalCluster owns all
   // three).
@@ -57,20 +56,10 @@ class Http1ConnPool final : public ConnPool, private CodecClientCallbacks {
   void drain(std::function<void()> on_drained = nullptr) override;
   void shutdown() override;
 
-  bool idle() const override { return clients_.empty() && pending_.empty(); }
-  uint32_t activeRequests() const override {
-    return static_cast<uint32_t>(stats_.rq_active + pending_.size());
-  }
-  const PoolStats& stats() const override { return stats_; }
-  const Host& host() const override { return *host_; }
-  const HostConstSharedPtr& hostPtr() const override { return host_; }
   size_t idleConnections() const override { return idle_.size(); }
   size_t connections() const override { return clients_.size(); }
   http::Protocol protocol() const override { return http::Protocol::kHttp11; }
 
-  // Auto protocol: a connection whose ALPN says h2 goes to `handler` instead of carrying
-  // HTTP/1.1. nullptr (the default): every connection speaks HTTP/1.1.
-  void setAlpnMismatchHandler(AlpnMismatchHandler* handler) { alpn_mismatch_ = handler; }
   // Takes over a connection the other pool connected; it serves the oldest pending request or
   // waits idle. Its circuit-breaker connection slot comes with it.
   void adoptConnection(HandedOffConnection connection);
@@ -94,23 +83,12 @@ class Http1ConnPool final : public ConnPool, private CodecClientCallbacks {
   // Serves the oldest pending request `client` may take; false when there is none.
   bool servePending(CodecClient& client, bool fresh_connection);
   void removeIdle(CodecClient& client);
-  void checkDrained();
 
-  event::Dispatcher& dispatcher_;
-  HostConstSharedPtr host_;
-  const config::Cluster& cluster_;
-  ResourceManager& resources_;
   CodecFactory codec_factory_;
-  AlpnMismatchHandler* alpn_mismatch_ = nullptr;
 
   CodecClient::PoolList clients_;   // every connection, connecting / busy / idle
   std::vector<CodecClient*> idle_;  // most recently used at the back
   size_t connecting_ = 0;
-  PoolStats stats_;
-  PendingRequests pending_;  // after stats_: it counts into them
-
-  bool draining_ = false;
-  std::function<void()> on_drained_;
 };
 
 }  // namespace podproxy::upstream

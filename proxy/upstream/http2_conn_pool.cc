@@ -376,17 +376,11 @@ void Http2ConnPool::ActiveClient::onBelowWriteBufferLowWatermark() {
 Http2ConnPool::Http2ConnPool(event::Dispatcher& dispatcher, HostConstSharedPtr host,
                              const config::Cluster& cluster, ResourceManager& resources,
                              http::http2::CodecStats* codec_stats)
-    : dispatcher_(dispatcher),
-      host_(std::move(host)),
-      cluster_(cluster),
-      resources_(resources),
-      codec_stats_(codec_stats != nullptr ? codec_stats : &own_codec_stats_),
-      pending_(*host_, resources_, stats_, [this] { checkDrained(); }) {}
+    : ConnPoolBase(dispatcher, std::move(host), cluster, resources),
+      codec_stats_(codec_stats != nullptr ? codec_stats : &own_codec_stats_) {}
 
 Http2ConnPool::~Http2ConnPool() {
-  // pending_ gives back the slots of requests still queued.
-  for (uint64_t i = 0; i < stats_.rq_active; ++i) resources_.releaseRequest();
-  for (size_t i = 0; i < clients_.size(); ++i) resources_.releaseConnection();
+  releaseSlots(clients_.size());
   clients_.clear();
 }
 
@@ -399,12 +393,7 @@ size_t Http2ConnPool::idleConnections() const {
 Cancellable* Http2ConnPool::newStream(http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
                                       http::StreamCallbacks& stream_callbacks,
                                       bool require_fresh_connection) {
-  if (!resources_.tryAcquireRequest()) {
-    ++stats_.overflow;
-    callbacks.onPoolFailure(PoolFailureReason::kOverflow, "upstream overflow: max_requests",
-                            *host_);
-    return nullptr;
-  }
+  if (!acquireRequest(callbacks)) return nullptr;
   if (ActiveClient* client = readyClient(require_fresh_connection)) {
     attach(*client, decoder, callbacks, stream_callbacks);
     return nullptr;
@@ -542,22 +531,13 @@ void Http2ConnPool::onClientClosed(ActiveClient& client, ClientCloseReason reaso
 }
 
 void Http2ConnPool::drain(std::function<void()> on_drained) {
-  draining_ = true;
-  on_drained_ = std::move(on_drained);
+  startDrain(std::move(on_drained));
   std::vector<ActiveClient*> idle;
   for (auto& client : clients_) {
     if (client->connected_ && client->streams_.empty()) idle.push_back(client.get());
   }
   for (ActiveClient* client : idle) client->close(ClientCloseReason::kLocalClose);
   checkDrained();
-}
-
-void Http2ConnPool::checkDrained() {
-  if (draining_ && idle() && on_drained_) {
-    auto cb = std::move(on_drained_);
-    on_drained_ = nullptr;
-    cb();
-  }
 }
 
 void Http2ConnPool::shutdown() {

@@ -21,15 +21,14 @@
 #include "proxy/event/dispatcher.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/http2/settings.h"
-#include "proxy/upstream/conn_pool.h"
+#include "proxy/upstream/conn_pool_base.h"
 #include "proxy/upstream/connection_handoff.h"
 #include "proxy/upstream/host.h"
-#include "proxy/upstream/pending_requests.h"
 #include "proxy/upstream/resource_manager.h"
 
 namespace podproxy::upstream {
 
-class Http2ConnPool final : public ConnPool {
+class Http2ConnPool final : public ConnPoolBase {
  public:
   // `cluster`, `resources` and `codec_stats` must outlive the pool.
   Http2ConnPool(event::Dispatcher& dispatcher, HostConstSharedPtr host,
@@ -44,20 +43,10 @@ class Http2ConnPool final : public ConnPool {
   void drain(std::function<void()> on_drained = nullptr) override;
   void shutdown() override;
 
-  bool idle() const override { return clients_.empty() && pending_.empty(); }
-  uint32_t activeRequests() const override {
-    return static_cast<uint32_t>(stats_.rq_active + pending_.size());
-  }
-  const PoolStats& stats() const override { return stats_; }
-  const Host& host() const override { return *host_; }
-  const HostConstSharedPtr& hostPtr() const override { return host_; }
   size_t idleConnections() const override;
   size_t connections() const override { return clients_.size(); }
   http::Protocol protocol() const override { return http::Protocol::kHttp2; }
 
-  // Auto protocol: a TLS connection whose ALPN did not choose h2 goes to `handler` instead of
-  // carrying HTTP/2. nullptr (the default): every connection speaks HTTP/2.
-  void setAlpnMismatchHandler(AlpnMismatchHandler* handler) { alpn_mismatch_ = handler; }
   // Takes over a connection the other pool connected; pending requests start on it at once.
   // Its circuit-breaker connection slot comes with it.
   void adoptConnection(HandedOffConnection connection);
@@ -83,21 +72,10 @@ class Http2ConnPool final : public ConnPool {
   // Closes clients that may take no more streams and have none (drain, GOAWAY, limit).
   void maybeCloseDrained(ActiveClient& client);
   void onClientClosed(ActiveClient& client, ClientCloseReason reason, std::string_view details);
-  void checkDrained();
 
-  event::Dispatcher& dispatcher_;
-  HostConstSharedPtr host_;
-  const config::Cluster& cluster_;
-  ResourceManager& resources_;
   http::http2::CodecStats own_codec_stats_;
   http::http2::CodecStats* codec_stats_;
-  AlpnMismatchHandler* alpn_mismatch_ = nullptr;
-
   ClientList clients_;
-  PoolStats stats_;
-  PendingRequests pending_;  // after stats_: it counts into them
-  bool draining_ = false;
-  std::function<void()> on_drained_;
 };
 
 }  // namespace podproxy::upstream

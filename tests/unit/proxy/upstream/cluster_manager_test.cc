@@ -8,23 +8,13 @@
 #include <vector>
 
 #include "proxy/event/dispatcher.h"
+#include "tests/unit/proxy/upstream/pool_test_util.h"
 
 namespace podproxy::upstream {
 namespace {
 
 using namespace std::chrono_literals;
-
-bool runUntil(event::Dispatcher& dispatcher, const std::function<bool()>& pred,
-              std::chrono::milliseconds timeout = 5000ms) {
-  if (pred()) return true;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto timer = dispatcher.createTimer([&] {
-    if (pred() || std::chrono::steady_clock::now() > deadline) dispatcher.exit();
-  });
-  timer->enableRepeating(1ms);
-  dispatcher.run();
-  return pred();
-}
+using upstream::testing::runUntil;
 
 config::Cluster staticCluster() {
   config::Cluster c;

@@ -26,11 +26,14 @@
 
 #include "proxy/event/dispatcher.h"
 #include "proxy/upstream/resource_manager.h"
+#include "tests/unit/proxy/upstream/pool_test_util.h"
 
 namespace podproxy::upstream {
 namespace {
 
 using namespace std::chrono_literals;
+using upstream::testing::runUntil;
+using upstream::testing::TestStream;
 
 struct ServerOptions {
   uint32_t max_concurrent_streams = 100;
@@ -196,70 +199,6 @@ class FakeH2Upstream {
   std::atomic<int> closed_{0};
   std::atomic<bool> release_{false};
   std::atomic<bool> stop_{false};
-};
-
-bool runUntil(event::Dispatcher& dispatcher, const std::function<bool()>& pred,
-              std::chrono::milliseconds timeout = 5000ms) {
-  if (pred()) return true;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto timer = dispatcher.createTimer([&] {
-    if (pred() || std::chrono::steady_clock::now() > deadline) dispatcher.exit();
-  });
-  timer->enableRepeating(1ms);
-  dispatcher.run();
-  return pred();
-}
-
-// The router's side of one request: GET `path` when ready; records the outcome.
-class TestStream : public http::ResponseDecoder,
-                   public PoolCallbacks,
-                   public http::StreamCallbacks {
- public:
-  explicit TestStream(std::string path = "/") : path_(std::move(path)) {}
-
-  void onPoolReady(StreamHandle& stream, const Host&, bool reused) override {
-    ready = true;
-    this->reused = reused;
-    http::RequestHeaders headers;
-    headers.method = "GET";
-    headers.scheme = "http";
-    headers.path = path_;
-    headers.authority = "upstream.test";
-    stream.encodeHeaders(headers, true);
-  }
-  void onPoolFailure(PoolFailureReason reason, std::string_view, const Host&) override {
-    failure = reason;
-  }
-  void decode1xxHeaders(std::unique_ptr<http::ResponseHeaders>) override {}
-  void decodeHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) override {
-    status = headers->status;
-    complete = end_stream;
-  }
-  void decodeData(buffer::Buffer& data, bool end_stream) override {
-    body += data.toString();
-    data.clear();
-    complete = end_stream;
-  }
-  void decodeTrailers(std::unique_ptr<http::TrailerMap>) override { complete = true; }
-  void onResetStream(http::StreamResetReason reason, std::string_view details) override {
-    reset = reason;
-    reset_details = std::string(details);
-  }
-
-  bool done() const { return complete || reset.has_value() || failure.has_value(); }
-  bool ok() const { return complete && status == 200 && body == "ok"; }
-
-  bool ready = false;
-  bool reused = false;
-  std::optional<PoolFailureReason> failure;
-  uint16_t status = 0;
-  std::string body;
-  bool complete = false;
-  std::optional<http::StreamResetReason> reset;
-  std::string reset_details;
-
- private:
-  std::string path_;
 };
 
 class Http2ConnPoolTest : public ::testing::Test {

@@ -126,6 +126,27 @@ TEST(TimerWheel, TimeoutsLongerThanOneTurnWaitWholeTurns) {
   EXPECT_FALSE(far.armed());
 }
 
+TEST(TimerWheel, ATimeoutLongerThanOneTurnFiresAfterItsWholeTurn) {
+  Dispatcher d("test");
+  Entry far;
+  far.loop = d.loop();
+  const auto turn = TimerWheel::kTick * TimerWheel::kSlots;
+  const auto timeout = turn + 64ms;
+  const uint64_t start = d.nowMs();
+  d.timerWheel().arm(far, timeout);
+  // Its slot comes round once before the deadline (a visit that must not fire it) and again
+  // at it (a visit that must).
+  runUntil(
+      d, [&] { return !far.fired_at.empty(); }, timeout + 2s);
+  ASSERT_EQ(far.fired_at.size(), 1u);
+  const uint64_t elapsed = far.fired_at[0] - start;
+  EXPECT_GE(elapsed, static_cast<uint64_t>(timeout.count()));
+  // Not a whole turn late either (the bug this guards against is ~8 s); the margin leaves room
+  // for a loaded machine's loop latency, which is no property of the wheel.
+  EXPECT_LT(elapsed, static_cast<uint64_t>((timeout + 1s).count()));
+  EXPECT_TRUE(d.shutdown());
+}
+
 TEST(TimerWheel, ManyEntriesFireInDeadlineOrder) {
   Dispatcher d("test");
   std::vector<std::unique_ptr<Entry>> entries;
@@ -137,13 +158,20 @@ TEST(TimerWheel, ManyEntriesFireInDeadlineOrder) {
     entries.push_back(std::move(e));
   }
   // Deadlines in reverse creation order, a tick apart.
+  const uint64_t start = d.nowMs();
   for (int i = 0; i < 50; ++i) {
     d.timerWheel().arm(*entries[i], TimerWheel::kTick * (50 - i));
   }
   runUntil(
       d, [&] { return order.size() == 50; }, 5s);
   ASSERT_EQ(order.size(), 50u);
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(order[i], 49 - i);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(order[i], 49 - i);
+    // None early.
+    const auto timeout = static_cast<uint64_t>((TimerWheel::kTick * (50 - i)).count());
+    ASSERT_EQ(entries[i]->fired_at.size(), 1u) << i;
+    EXPECT_GE(entries[i]->fired_at[0] - start, timeout) << i;
+  }
   EXPECT_TRUE(d.shutdown());
 }
 

@@ -8,18 +8,6 @@
 
 namespace podproxy::http::http1 {
 
-namespace {
-
-bool isDigits(std::string_view s) {
-  if (s.empty()) return false;
-  for (const char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 ClientCodec::ClientCodec(CodecTransport& transport, const ClientCodecSettings& settings)
     : transport_(transport),
       parser_(MessageParser::Type::kResponse,
@@ -68,7 +56,7 @@ void ClientCodec::encodeHeaders(const RequestHeaders& headers, bool end_stream) 
   if (!out.field("host", headers.authority)) out.append("host: \r\n");
 
   const ConnectionOptions connection = parseConnection(headers.headers);
-  bool has_te = false;
+  bool te_trailers = false;
   const std::string* content_length = nullptr;
   for (const HeaderMap::Entry& e : headers.headers.entries()) {
     const uint32_t kind = classifyField(e.name);
@@ -80,16 +68,11 @@ void ClientCodec::encodeHeaders(const RequestHeaders& headers, bool end_stream) 
     }
     if (kind != 0 || isNominated(connection, e.name)) {
       // host and the hop-by-hop fields
-      has_te |= kind == kFieldTe;
+      if (kind == kFieldTe && !te_trailers) te_trailers = teOffersTrailers(e.value);
       continue;
     }
     out.field(e.name, e.value);
   }
-  const bool te_trailers = [&] {
-    if (!has_te) return false;
-    std::optional<std::string> te = headers.headers.getJoined("te");
-    return te && teOffersTrailers(*te);
-  }();
   if (te_trailers) out.append("te: trailers\r\n");
   if (!headers.upgrade.empty() && out.field("upgrade", headers.upgrade)) {
     out.append("connection: upgrade\r\n");

@@ -4,7 +4,6 @@
 #include <array>
 #include <charconv>
 #include <cstring>
-#include <optional>
 #include <utility>
 
 #ifdef __SSE2__
@@ -24,18 +23,6 @@ constexpr std::array<bool, 256> makeTokenTable() {
   return t;
 }
 constexpr std::array<bool, 256> kTokenChars = makeTokenTable();
-
-// Calls `f` with every comma-separated element of `value`, OWS trimmed, empty ones skipped.
-template <typename F>
-void forEachListElement(std::string_view value, F&& f) {
-  while (!value.empty()) {
-    const size_t comma = value.find(',');
-    std::string_view element = trimOws(value.substr(0, comma));
-    if (!element.empty()) f(element);
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-}
 
 }  // namespace
 
@@ -128,15 +115,15 @@ void stripHopByHop(HeaderMap& headers, const ConnectionOptions& options, bool ke
   // each HeaderMap::remove is a pass of its own.
   uint32_t present = 0;
   bool nominated_present = false;
+  bool te_trailers = false;
   const uint32_t wanted = kFieldHopByHop | also;
   for (const HeaderMap::Entry& e : headers.entries()) {
-    present |= classifyField(e.name) & wanted;
+    const uint32_t kind = classifyField(e.name) & wanted;
+    present |= kind;
     if (!nominated_present && isNominated(options, e.name)) nominated_present = true;
-  }
-  bool te_trailers = false;
-  if (keep_te_trailers && (present & kFieldTe) != 0) {
-    if (std::optional<std::string> te = headers.getJoined("te"))
-      te_trailers = teOffersTrailers(*te);
+    // Each "te" field on its own: their list elements are those of the joined value.
+    if (keep_te_trailers && kind == kFieldTe && !te_trailers)
+      te_trailers = teOffersTrailers(e.value);
   }
   static constexpr std::pair<uint32_t, std::string_view> kNames[] = {
       {kFieldConnection, "connection"},

@@ -22,8 +22,28 @@ inline std::string_view trimOws(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
+// Calls `f` with every comma-separated element of `value` (RFC 9110 5.6.1), OWS trimmed, empty
+// ones skipped.
+template <typename F>
+void forEachListElement(std::string_view value, F&& f) {
+  while (!value.empty()) {
+    const size_t comma = value.find(',');
+    const std::string_view element = trimOws(value.substr(0, comma));
+    if (!element.empty()) f(element);
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+}
 // A value that cannot end its line early or smuggle another field: no CR, LF or NUL.
 bool isSafeFieldValue(std::string_view value);
+// One or more ASCII digits: a Content-Length value the encoders pass on as it is.
+inline bool isDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
 
 // Field names the codecs treat specially, as bits (several at once for a set of names).
 inline constexpr uint32_t kFieldConnection = 1u << 0;

@@ -1,7 +1,5 @@
 #include "proxy/http/http1/message_parser.h"
 
-#include <vector>
-
 #include "proxy/http/http1/header_rules.h"
 
 namespace podproxy::http::http1 {
@@ -219,23 +217,21 @@ int MessageParser::validateHead() {
   if (parser_.flags & F_TRANSFER_ENCODING) {
     // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message means the framing is faulty.
     if (head_.http_minor == 0) return fail(400, "http1.transfer_encoding_in_http10");
-    std::vector<std::string_view> codings;
+    // Only the last coding and how many there are matter.
+    size_t codings = 0;
+    std::string_view last;
     for (const HeaderMap::Entry& e : head_.headers.entries()) {
-      if (e.name != "transfer-encoding") continue;
-      std::string_view v = e.value;
-      while (!v.empty()) {
-        const size_t comma = v.find(',');
-        const std::string_view coding = trimOws(v.substr(0, comma));
-        if (!coding.empty()) codings.push_back(coding);
-        if (comma == std::string_view::npos) break;
-        v.remove_prefix(comma + 1);
-      }
+      if (classifyField(e.name) != kFieldTransferEncoding) continue;
+      forEachListElement(e.value, [&](std::string_view coding) {
+        ++codings;
+        last = coding;
+      });
     }
-    if (codings.empty() || !equalsIgnoreCase(codings.back(), "chunked")) {
+    if (codings == 0 || !equalsIgnoreCase(last, "chunked")) {
       return fail(400, "http1.invalid_transfer_encoding");
     }
     // Other codings would reach the far side without the header that names them.
-    if (codings.size() > 1) return fail(501, "http1.unsupported_transfer_coding");
+    if (codings > 1) return fail(501, "http1.unsupported_transfer_coding");
   }
   return 0;
 }

@@ -78,14 +78,6 @@ bool isPlainHost(std::string_view host) {
   return !bad;
 }
 
-bool isDigits(std::string_view s) {
-  if (s.empty()) return false;
-  for (const char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 ServerCodec::ServerCodec(CodecTransport& transport, ServerConnectionCallbacks& callbacks,

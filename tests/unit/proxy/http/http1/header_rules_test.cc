@@ -66,6 +66,24 @@ TEST(Http1HeaderRules, StripsOnlyWhatIsThereAndWhatWasAsked) {
   EXPECT_EQ(headers.entries()[2].value, "trailers");
 }
 
+TEST(Http1HeaderRules, TeTrailersCountsInAnyOfSeveralTeFields) {
+  HeaderMap headers;
+  headers.add("te", "gzip");
+  headers.add("accept", "*/*");
+  headers.add("TE", "deflate, trailers");
+  stripHopByHop(headers, ConnectionOptions{}, /*keep_te_trailers=*/true);
+  ASSERT_EQ(headers.size(), 2u);
+  EXPECT_EQ(headers.entries()[0].name, "accept");
+  EXPECT_EQ(headers.entries()[1].name, "te");
+  EXPECT_EQ(headers.entries()[1].value, "trailers");
+
+  HeaderMap no_trailers;
+  no_trailers.add("te", "gzip");
+  no_trailers.add("te", "deflate");
+  stripHopByHop(no_trailers, ConnectionOptions{}, /*keep_te_trailers=*/true);
+  EXPECT_TRUE(no_trailers.empty());
+}
+
 TEST(Http1HeaderRules, HeadWriterWritesIntoTheBuffer) {
   buffer::Buffer out;
   out.add("before|");
@@ -95,6 +113,19 @@ TEST(Http1HeaderRules, HeadWriterTakesHeadsLargerThanASlice) {
   w.finish();
   EXPECT_EQ(out.length(), big.size() + 11);
   EXPECT_EQ(out.toString(), "x-big: " + big + "\r\n\r\n");
+}
+
+TEST(Http1HeaderRules, HeadWriterFillsAWholeSliceBehindOtherBytes) {
+  // The bound is exactly a slice and the Buffer's tail slice already holds bytes: the head
+  // goes into a slice of its own, every byte of it.
+  const std::string head(buffer::kSliceSize, 'h');
+  buffer::Buffer out;
+  out.add("before|");
+  HeadWriter w(out, buffer::kSliceSize);
+  w.append(head);
+  w.finish();
+  EXPECT_EQ(out.length(), head.size() + 7);
+  EXPECT_EQ(out.toString(), "before|" + head);
 }
 
 TEST(Http1HeaderRules, AppendFieldChecksAndAppends) {

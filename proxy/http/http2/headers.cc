@@ -33,17 +33,17 @@ void HeaderBlock::addRegular(const HeaderMap& headers, bool keep_te_trailers,
                              bool skip_content_length) {
   const http1::ConnectionOptions connection = http1::parseConnection(headers);
   bool te_trailers = false;
+  // RFC 9113 8.2.2: connection-specific fields (HTTP/1's hop-by-hop set; "te" is below).
+  const uint32_t dropped = http1::kFieldHopByHop | http1::kFieldHost |
+                           (skip_content_length ? http1::kFieldContentLength : 0);
   for (const HeaderMap::Entry& e : headers.entries()) {
     if (e.name.empty() || e.name.front() == ':') continue;
-    if (e.name == "te") {
+    const uint32_t kind = http1::classifyField(e.name);
+    if (kind == http1::kFieldTe) {
       te_trailers = te_trailers || http1::teOffersTrailers(e.value);
       continue;
     }
-    // RFC 9113 8.2.2: connection-specific fields (HTTP/1's hop-by-hop set; "te" is above).
-    if (e.name == "host" || http1::isHopByHop(e.name) || http1::isNominated(connection, e.name)) {
-      continue;
-    }
-    if (skip_content_length && e.name == "content-length") continue;
+    if ((kind & dropped) != 0 || http1::isNominated(connection, e.name)) continue;
     addRef(e.name, e.value);
   }
   // RFC 9113 8.2.2: "te" may only say "trailers" (gRPC needs it end to end).

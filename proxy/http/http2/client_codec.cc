@@ -19,6 +19,7 @@ class ClientCodec::ClientStream final : public Session::Stream, public RequestEn
 
   // Session::Stream
   bool onHeader(std::string_view name, std::string_view value) override {
+    if (!block_) block_ = std::make_unique<ResponseHeaders>();
     if (name == ":status") {
       if (final_seen_) return false;
       uint16_t status = 0;
@@ -34,8 +35,9 @@ class ClientCodec::ClientStream final : public Session::Stream, public RequestEn
 
   void onHeaders(bool end_stream) override {
     std::unique_ptr<ResponseHeaders> block = std::move(block_);
-    block_ = std::make_unique<ResponseHeaders>();
     if (decoder_ == nullptr) return;
+    // A block without fields (empty trailers) made none in onHeader.
+    if (block == nullptr) block = std::make_unique<ResponseHeaders>();
     if (final_seen_) {
       auto trailers = std::make_unique<TrailerMap>(std::move(block->headers));
       ResponseDecoder* decoder = decoder_;
@@ -164,7 +166,9 @@ class ClientCodec::ClientStream final : public Session::Stream, public RequestEn
 
   ClientCodec& codec_;
   ResponseDecoder* decoder_;
-  std::unique_ptr<ResponseHeaders> block_ = std::make_unique<ResponseHeaders>();
+  // The header block being received; made by its first field, so a response without
+  // trailers costs one block, not a spare one for the trailers that never come.
+  std::unique_ptr<ResponseHeaders> block_;
   bool submitted_ = false;
   bool final_seen_ = false;
   bool counted_ = true;  // in the codec's active_

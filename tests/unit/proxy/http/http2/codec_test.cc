@@ -66,6 +66,59 @@ TEST(Http2Codec, TranslatesRequestHeadersBothWays) {
   EXPECT_EQ(*got.headers.get("x-kept"), "yes");
 }
 
+TEST(Http2Codec, CarriesHeaderBlocksOnBothSidesOfTheInlineArray) {
+  // A HeaderBlock keeps 32 fields inline and moves them to the heap beyond that: blocks of
+  // 31, 32, 33 and 64 fields (pseudo-headers included) arrive whole and in order, both ways.
+  for (const size_t regular : {27u, 28u, 29u, 60u}) {
+    CodecPair p;
+    FakeResponseDecoder response;
+    RequestHeaders h = get("/many");  // four pseudo-header fields
+    for (size_t i = 0; i < regular; ++i) h.headers.add("x-q" + std::to_string(i), "v");
+    p.client.newStream(response).encodeHeaders(h, true);
+    p.pump();
+    ASSERT_EQ(p.callbacks.streams.size(), 1u);
+    const HeaderMap& got = p.callbacks.last().headers->headers;
+    ASSERT_EQ(got.size(), regular);
+    for (size_t i = 0; i < regular; ++i) {
+      EXPECT_EQ(got.entries()[i].name, "x-q" + std::to_string(i)) << regular;
+    }
+
+    ResponseHeaders rh;
+    rh.status = 200;  // one pseudo-header field
+    for (size_t i = 0; i < regular + 3; ++i) rh.headers.add("x-r" + std::to_string(i), "v");
+    p.callbacks.encoders.back()->encodeHeaders(rh, true);
+    p.pump();
+    ASSERT_NE(response.headers, nullptr);
+    EXPECT_EQ(response.headers->status, 200);
+    const HeaderMap& back = response.headers->headers;
+    ASSERT_EQ(back.size(), regular + 3);
+    for (size_t i = 0; i < regular + 3; ++i) {
+      EXPECT_EQ(back.entries()[i].name, "x-r" + std::to_string(i)) << regular;
+    }
+  }
+}
+
+TEST(Http2Codec, EmptyTrailerBlockEndsTheResponse) {
+  // Raw frames from the server: a trailer HEADERS without a single field.
+  testing::Pipe to_server;
+  ClientCodec client(to_server, Http2Settings{});
+  FakeResponseDecoder response;
+  client.newStream(response).encodeHeaders(get("/t"), false);
+  buffer::Buffer in;
+  in.add(testing::frame(0x4, 0, 0, ""));                        // SETTINGS
+  in.add(testing::frame(0x1, 0x4, 1, std::string("\x88", 1)));  // HEADERS :status 200
+  in.add(testing::frame(0x0, 0, 1, "body"));                    // DATA
+  in.add(testing::frame(0x1, 0x4 | 0x1, 1, ""));                // HEADERS, END_STREAM, empty
+  ASSERT_TRUE(client.dispatch(in));
+  ASSERT_NE(response.headers, nullptr);
+  EXPECT_EQ(response.headers->status, 200);
+  EXPECT_EQ(response.body, "body");
+  ASSERT_NE(response.trailers, nullptr);
+  EXPECT_TRUE(response.trailers->empty());
+  EXPECT_TRUE(response.end_stream);
+  EXPECT_EQ(client.activeStreams(), 0u);
+}
+
 TEST(Http2Codec, CarriesBodiesAndTrailersEndToEnd) {
   CodecPair p;
   FakeResponseDecoder response;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "tests/unit/proxy/http/http1/codec_fakes.h"
 
@@ -101,12 +102,39 @@ TEST_F(Http1ClientCodec, DropsFramingAndUnsafeFieldsFromTrailers) {
             "0\r\nx-sum: 1\r\n\r\n");
 }
 
+TEST_F(Http1ClientCodec, EncodesHeadsAroundAndFarAboveTheSliceSize) {
+  // A head whose size bound fits a slice is written in place, a larger one through a scratch
+  // string: every size across the switch, and one of several slices, comes out whole.
+  std::vector<size_t> sizes = {3 * buffer::kSliceSize};
+  for (size_t n = buffer::kSliceSize - 256; n <= buffer::kSliceSize + 64; ++n) sizes.push_back(n);
+  for (const size_t n : sizes) {
+    RecordingTransport transport;
+    ClientCodec codec{transport};
+    const std::string value(n, 'v');
+    RequestHeaders h = request("GET");
+    h.headers.add("x-big", value);
+    codec.newStream(decoder_).encodeHeaders(h, true);
+    ASSERT_EQ(transport.all(),
+              "GET / HTTP/1.1\r\nhost: backend:8080\r\nx-big: " + value + "\r\n\r\n")
+        << n;
+  }
+}
+
 TEST_F(Http1ClientCodec, ChunkedRequestEndsWithLastChunk) {
   RequestEncoder& e = codec_.newStream(decoder_);
   e.encodeHeaders(request("POST"), false);
   buffer::Buffer a = bufferOf("0123456789abcdefX");
   e.encodeData(a, true);
   EXPECT_EQ(transport_.writes.back(), "11\r\n0123456789abcdefX\r\n0\r\n\r\n");
+}
+
+TEST_F(Http1ClientCodec, KeepsTeTrailersOfferedInALaterTeField) {
+  RequestEncoder& e = codec_.newStream(decoder_);
+  RequestHeaders h = request("GET");
+  h.headers.add("te", "gzip");
+  h.headers.add("te", "deflate, trailers");
+  e.encodeHeaders(h, true);
+  EXPECT_EQ(transport_.all(), "GET / HTTP/1.1\r\nhost: backend:8080\r\nte: trailers\r\n\r\n");
 }
 
 TEST_F(Http1ClientCodec, StripsHopByHopAndUnsafeRequestHeaders) {

@@ -5,6 +5,7 @@
 // Each accepted client gets ONE new upstream TCP connection; bytes flow both ways through a small
 // per-direction buffer. Level-triggered epoll: a side is read only while its buffer is empty, and
 // a partial write arms EPOLLOUT on the other side. EOF or an error on either side closes both.
+// Out of file descriptors, the listener is left alone until a pair closes (or a second passes).
 // SIGTERM/SIGINT end the loop and exit(0), so valgrind --tool=callgrind writes its output.
 
 #include <arpa/inet.h>
@@ -29,6 +30,7 @@ namespace {
 
 constexpr size_t kBufferBytes = 16 * 1024;
 constexpr int kMaxEvents = 256;
+constexpr int kAcceptPauseMs = 1000;
 
 struct Pair;
 
@@ -51,7 +53,11 @@ struct Pair {
 };
 
 int epfd = -1;
+int listen_fd = -1;
+bool accepting = true;
 std::vector<Pair*> doomed;  // closed during this epoll batch; freed after it
+// Tags for the two non-pair fds; pair events carry a Side pointer.
+char listener_tag, signal_tag;
 
 bool parseAddress(const char* text, sockaddr_in& out) {
   std::string s(text);
@@ -70,12 +76,24 @@ void setNoDelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+// The listener is level-triggered: while accept4 fails for want of fds it stays readable, and
+// watching it would spin the loop at full CPU without accepting anything.
+void setAccepting(bool on) {
+  if (on == accepting) return;
+  epoll_event ev{};
+  ev.events = on ? uint32_t{EPOLLIN} : 0;
+  ev.data.ptr = &listener_tag;
+  epoll_ctl(epfd, EPOLL_CTL_MOD, listen_fd, &ev);
+  accepting = on;
+}
+
 void closePair(Pair* p) {
   if (p->closed) return;
   p->closed = true;
   close(p->client.fd);  // closing also removes the fd from the epoll set
   close(p->upstream.fd);
   doomed.push_back(p);
+  setAccepting(true);  // two fds just came free
 }
 
 // Interest follows state: read while our buffer is empty, write while the peer's holds bytes
@@ -156,16 +174,26 @@ void onEvent(Side& s, uint32_t events) {
   updateInterest(p->upstream);
 }
 
-void acceptAll(int listener, const sockaddr_in& upstream) {
+bool outOfFds(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+void acceptAll(const sockaddr_in& upstream) {
   for (;;) {
-    int cfd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int cfd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (cfd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      return;  // EAGAIN, or out of fds: try again on the next readiness
+      if (outOfFds(errno)) setAccepting(false);
+      return;  // EAGAIN: try again on the next readiness
     }
     int ufd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (ufd < 0) {
-      close(cfd);
+      int err = errno;
+      close(cfd);  // no upstream for this client
+      if (outOfFds(err)) {
+        setAccepting(false);
+        return;
+      }
       continue;
     }
     setNoDelay(cfd);
@@ -215,28 +243,27 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
   int sigfd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
-  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(lfd, reinterpret_cast<sockaddr*>(&listen_addr), sizeof(listen_addr)) != 0 ||
-      listen(lfd, 4096) != 0) {
+  setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(listen_fd, reinterpret_cast<sockaddr*>(&listen_addr), sizeof(listen_addr)) != 0 ||
+      listen(listen_fd, 4096) != 0) {
     std::perror("listen");
     return 1;
   }
   epfd = epoll_create1(EPOLL_CLOEXEC);
-  // Tags for the two non-pair fds; pair events carry a Side pointer.
-  static char listener_tag, signal_tag;
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = &listener_tag;
-  epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
+  epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev);
   ev.data.ptr = &signal_tag;
   epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &ev);
 
   epoll_event events[kMaxEvents];
   bool running = true;
   while (running) {
-    int n = epoll_wait(epfd, events, kMaxEvents, -1);
+    int n = epoll_wait(epfd, events, kMaxEvents, accepting ? -1 : kAcceptPauseMs);
+    if (n == 0) setAccepting(true);  // paused a second with no pair closing: try again
     if (n < 0) {
       if (errno == EINTR) continue;
       std::perror("epoll_wait");
@@ -245,7 +272,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n; ++i) {
       void* tag = events[i].data.ptr;
       if (tag == &listener_tag) {
-        acceptAll(lfd, upstream_addr);
+        acceptAll(upstream_addr);
       } else if (tag == &signal_tag) {
         running = false;
       } else {
@@ -255,7 +282,7 @@ int main(int argc, char** argv) {
     for (Pair* p : doomed) delete p;
     doomed.clear();
   }
-  close(lfd);
+  close(listen_fd);
   close(sigfd);
   close(epfd);
   return 0;  // open pairs are left to the kernel: the process is ending

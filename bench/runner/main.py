@@ -266,8 +266,10 @@ def run(args):
         print("warning: only one CPU allowed; every process shares it, numbers are indicative only")
     conn_limit = args.idle_conns + 1024
     nofile = raise_nofile(2 * conn_limit + 1024)
-    if nofile < conn_limit + 512:
-        args.idle_conns = max(0, nofile - 2048)
+    # Two fds per idle connection: a contestant may hold one upstream connection per client (the
+    # floor does), and one that runs out stalls the idle client until its deadline.
+    if nofile < 2 * args.idle_conns + 1024:
+        args.idle_conns = max(0, (nofile - 1024) // 2)
         conn_limit = args.idle_conns + 1024
         meta["idle_conns"] = args.idle_conns
         print(f"warning: the open-file limit is {nofile}; idle connections capped at "

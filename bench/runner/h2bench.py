@@ -7,14 +7,13 @@ import re
 import resource
 import shutil
 import statistics
-import string
 import subprocess
 import time
 
 import procs as procs_mod
-from procs import free_port, wait_for_port
+import servers
+from procs import free_port
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
 CONTESTANTS = ["podproxy", "nghttpx", "haproxy"]
 PATH = "/small"
 CLIENTS = 16
@@ -98,27 +97,6 @@ class H2Server:
         self.port = port
 
 
-def _render(template_name, out_path, **values):
-    with open(os.path.join(CONFIG_DIR, template_name)) as f:
-        text = string.Template(f.read()).substitute(**values)
-    with open(out_path, "w") as f:
-        f.write(text)
-    return out_path
-
-
-def _start(ps, name, argv, cpus, nofile, port, log):
-    proc = ps.spawn(name, argv, cpus, nofile, log)
-    if not wait_for_port(port, proc):
-        ps.stop(proc)
-        tail = ""
-        if os.path.exists(log):
-            with open(log, errors="replace") as f:
-                tail = f.read()[-1500:]
-        raise RuntimeError(f"{name} did not start listening on 127.0.0.1:{port}\n{tail}")
-    ps.remember_tree(proc)
-    return proc
-
-
 def start_extra(name, ps, tmp, cpus, nofile, conn_limit, backend):
     """Starts nghttpx or the h2 HAProxy (the HTTP/1 HAProxy keeps its own config untouched)."""
     port = free_port()
@@ -133,12 +111,13 @@ def start_extra(name, ps, tmp, cpus, nofile, conn_limit, backend):
                 "--log-level=WARN", f"--errorlog-file={log}",
                 f"--pid-file={os.path.join(tmp, 'nghttpx.pid')}"]
     elif name == "haproxy":
-        conf = _render("haproxy-h2.cfg", os.path.join(tmp, "haproxy-h2.cfg"), port=port,
+        conf = servers.render_config("haproxy-h2.cfg", os.path.join(tmp, "haproxy-h2.cfg"), port=port,
                        backend_port=backend.port, maxconn=conn_limit, nofile=nofile)
         argv = ["haproxy", "-db", "-f", conf]
     else:
         raise ValueError(name)
-    return H2Server(name, _start(ps, f"{name} (h2)", argv, cpus, nofile, port, log), port)
+    proc = servers.spawn_listening(ps, f"{name} (h2)", argv, cpus, nofile, log, [port])
+    return H2Server(name, proc, port)
 
 
 def one_run(server, requests, plan, timeout_s):

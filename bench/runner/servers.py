@@ -102,7 +102,8 @@ def make_certificate(tmp):
     return cert, key, pem
 
 
-def _render(template_name, out_path, **values):
+def render_config(template_name, out_path, **values):
+    """Fills a bench/configs template ($-placeholders) into `out_path`; returns the path."""
     with open(os.path.join(CONFIG_DIR, template_name)) as f:
         text = string.Template(f.read()).substitute(**values)
     with open(out_path, "w") as f:
@@ -163,14 +164,18 @@ def warm_up(server):
             or None)
 
 
-def _started(procs, name, proc, port, log_path):
-    if not wait_for_port(port, proc):
-        procs.stop(proc)
-        tail = ""
-        if os.path.exists(log_path):
-            with open(log_path, errors="replace") as f:
-                tail = f.read()[-2000:]
-        raise RuntimeError(f"{name} did not start listening on 127.0.0.1:{port}\n{tail}")
+def spawn_listening(procs, name, argv, cpus, nofile, log, ports, stdout=None, timeout_s=10.0):
+    """Starts `argv` and waits until it accepts on every port in `ports` (None entries skipped);
+    stops it and raises with the tail of its log if it does not."""
+    proc = procs.spawn(name, argv, cpus, nofile, log, stdout=stdout)
+    for port in ports:
+        if port is not None and not wait_for_port(port, proc, timeout_s):
+            procs.stop(proc)
+            tail = ""
+            if os.path.exists(log):
+                with open(log, errors="replace") as f:
+                    tail = f.read()[-2000:]
+            raise RuntimeError(f"{name} did not start listening on 127.0.0.1:{port}\n{tail}")
     procs.remember_tree(proc)
     return proc
 
@@ -188,7 +193,7 @@ def start_backend(procs, tmp, cpus, nofile, conn_limit, mesh=None):
     mtls_server = "" if not mesh else string.Template(MTLS_BACKEND).substitute(
         mtls_port=mtls_port, cert=mesh["server_cert"], key=mesh["server_key"], ca=mesh["ca"],
         docroot=docroot)
-    conf = _render(
+    conf = render_config(
         "backend-nginx.conf",
         os.path.join(tmp, "backend-nginx.conf"),
         user_line=_nginx_user_line(),
@@ -201,8 +206,7 @@ def start_backend(procs, tmp, cpus, nofile, conn_limit, mesh=None):
     )
     log = os.path.join(tmp, "backend.out")
     argv = ["nginx", "-p", tmp, "-e", os.path.join(tmp, "backend-error.log"), "-c", conf]
-    proc = procs.spawn("backend nginx", argv, cpus, nofile, log)
-    _started(procs, "backend nginx", proc, port, log)
+    proc = spawn_listening(procs, "backend nginx", argv, cpus, nofile, log, [port])
     return Server("backend", proc, port, mtls_backend_port=mtls_port)
 
 
@@ -225,7 +229,7 @@ def start_contestant(name, procs, tmp, cpus, nofile, conn_limit, backend, bins, 
     stdout = None
     if name == "nginx":
         tls_port = free_port()
-        conf = _render(
+        conf = render_config(
             "proxy-nginx.conf",
             os.path.join(tmp, "proxy-nginx.conf"),
             user_line=_nginx_user_line(),
@@ -249,7 +253,7 @@ def start_contestant(name, procs, tmp, cpus, nofile, conn_limit, backend, bins, 
                 mtls_port=mtls_port, pem_file=pem_file, maxconn=conn_limit,
                 backend_mtls_port=backend.mtls_backend_port, ca=mesh["ca"],
                 client_pem=mesh["client_pem"])
-        conf = _render(
+        conf = render_config(
             "haproxy.cfg",
             os.path.join(tmp, "haproxy.cfg"),
             port=port,
@@ -265,7 +269,7 @@ def start_contestant(name, procs, tmp, cpus, nofile, conn_limit, backend, bins, 
         if not (mesh and backend.mtls_backend_port):
             raise RuntimeError("no mesh certificates (podproxy certs failed)")
         tls_port, mtls_port = free_port(), free_port()
-        conf = _render(
+        conf = render_config(
             "podproxy.yaml", os.path.join(tmp, "podproxy.yaml"),
             port=port, backend_port=backend.port, tls_port=tls_port, cert_file=cert_file,
             key_file=key_file, mtls_port=mtls_port, backend_mtls_port=backend.mtls_backend_port,
@@ -274,7 +278,7 @@ def start_contestant(name, procs, tmp, cpus, nofile, conn_limit, backend, bins, 
         argv = [bins["podproxy"], "-c", conf, "--concurrency", str(concurrency),
                 "--log-level", "warn"]
     elif name == "podproxy+telemetry":
-        conf = _render("podproxy-telemetry.yaml", os.path.join(tmp, "podproxy-telemetry.yaml"),
+        conf = render_config("podproxy-telemetry.yaml", os.path.join(tmp, "podproxy-telemetry.yaml"),
                        port=port, backend_port=backend.port)
         argv = [bins["podproxy"], "-c", conf, "--concurrency", "1", "--log-level", "warn"]
         stdout = subprocess.DEVNULL  # the access log: formatted and written, not stored
@@ -283,18 +287,8 @@ def start_contestant(name, procs, tmp, cpus, nofile, conn_limit, backend, bins, 
                 "--upstream", f"127.0.0.1:{backend.port}"]
     else:
         raise ValueError(f"unknown contestant {name}")
-    proc = procs.spawn(name, list(wrap) + argv, cpus, nofile, log, stdout=stdout)
-    for p in (port, tls_port, mtls_port):
-        if p is None:
-            continue
-        if not wait_for_port(p, proc, start_timeout_s):
-            procs.stop(proc)
-            tail = ""
-            if os.path.exists(log):
-                with open(log, errors="replace") as f:
-                    tail = f.read()[-2000:]
-            raise RuntimeError(f"{name} did not start listening on 127.0.0.1:{p}\n{tail}")
-    procs.remember_tree(proc)
+    proc = spawn_listening(procs, name, list(wrap) + argv, cpus, nofile, log,
+                           (port, tls_port, mtls_port), stdout=stdout, timeout_s=start_timeout_s)
     return Server(name, proc, port, tls_port=tls_port, mtls_port=mtls_port)
 
 

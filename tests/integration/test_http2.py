@@ -10,20 +10,12 @@ import time
 
 import pytest
 
-from harness import basic_config
+from harness import basic_config, rss_bytes
 from harness.h2client import H2Client
 
 MIB = 1024 * 1024
 ENHANCE_YOUR_CALM = 0xB
 NO_ERROR = 0
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 def test_nghttp_h2c_request_reaches_the_http1_upstream(make_proxy, http_upstream):

@@ -6,18 +6,10 @@ growth of the proxy divided by the connections)."""
 import resource
 import time
 
-from harness import RawConnection, basic_config
+from harness import RawConnection, basic_config, rss_bytes
 
 COUNT = 1000
 SLICE = 16 * 1024
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 def get(path):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness import bootstrap, cluster, http_listener, route, wait_until
+from harness import bootstrap, cluster, http_listener, route, rss_bytes, wait_until
 from upstreams.websocket import (OP_BINARY, OP_CLOSE, OP_TEXT, FrameReader, WebSocketClient,
                                  WebSocketUpstream, accept_key, encode_frame, read_head)
 
@@ -27,14 +27,6 @@ def ws_config(upstream, **route_action):
     routes = [route("/plain", "backend", "5s", name="plain"),
               route("/", "backend", "5s", name="ws", upgrade_types=["websocket"], **route_action)]
     return bootstrap([http_listener("ingress", routes=routes)], [cluster("backend", [upstream])])
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 def read_until_eof(sock, timeout=5):

@@ -30,6 +30,15 @@ def run_podproxy(args, timeout=10.0, binary=None, input=None):
                           timeout=timeout, input=input, stdin=None if input else subprocess.DEVNULL)
 
 
+def rss_bytes(pid):
+    """The resident set size of process `pid` (VmRSS), in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
 def write_config(config, path):
     """Writes a dict as YAML, or a str verbatim (for deliberately broken configs)."""
     path = Path(path)

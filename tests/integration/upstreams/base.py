@@ -93,6 +93,9 @@ class ThreadedServer:
             except OSError:
                 return
             sock.settimeout(POLL_INTERVAL)
+            # A response goes out as several sends (head, then body): with Nagle on, each later
+            # send waits for the ACK the proxy delays by 40 ms on a keep-alive connection.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self.connections_accepted += 1
                 conn_id = self.connections_accepted

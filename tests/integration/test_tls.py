@@ -60,8 +60,11 @@ def test_a_client_that_never_finishes_its_handshake_is_closed(make_proxy, http_u
     """A TLS slowloris (a few bytes of a ClientHello, then silence) holds a connection only for the
     10 s handshake budget; the listener serves others meanwhile."""
     certs.make("server")
-    proxy = make_proxy(bootstrap([tls_listener([certs.cert("server")])],
-                                 [cluster("backend", [http_upstream])]))
+    listener = tls_listener([certs.cert("server")])
+    # The HTTP header timeout defaults to the same 10 s: lift it so only the handshake budget
+    # can close the stalled connection in time.
+    listener["http"]["request_headers_timeout"] = "60s"
+    proxy = make_proxy(bootstrap([listener], [cluster("backend", [http_upstream])]))
     stalled = socket.create_connection(("127.0.0.1", proxy.port("ingress")), timeout=20)
     try:
         stalled.sendall(b"\x16\x03\x01")  # the start of a TLS record header, never completed

@@ -28,23 +28,17 @@ def certs(tmp_path):
 
 def server_sidecar(make_proxy, certs, app, mtls="strict", authorization=None, identity="payments",
                    tcp_app=None, direction=None):
-    inbound = http_listener("inbound", "app")
-    inbound["mtls"] = mtls
-    if direction:
-        inbound["direction"] = direction
-    if authorization:
-        inbound["authorization"] = authorization
-    listeners = [inbound]
+    listeners = [http_listener("inbound", "app")]
     clusters = [cluster("app", [app])]
     if tcp_app is not None:
-        tcp_in = tcp_listener("tcp_inbound", "tcp_app")
-        tcp_in["mtls"] = mtls
-        if direction:
-            tcp_in["direction"] = direction
-        if authorization:
-            tcp_in["authorization"] = authorization
-        listeners.append(tcp_in)
+        listeners.append(tcp_listener("tcp_inbound", "tcp_app"))
         clusters.append(cluster("tcp_app", [tcp_app]))
+    for listener in listeners:
+        listener["mtls"] = mtls
+        if direction:
+            listener["direction"] = direction
+        if authorization:
+            listener["authorization"] = authorization
     return make_proxy(bootstrap(listeners, clusters,
                                 workload_identity=certs.workload_identity(identity, "ca")),
                       name="payments-sidecar")

@@ -12,17 +12,13 @@ connection inbound. The namespaces do not forward packets, so the outsider reach
 pod and nothing else. Names are pp-<pid>-<role>; close() (also at exit) removes everything.
 """
 
-import atexit
-import os
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
 import yaml
 
 import netns
-from netns import NsProcess, run
 from sidecar import podproxy_binary
 
 HERE = Path(__file__).resolve().parent
@@ -42,31 +38,18 @@ SERVER_ID = f"spiffe://{TRUST_DOMAIN}/ns/default/sa/server"
 OTHER_ID = f"spiffe://{TRUST_DOMAIN}/ns/default/sa/other"
 
 
-class MeshPods:
+class MeshPods(netns.Namespaces):
     def __init__(self, workdir):
-        base = f"{netns.PREFIX}{os.getpid()}"
-        self.cpod, self.spod, self.out = f"{base}-cpod", f"{base}-spod", f"{base}-out"
+        super().__init__()
+        self.cpod, self.spod, self.out = (f"{self.base}-cpod", f"{self.base}-spod",
+                                          f"{self.base}-out")
         self.workdir = Path(workdir)
-        self.namespaces, self.processes = [], []
         self.client_proxy = self.server_proxy = None
-        self._closed = False
-        atexit.register(self.close)
 
     # --- topology ---
 
-    def create(self):
-        try:
-            self._create()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
     def _create(self):
-        for ns in (self.cpod, self.spod, self.out):
-            run(["ip", "netns", "add", ns])
-            self.namespaces.append(ns)
-            self.ip(ns, "link", "set", "lo", "up")
+        self.add_namespaces(self.cpod, self.spod, self.out)
         self.ip(self.spod, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0",
                 "netns", self.cpod)
         self.ip(self.spod, "link", "add", "eth1", "type", "veth", "peer", "name", "eth0",
@@ -80,21 +63,6 @@ class MeshPods:
         self.ip(self.out, "route", "add", "default", "via", SERVER_POD_OUT_IP)
         for ns in (self.cpod, self.spod):
             self.exec(ns, "sh", str(INIT_SCRIPT), "--ipv6", "off")
-
-    def ip(self, ns, *args):
-        return run(["ip", "-n", ns, *args])
-
-    def exec(self, ns, *cmd, timeout=10.0, check=True):
-        return run(["ip", "netns", "exec", ns, *[str(c) for c in cmd]], timeout=timeout,
-                   check=check)
-
-    def spawn(self, name, ns, *cmd, uid=None):
-        prefix = ["ip", "netns", "exec", ns]
-        if uid is not None:
-            prefix += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
-        p = NsProcess(name, prefix + [str(c) for c in cmd])
-        self.processes.append(p)
-        return p
 
     # --- certificates, apps, sidecars ---
 
@@ -199,16 +167,3 @@ class MeshPods:
         if not out:
             raise AssertionError(f"no stats from podproxy's admin API\n{proxy.tail()}")
         return out
-
-    def close(self):
-        if self._closed:
-            return
-        self._closed = True
-        for p in reversed(self.processes):
-            try:
-                p.stop(signal.SIGTERM, timeout=5)
-            except Exception:  # noqa: BLE001 - keep cleaning up
-                pass
-        for ns in reversed(self.namespaces):
-            run(["ip", "netns", "del", ns], check=False)
-        self.namespaces.clear()

@@ -179,15 +179,15 @@ class NsProcess:
                          for line in lines)
 
 
-class Pod:
-    """Creates the three namespaces and links; exec() runs commands inside them."""
+class Namespaces:
+    """Network namespaces (named pp-<pid>-<role>) and the processes started in them; close()
+    (also at interpreter exit) stops the processes and removes the namespaces. A subclass builds
+    its topology in _create()."""
 
     def __init__(self):
-        base = f"{PREFIX}{os.getpid()}"
-        self.client, self.pod, self.server = f"{base}-client", f"{base}-pod", f"{base}-server"
+        self.base = f"{PREFIX}{os.getpid()}"
         self.namespaces = []
         self.processes = []
-        self.ipv6 = False
         self._closed = False
         atexit.register(self.close)
 
@@ -200,10 +200,55 @@ class Pod:
         return self
 
     def _create(self):
-        for ns in (self.client, self.pod, self.server):
+        raise NotImplementedError
+
+    def add_namespaces(self, *names):
+        for ns in names:
             run(["ip", "netns", "add", ns])
             self.namespaces.append(ns)
             self.ip(ns, "link", "set", "lo", "up")
+
+    def ip(self, ns, *args):
+        return run(["ip", "-n", ns, *args])
+
+    def exec(self, ns, *cmd, timeout=10.0, check=True, input=None):
+        return run(["ip", "netns", "exec", ns, *[str(c) for c in cmd]], timeout=timeout,
+                   check=check, input=input)
+
+    def spawn(self, name, ns, *cmd, uid=None):
+        """Starts a long-running process in a namespace, optionally as uid:gid `uid`."""
+        prefix = ["ip", "netns", "exec", ns]
+        if uid is not None:
+            prefix += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+        p = NsProcess(name, prefix + [str(c) for c in cmd])
+        self.processes.append(p)
+        return p
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        for p in reversed(self.processes):
+            try:
+                p.stop(signal.SIGTERM, timeout=5)
+            except Exception:  # noqa: BLE001 - keep cleaning up
+                pass
+        for ns in reversed(self.namespaces):
+            run(["ip", "netns", "del", ns], check=False)
+        self.namespaces.clear()
+
+
+class Pod(Namespaces):
+    """Creates the three namespaces and links; exec() runs commands inside them."""
+
+    def __init__(self):
+        super().__init__()
+        self.client, self.pod, self.server = (f"{self.base}-client", f"{self.base}-pod",
+                                              f"{self.base}-server")
+        self.ipv6 = False
+
+    def _create(self):
+        self.add_namespaces(self.client, self.pod, self.server)
         self.ipv6 = ipv6_available(self.pod)
         # Both ends are created inside the namespaces, so the link names never exist in the
         # host namespace and concurrent runs cannot collide.
@@ -233,21 +278,6 @@ class Pod:
             self.ip(ns, "-6", "addr", "add", f"{ip6}/64", "dev", dev, "nodad")
         self.ip(ns, "link", "set", dev, "up")
 
-    def ip(self, ns, *args):
-        return run(["ip", "-n", ns, *args])
-
-    def exec(self, ns, *cmd, timeout=10.0, check=True, input=None):
-        return run(["ip", "netns", "exec", ns, *cmd], timeout=timeout, check=check, input=input)
-
-    def spawn(self, name, ns, *cmd, uid=None):
-        """Starts a long-running process in a namespace, optionally as uid:gid `uid`."""
-        prefix = ["ip", "netns", "exec", ns]
-        if uid is not None:
-            prefix += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
-        p = NsProcess(name, prefix + [str(c) for c in cmd])
-        self.processes.append(p)
-        return p
-
     def nat_counters(self, family=4):
         """{(chain, rule text): packets} for the pod's nat table. nat rules see only the first
         packet of each connection, so packets == connections."""
@@ -259,16 +289,3 @@ class Pod:
             if m:
                 counters[(m.group(2), m.group(3))] = int(m.group(1))
         return counters
-
-    def close(self):
-        if self._closed:
-            return
-        self._closed = True
-        for p in reversed(self.processes):
-            try:
-                p.stop(signal.SIGTERM, timeout=5)
-            except Exception:  # noqa: BLE001 - keep cleaning up
-                pass
-        for ns in reversed(self.namespaces):
-            run(["ip", "netns", "del", ns], check=False)
-        self.namespaces.clear()

@@ -199,7 +199,11 @@ std::expected<SslCtxPtr, std::string> TlsContext::buildSslCtx(const CertificateF
     }
     ERR_clear_error();
   } else if (!isServer()) {
-    SSL_CTX_set_default_verify_paths(c);
+    // Shared, not per context: SSL_CTX_set_default_verify_paths() would parse the whole system
+    // bundle into every client context (and again on every rebuild).
+    X509_STORE* system = systemTrustStore();
+    if (system == nullptr) return std::unexpected("cannot load the system trust store");
+    SSL_CTX_set1_cert_store(c, system);
   }
 
   if (isServer()) {

@@ -103,6 +103,18 @@ std::string subjectString(X509* cert) {
   return std::string(data, static_cast<size_t>(n));
 }
 
+X509_STORE* systemTrustStore() {
+  // Never freed: contexts hold references until exit, and the store never changes (the system
+  // bundle is not watched, so a rebuilt context would read the same files anyway).
+  static X509_STORE* const store = [] {
+    X509_STORE* s = X509_STORE_new();
+    if (s != nullptr) X509_STORE_set_default_paths(s);
+    ERR_clear_error();  // a missing default file or directory is not an error
+    return s;
+  }();
+  return store;
+}
+
 std::string opensslErrors(std::string_view fallback) {
   std::string out;
   while (unsigned long e = ERR_get_error()) {

@@ -43,6 +43,12 @@ int64_t notBefore(X509* cert);
 // The subject as an RFC 2253 string ("CN=web,O=podproxy").
 std::string subjectString(X509* cert);
 
+// The system trust anchors (OpenSSL's default file and directory, or SSL_CERT_FILE and
+// SSL_CERT_DIR), read once per process and shared by every client context without a ca_file:
+// Debian's bundle parses into ~1.4 MiB of certificates, which each context used to hold again.
+// Built on first use; thread-safe.
+X509_STORE* systemTrustStore();
+
 // The queued OpenSSL errors as "reason; reason" (emptying the queue), or `fallback`.
 std::string opensslErrors(std::string_view fallback = "unknown error");
 

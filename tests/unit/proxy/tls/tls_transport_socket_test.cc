@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -381,6 +382,32 @@ TEST(TlsContext, RejectsAFileWithoutACertificate) {
   config.certificates = {{"/nonexistent/cert.pem", certs.file("a", "key.pem"), {}}};
   EXPECT_EQ(TlsContext::create(config).error(),
             "/nonexistent/cert.pem: cannot open: No such file or directory");
+}
+
+TEST(TlsContext, ClientsWithoutACaFileShareOneSystemTrustStore) {
+  if (!std::filesystem::exists(X509_get_default_cert_file())) {
+    GTEST_SKIP() << "no system CA bundle at " << X509_get_default_cert_file();
+  }
+  TlsContextConfig config;
+  config.role = TlsContextConfig::Role::kClient;
+  auto first = testing::mustCreate(config);
+  config.name = "cluster:other";
+  config.alpn = {"h2"};
+  auto second = testing::mustCreate(config);
+  ASSERT_TRUE(first && second);
+  X509_STORE* store = SSL_CTX_get_cert_store(first->sslCtx());
+  EXPECT_EQ(store, SSL_CTX_get_cert_store(second->sslCtx()));
+  EXPECT_EQ(store, systemTrustStore());
+  // The bundle was read into it (Debian's holds over a hundred CAs).
+  EXPECT_GT(sk_X509_OBJECT_num(X509_STORE_get0_objects(store)), 10);
+  // A client with its own CA keeps a store of its own.
+  testing::CertDir certs;
+  certs.make("ca");
+  config.ca_file = certs.file("ca", "ca.pem");
+  auto own = testing::mustCreate(config);
+  ASSERT_TRUE(own);
+  EXPECT_NE(SSL_CTX_get_cert_store(own->sslCtx()), store);
+  EXPECT_EQ(sk_X509_OBJECT_num(X509_STORE_get0_objects(SSL_CTX_get_cert_store(own->sslCtx()))), 1);
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ void applyRequestMutations(const config::HeaderMutations& mutations,
     return;
   }
   for (const char* name : {"host", ":authority"}) {
-    if (const std::string* value = request.headers.get(name)) {
+    if (const std::string_view* value = request.headers.get(name)) {
       request.authority = *value;
       request.headers.remove(name);
     }

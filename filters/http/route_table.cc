@@ -201,7 +201,7 @@ bool RouteEntry::headersMatch(const http::HeaderMap& headers) const {
     const config::HeaderMatcher& matcher = *compiled.config;
     // Several values of one header are matched as their RFC 9110 combination; the common single
     // value case is matched in place without a copy.
-    const std::string* first = nullptr;
+    const std::string_view* first = nullptr;
     std::string joined;
     for (const http::HeaderMap::Entry& header : headers.entries()) {
       if (header.name != matcher.name) continue;

@@ -113,7 +113,7 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
   if (idle_timeout_.count() > 0) startIdleTimer(idle_timeout_);
   // gRPC: the client's deadline is the route timeout, counted from now (a streaming request
   // may never "complete" before its deadline).
-  if (const std::string* grpc_timeout = headers.headers.get("grpc-timeout")) {
+  if (const std::string_view* grpc_timeout = headers.headers.get("grpc-timeout")) {
     if (auto timeout = http::grpc::parseTimeout(*grpc_timeout); timeout && timeout->count() > 0) {
       armResponseTimer(*timeout);
     }

@@ -29,16 +29,16 @@ void propagateTraceContext(http::HeaderMap& headers, http::StreamInfo& info,
   // The ids are formatted straight into StreamInfo (inline strings): no allocation per request
   // beyond the header values themselves.
   // One pass over the headers for every field read here (each get() is a scan of the map).
-  const std::string* traceparent_header = nullptr;
-  const std::string* b3_trace_id = nullptr;
-  const std::string* b3_span_id = nullptr;
-  const std::string* b3_parent_span_id = nullptr;
-  const std::string* b3_sampled = nullptr;
-  const std::string* b3_flags = nullptr;
-  const std::string* b3_header = nullptr;
+  const std::string_view* traceparent_header = nullptr;
+  const std::string_view* b3_trace_id = nullptr;
+  const std::string_view* b3_span_id = nullptr;
+  const std::string_view* b3_parent_span_id = nullptr;
+  const std::string_view* b3_sampled = nullptr;
+  const std::string_view* b3_flags = nullptr;
+  const std::string_view* b3_header = nullptr;
   for (const auto& e : headers.entries()) {
     const std::string_view name = e.name;  // stored lower-case
-    const std::string** slot = nullptr;
+    const std::string_view** slot = nullptr;
     if (name == "traceparent") {
       slot = &traceparent_header;
     } else if (name == "b3") {
@@ -59,7 +59,7 @@ void propagateTraceContext(http::HeaderMap& headers, http::StreamInfo& info,
     }
     if (slot != nullptr && *slot == nullptr) *slot = &e.value;  // the first value, as get()
   }
-  auto view = [](const std::string* v) { return v != nullptr ? std::string_view(*v) : ""; };
+  auto view = [](const std::string_view* v) { return v != nullptr ? std::string_view(*v) : ""; };
   const std::string_view traceparent = view(traceparent_header);
   const bool incoming = !traceparent.empty() && TraceParent::valid(traceparent);
 

@@ -7,7 +7,7 @@ namespace podproxy::telemetry {
 namespace {
 
 std::string_view headerOr(const http::HeaderMap& headers, std::string_view name) {
-  const std::string* v = headers.get(name);
+  const std::string_view* v = headers.get(name);
   return v != nullptr ? std::string_view(*v) : std::string_view();
 }
 

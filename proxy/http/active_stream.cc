@@ -20,54 +20,6 @@ ActiveStream::~ActiveStream() {
   deleteFilters();
 }
 
-namespace {
-// A per-thread cache of freed stream blocks. Bounded: a burst of streams leaves at most this
-// many behind.
-struct StreamBlockCache {
-  static constexpr size_t kMaxBlocks = 16;
-  struct Block {
-    Block* next;
-  };
-  Block* head = nullptr;
-  size_t count = 0;
-  size_t block_size = 0;
-
-  ~StreamBlockCache() {
-    while (head != nullptr) {
-      Block* b = head;
-      head = b->next;
-      ::operator delete(b, block_size);
-    }
-  }
-};
-thread_local StreamBlockCache stream_block_cache;
-}  // namespace
-
-void* ActiveStream::operator new(size_t size) {
-  StreamBlockCache& cache = stream_block_cache;
-  if (cache.head != nullptr && size == cache.block_size) {
-    StreamBlockCache::Block* b = cache.head;
-    cache.head = b->next;
-    --cache.count;
-    return b;
-  }
-  return ::operator new(size);
-}
-
-void ActiveStream::operator delete(void* p, size_t size) {
-  StreamBlockCache& cache = stream_block_cache;
-  if (cache.count < StreamBlockCache::kMaxBlocks &&
-      (cache.block_size == 0 || cache.block_size == size)) {
-    cache.block_size = size;
-    auto* b = static_cast<StreamBlockCache::Block*>(p);
-    b->next = cache.head;
-    cache.head = b;
-    ++cache.count;
-    return;
-  }
-  ::operator delete(p, size);
-}
-
 void ActiveStream::deleteFilters() {
   // Encoder filters (last added first), then decoder filters (first added first): the order
   // of the vectors of owning pointers this replaced.
@@ -124,11 +76,11 @@ void ActiveStream::prepareRequest(RequestHeaders& headers) {
   head_request_ = headers.method == "HEAD";
   // One pass over the headers finds every field handled here (each get() or set() is a scan
   // of its own); fields found absent are then added without another.
-  const std::string* expect = nullptr;
-  const std::string* xff = nullptr;
+  const std::string_view* expect = nullptr;
+  const std::string_view* xff = nullptr;
   bool xff_repeated = false;
   bool has_xfp = false;
-  const std::string* request_id = nullptr;
+  const std::string_view* request_id = nullptr;
   for (const auto& e : headers.headers.entries()) {
     const std::string_view name = e.name;  // stored lower-case
     if (name == "expect") {

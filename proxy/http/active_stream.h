@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "proxy/common/block_cache.h"
 #include "proxy/event/timer_wheel.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/filter.h"
@@ -63,14 +64,13 @@ class ActiveStream final : public RequestDecoder,
                            public StreamEncoderFilterCallbacks,
                            public FilterChainFactoryCallbacks,
                            public event::DeferredDeletable,
+                           public ThreadCached<ActiveStream, 128>,
                            private event::WheelTimer {
  public:
   ActiveStream(ConnectionManager& manager, ResponseEncoder& encoder);
   ~ActiveStream() override;
-  // Streams come and go with every request: their memory is recycled per thread instead of
-  // going through malloc each time (a stream is larger than malloc's fast per-thread bins).
-  static void* operator new(size_t size);
-  static void operator delete(void* p, size_t size);
+  // Streams come and go with every request: their memory is recycled per thread
+  // (ThreadCached) instead of going through malloc each time.
   // Room for the filters of a typical chain (tracing, authz, router: 464 bytes today), so
   // building it costs no allocation.
   static constexpr size_t kFilterStorageBytes = 512;

@@ -5,7 +5,7 @@
 namespace podproxy::http::grpc {
 
 bool isGrpcRequest(const RequestHeaders& headers) {
-  const std::string* type = headers.headers.get("content-type");
+  const std::string_view* type = headers.headers.get("content-type");
   if (type == nullptr) return false;
   constexpr std::string_view kGrpc = "application/grpc";
   if (type->size() < kGrpc.size() || !equalsIgnoreCase(type->substr(0, kGrpc.size()), kGrpc)) {

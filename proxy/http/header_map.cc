@@ -1,6 +1,11 @@
 #include "proxy/http/header_map.h"
 
 #include <algorithm>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "proxy/common/block_cache.h"
 
 namespace podproxy::http {
 
@@ -38,38 +43,160 @@ bool storedNameEquals(std::string_view stored, std::string_view name) {
 
 }  // namespace
 
+namespace {
+
+// One block: kBlockEntries entries, then the first bytes of names and values. 1 KiB stays under
+// glibc's large-chunk threshold and holds a typical request or response whole.
+constexpr size_t kBlockBytes = 1024;
+constexpr uint32_t kBlockEntries = 16;
+constexpr size_t kBlockEntryBytes = kBlockEntries * sizeof(HeaderMap::Entry);
+static_assert(kBlockEntryBytes < kBlockBytes);
+// Enough for every message in flight on a busy worker (HTTP/2 streams hold two or three maps);
+// past that, blocks go back to malloc.
+constexpr size_t kMaxCachedBlocks = 256;
+// Heap chunks for bytes beyond the block's: at least this big, so a large message makes few.
+constexpr size_t kMinChunkBytes = 2048;
+
+using FieldBlockCache = BlockCache<kBlockBytes, kMaxCachedBlocks>;
+
+}  // namespace
+
+struct HeaderMap::Chunk {
+  Chunk* next;
+  char* bytes() { return reinterpret_cast<char*>(this + 1); }
+};
+
+HeaderMap::HeaderMap(const HeaderMap& other) {
+  for (const Entry& e : other.entries()) add(e.name, e.value);
+}
+
+HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
+  if (this != &other) {
+    clear();
+    for (const Entry& e : other.entries()) add(e.name, e.value);
+  }
+  return *this;
+}
+
+HeaderMap::HeaderMap(HeaderMap&& other) noexcept
+    : block_(std::exchange(other.block_, nullptr)),
+      entries_(std::exchange(other.entries_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      capacity_(std::exchange(other.capacity_, 0)),
+      cursor_(std::exchange(other.cursor_, nullptr)),
+      limit_(std::exchange(other.limit_, nullptr)),
+      chunks_(std::exchange(other.chunks_, nullptr)) {}
+
+HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
+  if (this != &other) {
+    release();
+    block_ = std::exchange(other.block_, nullptr);
+    entries_ = std::exchange(other.entries_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
+    cursor_ = std::exchange(other.cursor_, nullptr);
+    limit_ = std::exchange(other.limit_, nullptr);
+    chunks_ = std::exchange(other.chunks_, nullptr);
+  }
+  return *this;
+}
+
+void HeaderMap::release() {
+  while (chunks_ != nullptr) ::operator delete(std::exchange(chunks_, chunks_->next));
+  if (entries_ != block_) ::operator delete(entries_);
+  if (block_ != nullptr) FieldBlockCache::local().give(block_);
+  block_ = nullptr;
+  entries_ = nullptr;
+  size_ = capacity_ = 0;
+  cursor_ = limit_ = nullptr;
+}
+
+void HeaderMap::clear() {
+  // Keeps the block for the next fields; heap spill goes.
+  size_ = 0;
+  if (block_ == nullptr) return;
+  while (chunks_ != nullptr) ::operator delete(std::exchange(chunks_, chunks_->next));
+  if (entries_ != block_) ::operator delete(entries_);
+  useBlock(block_);
+}
+
+char* HeaderMap::reserveBytes(size_t n) {
+  if (static_cast<size_t>(limit_ - cursor_) < n) return growBytes(n);
+  return std::exchange(cursor_, cursor_ + n);
+}
+
+void HeaderMap::useBlock(void* block) {
+  block_ = block;
+  entries_ = static_cast<Entry*>(block_);
+  capacity_ = kBlockEntries;
+  cursor_ = static_cast<char*>(block_) + kBlockEntryBytes;
+  limit_ = static_cast<char*>(block_) + kBlockBytes;
+}
+
+char* HeaderMap::growBytes(size_t n) {
+  // The rest of the current region is abandoned: fields are never split across regions.
+  const size_t size = std::max(n, kMinChunkBytes);
+  auto* chunk = static_cast<Chunk*>(::operator new(sizeof(Chunk) + size));
+  chunk->next = chunks_;
+  chunks_ = chunk;
+  cursor_ = chunk->bytes() + n;
+  limit_ = chunk->bytes() + size;
+  return chunk->bytes();
+}
+
+HeaderMap::Entry& HeaderMap::appendEntry() {
+  if (size_ == capacity_) {
+    const uint32_t capacity = capacity_ * 2;
+    auto* grown = static_cast<Entry*>(::operator new(capacity * sizeof(Entry)));
+    std::memcpy(static_cast<void*>(grown), entries_, size_ * sizeof(Entry));
+    if (entries_ != block_) ::operator delete(entries_);
+    entries_ = grown;
+    capacity_ = capacity;
+  }
+  return *new (&entries_[size_++]) Entry{};
+}
+
 void HeaderMap::add(std::string_view name, std::string_view value) {
-  // A request or response carries about a dozen fields: one allocation up front instead of
-  // growing 1, 2, 4, 8, 16 and moving every entry each time.
-  if (entries_.capacity() == 0) entries_.reserve(kTypicalFieldCount);
-  Entry& entry = entries_.emplace_back();
-  entry.name.resize(name.size());
-  std::transform(name.begin(), name.end(), entry.name.begin(), lowerAscii);
-  entry.value.assign(value);
+  if (block_ == nullptr) useBlock(FieldBlockCache::local().take());
+  // Both copies land before the entry is appended: `name` and `value` may be views of this
+  // map's own fields, and no byte storage moves.
+  char* bytes = reserveBytes(name.size() + value.size());
+  std::transform(name.begin(), name.end(), bytes, lowerAscii);
+  if (!value.empty()) std::memcpy(bytes + name.size(), value.data(), value.size());
+  Entry& entry = appendEntry();
+  entry.name = {bytes, name.size()};
+  entry.value = {bytes + name.size(), value.size()};
 }
 
 void HeaderMap::set(std::string_view name, std::string_view value) {
-  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-    if (storedNameEquals(it->name, name)) {
-      it->value.assign(value);
-      // Drop later duplicates.
-      auto rest = std::remove_if(it + 1, entries_.end(),
-                                 [&](const Entry& e) { return storedNameEquals(e.name, name); });
-      entries_.erase(rest, entries_.end());
-      return;
-    }
+  Entry* const end = entries_ + size_;
+  for (Entry* it = entries_; it != end; ++it) {
+    if (!storedNameEquals(it->name, name)) continue;
+    // The old value's bytes are this map's own: reuse them when the new value fits.
+    char* bytes = value.size() <= it->value.size() ? const_cast<char*>(it->value.data())
+                                                   : reserveBytes(value.size());
+    if (!value.empty()) std::memmove(bytes, value.data(), value.size());
+    it->value = {bytes, value.size()};
+    // Drop later duplicates.
+    Entry* kept =
+        std::remove_if(it + 1, end, [&](const Entry& e) { return storedNameEquals(e.name, name); });
+    size_ = static_cast<uint32_t>(kept - entries_);
+    return;
   }
   add(name, value);
 }
 
 size_t HeaderMap::remove(std::string_view name) {
-  const size_t before = entries_.size();
-  std::erase_if(entries_, [&](const Entry& e) { return storedNameEquals(e.name, name); });
-  return before - entries_.size();
+  Entry* const end = entries_ + size_;
+  Entry* kept =
+      std::remove_if(entries_, end, [&](const Entry& e) { return storedNameEquals(e.name, name); });
+  const size_t removed = static_cast<size_t>(end - kept);
+  size_ -= static_cast<uint32_t>(removed);
+  return removed;
 }
 
-const std::string* HeaderMap::get(std::string_view name) const {
-  for (const Entry& e : entries_) {
+const std::string_view* HeaderMap::get(std::string_view name) const {
+  for (const Entry& e : entries()) {
     if (storedNameEquals(e.name, name)) return &e.value;
   }
   return nullptr;
@@ -77,13 +204,13 @@ const std::string* HeaderMap::get(std::string_view name) const {
 
 std::optional<std::string> HeaderMap::getJoined(std::string_view name) const {
   std::optional<std::string> out;
-  for (const Entry& e : entries_) {
+  for (const Entry& e : entries()) {
     if (!storedNameEquals(e.name, name)) continue;
     if (out) {
       out->append(", ");
       out->append(e.value);
     } else {
-      out = e.value;
+      out.emplace(e.value);
     }
   }
   return out;
@@ -91,7 +218,7 @@ std::optional<std::string> HeaderMap::getJoined(std::string_view name) const {
 
 size_t HeaderMap::byteSize() const {
   size_t n = 0;
-  for (const Entry& e : entries_) n += e.name.size() + e.value.size() + 4;
+  for (const Entry& e : entries()) n += e.name.size() + e.value.size() + 4;
   return n;
 }
 

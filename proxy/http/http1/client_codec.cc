@@ -57,7 +57,7 @@ void ClientCodec::encodeHeaders(const RequestHeaders& headers, bool end_stream) 
 
   const ConnectionOptions connection = parseConnection(headers.headers);
   bool te_trailers = false;
-  const std::string* content_length = nullptr;
+  const std::string_view* content_length = nullptr;
   for (const HeaderMap::Entry& e : headers.headers.entries()) {
     const uint32_t kind = classifyField(e.name);
     if (kind == kFieldContentLength) {

@@ -188,7 +188,7 @@ CodecStatus ServerCodec::onHead() {
   std::optional<Target> target = parseTarget(head.method, head.target);
   if (!target) return fail(CodecError{400, "http1.invalid_target"});
   size_t host_count = 0;
-  const std::string* host = nullptr;
+  const std::string_view* host = nullptr;
   for (const HeaderMap::Entry& e : head.headers.entries()) {
     if (classifyField(e.name) != kFieldHost) continue;
     if (++host_count == 1) host = &e.value;
@@ -298,7 +298,7 @@ void ServerCodec::encodeHeaders(const ResponseHeaders& headers, bool end_stream)
   out.append("\r\n");
 
   const ConnectionOptions connection = parseConnection(headers.headers);
-  const std::string* content_length = nullptr;
+  const std::string_view* content_length = nullptr;
   for (const HeaderMap::Entry& e : headers.headers.entries()) {
     const uint32_t kind = classifyField(e.name);
     if (kind == kFieldContentLength) {
@@ -362,7 +362,7 @@ void ServerCodec::encodeSwitchingProtocols(const ResponseHeaders& headers) {
     appendField(out, e.name, e.value);
   }
   // The upstream's choice among the offered protocols (the client codec keeps it on a 101).
-  const std::string* upgrade = headers.headers.get("upgrade");
+  const std::string_view* upgrade = headers.headers.get("upgrade");
   if (!appendField(out, "upgrade", upgrade != nullptr ? *upgrade : request_upgrade_)) {
     appendField(out, "upgrade", request_upgrade_);
   }

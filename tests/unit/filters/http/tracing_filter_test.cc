@@ -11,8 +11,8 @@ constexpr std::string_view kTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
 constexpr std::string_view kParent = "00f067aa0ba902b7";
 
 std::string header(const http::HeaderMap& h, std::string_view name) {
-  const std::string* v = h.get(name);
-  return v != nullptr ? *v : std::string("<absent>");
+  const std::string_view* v = h.get(name);
+  return v != nullptr ? std::string(*v) : std::string("<absent>");
 }
 
 TEST(TracingFilter, ContinuesATraceparentWithANewSpanAndKeepsTracestate) {

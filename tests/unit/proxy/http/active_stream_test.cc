@@ -42,8 +42,8 @@ class RecordingFilter : public StreamDecoderFilter {
     return data_status_;
   }
   FilterTrailersStatus decodeTrailers(TrailerMap& trailers) override {
-    const std::string* value = trailers.get("x-t");
-    log_.push_back(name_ + ":trailers " + (value != nullptr ? *value : "?"));
+    const std::string_view* value = trailers.get("x-t");
+    log_.push_back(name_ + ":trailers " + std::string(value != nullptr ? *value : "?"));
     return FilterTrailersStatus::kContinue;
   }
   StreamDecoderFilterCallbacks* callbacks_ = nullptr;
@@ -228,7 +228,7 @@ class HoldingEncoder : public StreamEncoderFilter {
     return FilterDataStatus::kContinue;
   }
   FilterTrailersStatus encodeTrailers(TrailerMap& trailers) override {
-    log_.push_back("trailers " + *trailers.get("x-t"));
+    log_.push_back("trailers " + std::string(*trailers.get("x-t")));
     return FilterTrailersStatus::kContinue;
   }
   StreamEncoderFilterCallbacks* callbacks_ = nullptr;

@@ -123,6 +123,9 @@ class ServerConnection {
   // HTTP/2 drain, first step: GOAWAY with the highest stream id, so the client stops opening
   // streams while those racing with it are still served. setCloseAfterResponse() follows.
   virtual void shutdownNotice() {}
+  // Hands output the codec holds back (HTTP/2 batches it per I/O pass) to the transport now:
+  // called before the connection is closed with a flush.
+  virtual void flush() {}
   // Streams the codec holds open (HTTP/1: 0 or 1).
   virtual size_t activeStreams() const { return waitingForResponse() ? 1 : 0; }
   // The connection's write buffer went above its high watermark / below its low one. HTTP/2

@@ -110,7 +110,8 @@ bool ConnectionManager::createCodec(const buffer::Buffer& data) {
     settings.initial_stream_window_size = options.http2.initial_stream_window_size;
     settings.initial_connection_window_size = options.http2.initial_connection_window_size;
     settings.stream_buffer_limit_bytes = options.http2.initial_stream_window_size;
-    codec_ = std::make_unique<http2::ServerCodec>(*this, *this, settings, &context_.stats.http2);
+    codec_ = std::make_unique<http2::ServerCodec>(*this, *this, settings, &context_.stats.http2,
+                                                  &connection_->dispatcher());
     // Streams have their own timers; the connection idles only without any.
     awaiting_headers_ = false;
     disarmTimer();
@@ -183,7 +184,7 @@ network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool end_s
   if (!codec_ && !createCodec(data)) {
     if (end_stream) {
       closed_ = true;
-      connection_->close(network::CloseType::kFlushWrite);
+      closeFlushing();
     }
     return network::FilterStatus::kStopIteration;
   }
@@ -211,7 +212,7 @@ void ConnectionManager::onEndOfInput() {
     // Nothing in flight: flush what is queued (a finished response) and close.
     disarmTimer();
     closed_ = true;
-    connection_->close(network::CloseType::kFlushWrite);
+    closeFlushing();
     return;
   }
   // A complete request is in flight: its response is the last thing on this connection.
@@ -277,7 +278,7 @@ void ConnectionManager::onStreamComplete(ActiveStream& stream) {
     if (streams_.empty()) {
       if (draining_ || !codec_->keepAlive()) {
         closed_ = true;
-        connection_->close(network::CloseType::kFlushWrite);
+        closeFlushing();
       } else {
         armIdleTimer();
       }
@@ -288,7 +289,7 @@ void ConnectionManager::onStreamComplete(ActiveStream& stream) {
     // The response is out; nothing more will be read from this connection.
     if (draining_) ++context_.stats.downstream_cx_drain_close;
     closed_ = true;
-    connection_->close(network::CloseType::kFlushWrite);
+    closeFlushing();
     return;
   }
   armIdleTimer();
@@ -336,7 +337,7 @@ void ConnectionManager::onCodecError(const CodecError& error) {
   if (multiplexed()) {
     // A connection-level protocol error: the codec has sent GOAWAY; nothing here is usable.
     closed_ = true;
-    connection_->close(network::CloseType::kFlushWrite);
+    closeFlushing();
     return;
   }
   if (ActiveStream* stream = singleStream()) {
@@ -349,11 +350,16 @@ void ConnectionManager::onCodecError(const CodecError& error) {
     stream->sendLocalReply(error.status, reasonPhrase(error.status), error.details);
     if (!closed_) {
       closed_ = true;
-      connection_->close(network::CloseType::kFlushWrite);
+      closeFlushing();
     }
     return;
   }
   sendRawLocalReply(error.status, reasonPhrase(error.status));
+}
+
+void ConnectionManager::closeFlushing() {
+  if (codec_ != nullptr) codec_->flush();
+  connection_->close(network::CloseType::kFlushWrite);
 }
 
 void ConnectionManager::sendRawLocalReply(uint16_t status, std::string_view body) {
@@ -391,7 +397,7 @@ void ConnectionManager::sendRawLocalReply(uint16_t status, std::string_view body
   }
   closed_ = true;
   connection_->write(data, false);
-  connection_->close(network::CloseType::kFlushWrite);
+  closeFlushing();
 }
 
 void ConnectionManager::onRequestHeadersTimeout() {
@@ -406,7 +412,7 @@ void ConnectionManager::onIdleTimeout() {
   ++context_.stats.downstream_cx_idle_timeout;
   if (codec_) codec_->setCloseAfterResponse();  // HTTP/2: GOAWAY before the close
   closed_ = true;
-  connection_->close(network::CloseType::kFlushWrite);
+  closeFlushing();
 }
 
 void ConnectionManager::drainAll(ConnectionManagerContext& context) {
@@ -427,7 +433,7 @@ void ConnectionManager::startDrain() {
   if (streams_.empty() && !awaiting_headers_) {
     ++context_.stats.downstream_cx_drain_close;
     closed_ = true;
-    connection_->close(network::CloseType::kFlushWrite);
+    closeFlushing();
   }
 }
 

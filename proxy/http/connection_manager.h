@@ -144,6 +144,8 @@ class ConnectionManager final : public network::ReadFilter,
   // Picks HTTP/2 or HTTP/1 from the first bytes; false while they are still ambiguous.
   bool createCodec(const buffer::Buffer& data);
   void sendRawLocalReply(uint16_t status, std::string_view body);
+  // Closes after what is queued, including output the codec holds back for the I/O pass.
+  void closeFlushing();
   void formatRemoteAddress();
   void armIdleTimer();
   void armTimer(std::chrono::milliseconds timeout);

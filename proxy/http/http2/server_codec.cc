@@ -4,11 +4,14 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/common/block_cache.h"
 #include "proxy/http/http2/headers.h"
 
 namespace podproxy::http::http2 {
 
-class ServerCodec::ServerStream final : public Session::Stream, public ResponseEncoder {
+class ServerCodec::ServerStream final : public Session::Stream,
+                                        public ResponseEncoder,
+                                        public ThreadCached<ServerStream, 128> {
  public:
   ServerStream(ServerCodec& codec, int32_t id) : Stream(codec), codec_(codec) { id_ = id; }
 
@@ -102,7 +105,7 @@ class ServerCodec::ServerStream final : public Session::Stream, public ResponseE
     block.addRef(":status", "100");
     nghttp2_submit_headers(codec_.session_, NGHTTP2_FLAG_NONE, id_, nullptr, block.data(),
                            block.size(), nullptr);
-    codec_.sendPending();
+    codec_.sendSoon();
   }
 
   void encodeHeaders(const ResponseHeaders& headers, bool end_stream) override {
@@ -115,7 +118,7 @@ class ServerCodec::ServerStream final : public Session::Stream, public ResponseE
       block.addRegular(headers.headers, false, true);
       nghttp2_submit_headers(codec_.session_, NGHTTP2_FLAG_NONE, id_, nullptr, block.data(),
                              block.size(), nullptr);
-      codec_.sendPending();
+      codec_.sendSoon();
       return;
     }
     response_started_ = true;
@@ -133,7 +136,7 @@ class ServerCodec::ServerStream final : public Session::Stream, public ResponseE
     nghttp2_submit_response(codec_.session_, id_, block.data(), block.size(),
                             end_now ? nullptr : &provider);
     if (end_stream) finish();
-    codec_.sendPending();
+    codec_.sendSoon();
   }
 
   void encodeData(buffer::Buffer& data, bool end_stream) override {
@@ -197,8 +200,9 @@ class ServerCodec::ServerStream final : public Session::Stream, public ResponseE
 };
 
 ServerCodec::ServerCodec(CodecTransport& transport, ServerConnectionCallbacks& callbacks,
-                         const Http2Settings& settings, CodecStats* stats)
-    : Session(transport, settings, stats, /*server=*/true), callbacks_(callbacks) {}
+                         const Http2Settings& settings, CodecStats* stats,
+                         event::Dispatcher* dispatcher)
+    : Session(transport, settings, stats, /*server=*/true, dispatcher), callbacks_(callbacks) {}
 
 void ServerCodec::shutdownNotice() {
   if (goaway_submitted_ || error_) return;

@@ -21,9 +21,10 @@ inline constexpr std::string_view kClientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n
 
 class ServerCodec final : public ServerConnection, private Session {
  public:
-  // `stats` (per worker, may be shared) is optional.
+  // `stats` (per worker, may be shared) is optional; `dispatcher` batches output per I/O pass.
   ServerCodec(CodecTransport& transport, ServerConnectionCallbacks& callbacks,
-              const Http2Settings& settings, CodecStats* stats = nullptr);
+              const Http2Settings& settings, CodecStats* stats = nullptr,
+              event::Dispatcher* dispatcher = nullptr);
 
   CodecStatus dispatch(buffer::Buffer& data) override { return dispatchInput(data); }
   // Streams in flight cannot receive more; the manager decides when to close.
@@ -34,6 +35,7 @@ class ServerCodec final : public ServerConnection, private Session {
   // GOAWAY with the last stream we processed: those finish, no new one starts.
   void setCloseAfterResponse() override { goAway(NGHTTP2_NO_ERROR); }
   void shutdownNotice() override;
+  void flush() override { sendPending(); }
   size_t activeStreams() const override { return openStreams(); }
   void onUnderlyingConnectionAboveWriteBufferHighWatermark() override { setWritePaused(true); }
   void onUnderlyingConnectionBelowWriteBufferLowWatermark() override { setWritePaused(false); }

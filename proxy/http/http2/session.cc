@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "proxy/http/http2/headers.h"
+#include "proxy/http/http2/stream_memory.h"
 
 namespace podproxy::http::http2 {
 
@@ -20,11 +21,12 @@ Session* self(void* user_data) {
 }  // namespace
 
 Session::Session(CodecTransport& transport, const Http2Settings& settings, CodecStats* stats,
-                 bool server)
+                 bool server, event::Dispatcher* dispatcher)
     : transport_(transport),
       settings_(settings),
       stats_(stats != nullptr ? stats : &own_stats_),
       server_(server),
+      dispatcher_(dispatcher),
       control_tokens_(settings.max_inbound_control_frames_burst),
       control_refill_(std::chrono::steady_clock::now()) {
   nghttp2_session_callbacks* callbacks = nullptr;
@@ -45,9 +47,9 @@ Session::Session(CodecTransport& transport, const Http2Settings& settings, Codec
   // Until the peer's SETTINGS arrive, assume it accepts as many streams as we would.
   nghttp2_option_set_peer_max_concurrent_streams(options, settings.max_concurrent_streams);
   if (server) {
-    nghttp2_session_server_new2(&session_, callbacks, this, options);
+    nghttp2_session_server_new3(&session_, callbacks, this, options, threadCachedAllocator());
   } else {
-    nghttp2_session_client_new2(&session_, callbacks, this, options);
+    nghttp2_session_client_new3(&session_, callbacks, this, options, threadCachedAllocator());
   }
   nghttp2_option_del(options);
   nghttp2_session_callbacks_del(callbacks);
@@ -67,6 +69,7 @@ Session::Session(CodecTransport& transport, const Http2Settings& settings, Codec
 }
 
 Session::~Session() {
+  if (send_scheduled_) dispatcher_->cancelPostIo(this);
   // nghttp2_session_del calls no callbacks.
   nghttp2_session_del(session_);
 }
@@ -206,6 +209,21 @@ void Session::sendPending() {
   }
 }
 
+void Session::sendSoon() {
+  if (dispatcher_ == nullptr) {
+    sendPending();
+    return;
+  }
+  if (send_scheduled_) return;
+  send_scheduled_ = true;
+  dispatcher_->schedulePostIo(this);
+}
+
+void Session::onPostIo() {
+  send_scheduled_ = false;
+  sendPending();
+}
+
 void Session::setWritePaused(bool paused) {
   if (write_paused_ == paused) return;
   write_paused_ = paused;
@@ -234,7 +252,7 @@ void Session::encodeData(Stream& stream, buffer::Buffer& data, bool end_stream) 
     nghttp2_session_resume_data(session_, stream.id_);
   }
   checkWatermarks(stream);
-  sendPending();
+  sendSoon();
 }
 
 void Session::encodeTrailers(Stream& stream, const HeaderMap& trailers) {
@@ -246,7 +264,7 @@ void Session::encodeTrailers(Stream& stream, const HeaderMap& trailers) {
     stream.data_deferred_ = false;
     nghttp2_session_resume_data(session_, stream.id_);
   }
-  sendPending();
+  sendSoon();
 }
 
 void Session::resetStream(Stream& stream, uint32_t error_code) {

@@ -17,6 +17,11 @@
 // (response finished, reset by the owner, or a reset reported to it). Only then does it move
 // to a graveyard emptied at the start of the next dispatch(), so an encoder reference held on
 // the caller's stack never dangles.
+//
+// Output. Frames a stream submits while the loop is handling other I/O (responses arriving from
+// upstreams) are serialized once, after the I/O pass, when the session has a dispatcher: one
+// nghttp2_session_mem_send run and one transport write for all of them instead of one per
+// frame. Control frames (GOAWAY, RST_STREAM, WINDOW_UPDATE) and input handling flush at once.
 
 #include <nghttp2/nghttp2.h>
 
@@ -30,13 +35,14 @@
 #include <vector>
 
 #include "proxy/buffer/buffer.h"
+#include "proxy/event/dispatcher.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/header_map.h"
 #include "proxy/http/http2/settings.h"
 
 namespace podproxy::http::http2 {
 
-class Session {
+class Session : private event::PostIoCallback {
  public:
   virtual ~Session();
   Session(const Session&) = delete;
@@ -89,7 +95,9 @@ class Session {
     bool reset_sent_ = false;
   };
 
-  Session(CodecTransport& transport, const Http2Settings& settings, CodecStats* stats, bool server);
+  // `dispatcher` (optional) defers stream output to the end of the I/O pass (see Output above).
+  Session(CodecTransport& transport, const Http2Settings& settings, CodecStats* stats, bool server,
+          event::Dispatcher* dispatcher = nullptr);
 
   // Feeds input to nghttp2 and sends what it produced. Errors end the connection (a GOAWAY
   // has been queued and flushed when one makes sense).
@@ -97,6 +105,9 @@ class Session {
   // Flushes nghttp2's output to the transport (not from inside nghttp2's callbacks, nor while
   // the connection's write buffer is above its high watermark).
   void sendPending();
+  // sendPending() after the current I/O pass, or now without a dispatcher. Whoever closes the
+  // connection with a flush calls sendPending() first.
+  void sendSoon();
   void setWritePaused(bool paused);
 
   // Send side helpers for the codecs.
@@ -155,7 +166,10 @@ class Session {
   void consume(Stream& stream, size_t bytes);
   void checkWatermarks(Stream& stream);
   void maybeFree(Stream& stream);
+  void onPostIo() override;
 
+  event::Dispatcher* const dispatcher_;
+  bool send_scheduled_ = false;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
   // The stream found last: nghttp2 reports a header block field by field, each with its
   // stream id, so most look-ups ask for the same stream again.

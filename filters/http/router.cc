@@ -223,7 +223,14 @@ http::FilterDataStatus Router::decodeData(buffer::Buffer& data, bool end_stream)
       }
     }
     upstream_->encodeData(data, end_stream);
-    if (end_stream && upstream_ != nullptr) onRequestComplete();
+    if (end_stream && upstream_ != nullptr) {
+      if (tunnel_ && response_complete_) {
+        // The client's FIN followed the upstream's: both directions ended, the handle is spent.
+        finishUpstream();
+      } else {
+        onRequestComplete();
+      }
+    }
   } else {
     pending_body_.move(data);
     // Not connected yet: hold the body, but stop reading the client beyond the buffer limit.
@@ -298,9 +305,9 @@ void Router::onIdleTimeout() {
   abandonUpstream();
   callbacks_->streamInfo().addResponseFlag(http::response_flags::kStreamIdleTimeout);
   if (tunnel_) {
-    // An idle tunnel ends like a closed one: a FIN to the client, not a reset.
-    buffer::Buffer empty;
-    callbacks_->encodeData(empty, true);
+    // An idle tunnel ends like a closed one, both ways: a FIN to the client, not a reset, and
+    // no more waiting for the client's FIN should the upstream's have gone out already.
+    callbacks_->endTunnel();
     return;
   }
   if (response_started_) {
@@ -380,6 +387,8 @@ void Router::onUpstreamHeaders(std::unique_ptr<http::ResponseHeaders> headers, b
     // The upstream switched protocols: what follows is a byte tunnel, bounded by inactivity
     // rather than by the route timeout.
     tunnel_ = true;
+    // The request side is open again: the client's bytes follow, until its FIN.
+    request_complete_ = false;
     cancelResponseTimer();
     if (!idle_timer_on_) startIdleTimer(kDefaultTunnelIdleTimeout);
   }
@@ -391,7 +400,15 @@ void Router::onUpstreamHeaders(std::unique_ptr<http::ResponseHeaders> headers, b
 
 void Router::onUpstreamData(buffer::Buffer& data, bool end_stream) {
   touchIdleTimer();
-  if (end_stream) finishUpstream();
+  if (end_stream) {
+    if (tunnel_ && !request_complete_) {
+      // The upstream half-closed a tunnel: its FIN goes on to the client, and the handle stays
+      // ours (idle timer and all) for the client's bytes until the client's FIN.
+      response_complete_ = true;
+    } else {
+      finishUpstream();
+    }
+  }
   callbacks_->encodeData(data, end_stream);
 }
 

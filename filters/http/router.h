@@ -7,7 +7,8 @@
 // the keep-alive race retry, and resetting the downstream when an upstream dies mid-response.
 // HTTP/1.1 Upgrade: a route listing the offered protocol in `upgrade_types` forwards the offer on
 // a fresh connection (never pooled); a 101 makes the exchange a byte tunnel bounded by the idle
-// timeout (the route's, else one hour) instead of the route timeout. Other offers are dropped
+// timeout (the route's, else one hour) instead of the route timeout, whose two directions end
+// apart (each side's FIN is passed on; the tunnel ends when both did). Other offers are dropped
 // and the request goes upstream as plain HTTP.
 
 #include <chrono>

@@ -196,6 +196,11 @@ void ActiveStream::decodeData(buffer::Buffer& data, bool end_stream) {
     runDecodeData(0, data, end_stream);
   }
   if (destroyed_ || local_reply_sent_) return;
+  if (end_stream && wait_for_request_end_ && response_complete_) {
+    // The client's FIN was all this tunnel still waited for: the upstream's went out before.
+    manager_.onStreamComplete(*this);
+    return;
+  }
   const uint32_t limit = manager_.context().config.options.max_request_body_buffer_bytes;
   if (decode_buffered_.length() > limit) {
     sendLocalReply(413, "request body too large", "request_body_buffer_overflow");
@@ -377,8 +382,13 @@ void ActiveStream::runEncodeHeaders(size_t from) {
   if (encode_headers_end_stream_) {
     finishResponse();
   } else if (response_headers_->status == 101 && request_headers_ &&
-             !request_headers_->upgrade.empty()) {
-    // The codec switched to a byte tunnel: the client's bytes are this stream's data now.
+             !request_headers_->upgrade.empty() && !multiplexed_) {
+    // The codec switched to a byte tunnel: the client's bytes are this stream's data now, and
+    // they end with the client's FIN, whatever the request's framing said. (The request timeout
+    // bounded the HTTP request; the tunnel is bounded by the router's idle timeout.)
+    wait_for_request_end_ = true;
+    request_complete_ = false;
+    event::TimerWheel::disarm(*this);
     manager_.onStreamUpgraded(*this);
   }
 }
@@ -479,6 +489,22 @@ void ActiveStream::continueEncoding() {
 void ActiveStream::finishResponse() {
   if (response_complete_) return;
   response_complete_ = true;
+  // A tunnel's response end went out as a half-close: the client may still be sending, and
+  // decodeData() completes the stream with its FIN.
+  if (wait_for_request_end_ && !request_complete_) return;
+  manager_.onStreamComplete(*this);
+}
+
+void ActiveStream::endTunnel() {
+  if (destroyed_ || !wait_for_request_end_) return;
+  // The client's FIN is no longer awaited: the stream ends with the response, as any other
+  // stream whose request did not finish (the connection closes after what is queued).
+  wait_for_request_end_ = false;
+  if (!response_complete_) {
+    buffer::Buffer none;
+    encodeData(none, true);
+    return;
+  }
   manager_.onStreamComplete(*this);
 }
 
@@ -534,7 +560,10 @@ void ActiveStream::onDownstreamBelowLowWatermark() {
 }
 
 void ActiveStream::onConnectionClosed() {
-  if (!response_complete_) info_.addResponseFlag(response_flags::kDownstreamConnectionTermination);
+  // A tunnel still waiting for the client's FIN saw its connection go without one, too.
+  if (!response_complete_ || wait_for_request_end_) {
+    info_.addResponseFlag(response_flags::kDownstreamConnectionTermination);
+  }
   destroyFilters();
 }
 

@@ -2,7 +2,8 @@
 
 // One request/response exchange on a downstream connection: decodes the request through the
 // HTTP filter chain (first to last, router last) and encodes the response back through it
-// (last to first), with stop/continue iteration and local replies.
+// (last to first), with stop/continue iteration and local replies. After a 101 (HTTP/1 Upgrade)
+// the exchange is a byte tunnel that ends when both directions have.
 
 #include <array>
 #include <cstddef>
@@ -100,6 +101,7 @@ class ActiveStream final : public RequestDecoder,
   void encodeData(buffer::Buffer& data, bool end_stream) override;
   void encodeTrailers(std::unique_ptr<TrailerMap> trailers) override;
   bool responseStarted() const override { return response_headers_sent_; }
+  void endTunnel() override;
   void readDisableDownstream(bool disable) override;
   void addDownstreamWatermarkCallbacks(DownstreamWatermarkCallbacks& callbacks) override;
   void removeDownstreamWatermarkCallbacks(DownstreamWatermarkCallbacks& callbacks) override;
@@ -192,6 +194,9 @@ class ActiveStream final : public RequestDecoder,
   bool response_headers_sent_ = false;  // reached the encoder filters
   bool response_complete_ = false;
   bool local_reply_sent_ = false;
+  // An HTTP/1 tunnel (a 101 went out): the response's end is only a half-close, and the stream
+  // completes once the client's bytes have ended too. Cleared by endTunnel().
+  bool wait_for_request_end_ = false;
   bool destroyed_ = false;
   bool head_request_ = false;
 };

@@ -1,6 +1,7 @@
 #include "proxy/http/connection_manager.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "proxy/common/logger.h"
 #include "proxy/http/active_stream.h"
@@ -190,6 +191,7 @@ network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool end_s
   }
   dispatchInput(data);
   if (end_stream && !closed_) {
+    if (!data.empty()) input_held_at_eof_ = &data;
     onEndOfInput();
   } else if (data.empty()) {
     // A response completed inside the dispatch (a local reply): the codec could not go then.
@@ -208,6 +210,8 @@ void ConnectionManager::onEndOfInput() {
     onCodecError(status.error());
     return;
   }
+  // A tunnel whose upstream side had ended already completed with this FIN, and closed.
+  if (closed_) return;
   if (streams_.empty()) {
     // Nothing in flight: flush what is queued (a finished response) and close.
     disarmTimer();
@@ -302,8 +306,12 @@ void ConnectionManager::onStreamUpgraded(ActiveStream&) {
   if (closed_ || multiplexed()) return;
   if (end_of_input_) {
     // The client half-closed before the 101: in tunnel mode that FIN is the end of its bytes,
-    // so the codec passes it on now (it has nothing to report but success).
-    (void)codec_->onEndOfInput();
+    // so the codec passes it on now (it has nothing to report but success), after the bytes
+    // that waited behind the request. (A 101 answered from inside the codec's dispatch came
+    // before the FIN was read: nothing waits then.)
+    buffer::Buffer* held = std::exchange(input_held_at_eof_, nullptr);
+    if (held != nullptr && !held->empty() && !in_codec_) dispatchInput(*held);
+    if (!closed_) (void)codec_->onEndOfInput();
     return;
   }
   // Reading was paused behind the request (pipelining); bytes that arrived meanwhile are

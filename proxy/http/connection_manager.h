@@ -179,8 +179,11 @@ class ConnectionManager final : public network::ReadFilter,
   bool closed_ = false;
   bool awaiting_headers_ = false;  // bytes of a request arrived, its headers are not complete
   bool end_of_input_ = false;      // the client half-closed
-  bool http1_ = false;             // the codec (now, or before it was released) is HTTP/1
-  bool in_codec_ = false;          // inside the codec: it must not be released now
+  // The connection's read buffer, when the client's FIN came behind bytes that wait for the
+  // current response (a tunnel's first bytes, pipelined behind its Upgrade request).
+  buffer::Buffer* input_held_at_eof_ = nullptr;
+  bool http1_ = false;     // the codec (now, or before it was released) is HTTP/1
+  bool in_codec_ = false;  // inside the codec: it must not be released now
 };
 
 }  // namespace podproxy::http

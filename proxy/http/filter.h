@@ -57,10 +57,16 @@ class StreamDecoderFilterCallbacks : public StreamFilterCallbacks {
   // Answers the request from here: the response still passes the encoder filters.
   virtual void sendLocalReply(uint16_t status, std::string_view body, std::string_view details,
                               const HeaderMap* extra_headers = nullptr) = 0;
-  // Response headers/body/trailers from upstream, on their way to the client.
+  // Response headers/body/trailers from upstream, on their way to the client. After a 101 that
+  // made the stream an HTTP/1 byte tunnel, the response's end_stream is a half-close: the stream
+  // ends once the client's request data has ended too (decodeData with end_stream).
   virtual void encodeHeaders(std::unique_ptr<ResponseHeaders> headers, bool end_stream) = 0;
   virtual void encodeData(buffer::Buffer& data, bool end_stream) = 0;
   virtual void encodeTrailers(std::unique_ptr<TrailerMap> trailers) = 0;
+  // A tunnel that must end both ways now (idle timeout), its client side open or not: what is
+  // queued and a FIN go to the client, then the connection closes. Not a reset: an idle tunnel
+  // ends like a closed one. Does nothing on a stream that is no tunnel.
+  virtual void endTunnel() = 0;
   // True once response headers have gone to the encoder filters.
   virtual bool responseStarted() const = 0;
   // Flow control of the downstream side, reference-counted like Connection::readDisable.

@@ -113,6 +113,7 @@ void CodecClient::startStream(http::ResponseDecoder& decoder,
   request_complete_ = false;
   response_complete_ = false;
   response_bytes_seen_ = false;
+  tunnel_ = false;
   ++streams_started_;
   request_encoder_ = &codec_->newStream(*this);
 }
@@ -185,10 +186,10 @@ void CodecClient::close(http::StreamResetReason reason, std::string_view details
   closeConnection(ClientCloseReason::kLocalClose);
 }
 
-void CodecClient::closeConnection(ClientCloseReason reason) {
+void CodecClient::closeConnection(ClientCloseReason reason, network::CloseType type) {
   if (closed_) return;
   close_reason_ = reason;
-  connection_->close(network::CloseType::kNoFlush);
+  connection_->close(type);
 }
 
 ClientCloseReason connectFailureReason(const network::Connection& connection) {
@@ -235,8 +236,10 @@ void CodecClient::onConnectionClosed(network::ConnectionEvent event) {
     (void)codec_->onEndOfInput();
     in_dispatch_ = false;
   }
-  if (stream_decoder_ != nullptr && response_complete_) {
+  if (stream_decoder_ != nullptr && response_complete_ && (request_complete_ || !tunnel_)) {
     // The whole response arrived; the caller is done with us whether or not its request was.
+    // (A tunnel whose client side is still open is not done: losing the connection now loses
+    // the client's bytes, and the caller hears of it as a reset below.)
     detachStream();
   }
 
@@ -264,7 +267,12 @@ void CodecClient::onBelowWriteBufferLowWatermark() {
   if (watermark_callbacks_ != nullptr) watermark_callbacks_->onBelowWriteBufferLowWatermark();
 }
 
-void CodecClient::onUpstreamData(buffer::Buffer& data) {
+void CodecClient::onUpstreamData(buffer::Buffer& data, bool end_stream) {
+  if (stream_decoder_ == nullptr && end_stream && data.empty()) {
+    // A FIN after the stream let go of a tunnel (only tunnels report FINs): nothing to carry.
+    closeConnection(ClientCloseReason::kRemoteClose);
+    return;
+  }
   if (stream_decoder_ == nullptr) {
     // HTTP/1 upstreams speak only when asked; bytes on an idle connection poison it.
     LOG_DEBUG("unexpected bytes on idle upstream connection", {"host", host_->address().toString()},
@@ -275,7 +283,11 @@ void CodecClient::onUpstreamData(buffer::Buffer& data) {
   }
   response_bytes_seen_ = true;
   in_dispatch_ = true;
-  const http::CodecStatus status = codec_->dispatch(data);
+  http::CodecStatus status = codec_->dispatch(data);
+  if (status && end_stream && !close_after_dispatch_ && stream_decoder_ != nullptr) {
+    // The upstream half-closed its side of a tunnel: that ends the response direction only.
+    status = codec_->onEndOfInput();
+  }
   in_dispatch_ = false;
   if (close_after_dispatch_) {
     closeConnection(ClientCloseReason::kLocalClose);
@@ -292,6 +304,15 @@ void CodecClient::onUpstreamData(buffer::Buffer& data) {
 
 void CodecClient::checkStreamComplete(bool leftover_input) {
   if (stream_decoder_ == nullptr || !response_complete_ || closed_) return;
+  if (tunnel_) {
+    // The upstream's FIN went on to the client, whose bytes still go up until its own FIN.
+    if (!request_complete_) return;
+    // Both directions ended. The caller's last bytes and FIN may still be queued: they go out
+    // before the close (the upstream's FIN came already, so nothing is left to wait for).
+    detachStream();
+    closeConnection(ClientCloseReason::kLocalClose, network::CloseType::kFlushWrite);
+    return;
+  }
   if (!request_complete_) {
     // The upstream answered before the request was fully sent (an early 413, say). The caller
     // has its response; the connection cannot carry another request after a half-sent one.
@@ -335,8 +356,11 @@ void CodecClient::decodeHeaders(std::unique_ptr<http::ResponseHeaders> headers, 
   response_complete_ = end_stream;
   if (headers->status == 101 && !end_stream) {
     // An accepted Upgrade (the HTTP/1 codec delivers a 101 only then): the request side carries
-    // on as the tunnel's bytes towards the upstream, until the caller ends it.
+    // on as the tunnel's bytes towards the upstream, until the caller ends it. The upstream's
+    // FIN must reach us as the end of its direction, not as a close of both.
     request_complete_ = false;
+    tunnel_ = true;
+    connection_->enableHalfClose(true);
   }
   stream_decoder_->decodeHeaders(std::move(headers), end_stream);
 }

@@ -38,7 +38,10 @@ class StreamWatermarkCallbacks {
 //
 // Upgrades (HTTP/1): after a 101 (decodeHeaders with end_stream false) the request side is open
 // again whatever was sent before: encodeData() carries the tunnel's bytes to the upstream and
-// its end_stream half-closes the connection; the upstream's close ends the response.
+// its end_stream half-closes the connection; the upstream's FIN ends the response. The two
+// directions end independently, as through a TCP proxy: after the upstream's FIN the handle stays
+// valid for the caller's bytes until its own end_stream (or a reset), and once both ended the
+// connection sends what is queued and closes.
 class StreamHandle : public http::RequestEncoder {
  public:
   // Abandons the stream (timeout, downstream gone): the connection is closed, never reused with
@@ -164,13 +167,14 @@ class CodecClient final : public event::DeferredDeletable,
   void decodeTrailers(std::unique_ptr<http::TrailerMap> trailers) override;
 
   // UpstreamDataSink
-  void onUpstreamData(buffer::Buffer& data) override;
+  void onUpstreamData(buffer::Buffer& data, bool end_stream) override;
   void onConnectionClosed(network::ConnectionEvent event);
   // After the codec or the caller made progress: finishes the stream if both halves are done.
   void checkStreamComplete(bool leftover_input);
   // Forgets the caller's objects and undoes its read disables.
   void detachStream();
-  void closeConnection(ClientCloseReason reason);
+  void closeConnection(ClientCloseReason reason,
+                       network::CloseType type = network::CloseType::kNoFlush);
   bool responseStarted() const;
 
   event::Dispatcher& dispatcher_;
@@ -190,6 +194,8 @@ class CodecClient final : public event::DeferredDeletable,
   bool request_complete_ = false;
   bool response_complete_ = false;
   bool response_bytes_seen_ = false;
+  // A 101 made the connection a byte tunnel: half-close enabled, each direction ends on its own.
+  bool tunnel_ = false;
 
   // A reset requested while the codec is dispatching: the connection is closed once dispatch
   // returns, so the codec never sees its input buffer cleared under it.

@@ -17,7 +17,9 @@ class ConnPool;
 class UpstreamDataSink {
  public:
   virtual ~UpstreamDataSink() = default;
-  virtual void onUpstreamData(buffer::Buffer& data) = 0;
+  // `end_stream`: the upstream half-closed. Only a connection with half-close enabled (an
+  // HTTP/1 tunnel after its 101) reports that; any other sees its peer's FIN as a close.
+  virtual void onUpstreamData(buffer::Buffer& data, bool end_stream) = 0;
 };
 
 // The one read filter of every pooled upstream connection. The connection owns its filters and
@@ -26,8 +28,8 @@ class UpstreamReadFilter final : public network::ReadFilter {
  public:
   explicit UpstreamReadFilter(UpstreamDataSink& sink) : sink_(&sink) {}
   void setSink(UpstreamDataSink& sink) { sink_ = &sink; }
-  network::FilterStatus onData(buffer::Buffer& data, bool) override {
-    sink_->onUpstreamData(data);
+  network::FilterStatus onData(buffer::Buffer& data, bool end_stream) override {
+    sink_->onUpstreamData(data, end_stream);
     return network::FilterStatus::kStopIteration;
   }
 

@@ -37,8 +37,8 @@ class Http2ConnPool::ActiveClient final : public http::CodecTransport,
              http::StreamResetReason reset_reason = http::StreamResetReason::kLocalReset,
              std::string_view details = "upstream_connection_closed");
   void setIdle(bool idle);
-  // UpstreamDataSink
-  void onUpstreamData(buffer::Buffer& data) override;
+  // UpstreamDataSink. Half-close is never enabled here: the peer's FIN closes the connection.
+  void onUpstreamData(buffer::Buffer& data, bool end_stream) override;
 
   // http::CodecTransport
   void write(buffer::Buffer& data, bool end_stream) override {
@@ -282,7 +282,7 @@ void Http2ConnPool::ActiveClient::close(ClientCloseReason reason,
   connection_->close(network::CloseType::kNoFlush);
 }
 
-void Http2ConnPool::ActiveClient::onUpstreamData(buffer::Buffer& data) {
+void Http2ConnPool::ActiveClient::onUpstreamData(buffer::Buffer& data, bool) {
   in_dispatch_ = true;
   const http::CodecStatus status = codec_->dispatch(data);
   in_dispatch_ = false;

@@ -1,15 +1,17 @@
 """HTTP/1.1 Upgrade through podproxy: a WebSocket client and server (RFC 6455 on raw sockets,
 upstreams/websocket.py) on either side. A route with `upgrade_types: [websocket]` turns the
-exchange into a byte tunnel after the 101 (echo, backpressure, half-close, idle timeout); a route
-without it forwards the request as plain HTTP; a refused upgrade is an ordinary response."""
+exchange into a byte tunnel after the 101 (echo, backpressure, half-close in both directions,
+resets, idle timeout); a route without it forwards the request as plain HTTP; a refused upgrade
+is an ordinary response."""
 
+import os
 import socket
 import struct
 import time
 
 import pytest
 
-from harness import bootstrap, cluster, http_listener, route, rss_bytes, wait_until
+from harness import bootstrap, cluster, http_get, http_listener, route, rss_bytes, wait_until
 from upstreams.websocket import (OP_BINARY, OP_CLOSE, OP_TEXT, FrameReader, WebSocketClient,
                                  WebSocketUpstream, accept_key, encode_frame, read_head)
 
@@ -38,6 +40,49 @@ def read_until_eof(sock, timeout=5):
     except ConnectionResetError:
         pass
     return data
+
+
+def read_to_clean_eof(sock, timeout=5):
+    """Everything until the peer's FIN; a reset (or no FIN within `timeout`) fails the test."""
+    sock.settimeout(timeout)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    raise AssertionError(f"no FIN within {timeout}s; got {data!r}")
+
+
+def admin_stats(proxy):
+    stats = {}
+    for line in http_get(proxy.admin_port, "/stats").body.decode().splitlines():
+        key, _, value = line.partition(": ")
+        if value.isdigit():
+            stats[key] = int(value)
+    return stats
+
+
+def open_fds(proxy):
+    return len(os.listdir(f"/proc/{proxy.pid}/fd"))
+
+
+def assert_tunnel_released(proxy, fds_before, pooled=0):
+    """The tunnel's stream and both its connections are gone (stats and the process's fds).
+    `pooled`: idle keep-alive upstream connections that ordinary requests left in the pool."""
+    gauges = {"listener.ingress.downstream_cx_active": 0, "http.ingress.downstream_rq_active": 0,
+              "cluster.backend.upstream_cx_active": pooled,
+              "cluster.backend.upstream_rq_active": 0}
+    wait_until(lambda: all(admin_stats(proxy)[g] == n for g, n in gauges.items()), timeout=5,
+               message=f"{gauges}")
+    # The last stats request's own connection may still be closing: allow for nothing more.
+    wait_until(lambda: open_fds(proxy) <= fds_before + pooled, timeout=5,
+               message=f"the proxy's descriptors back to {fds_before} + {pooled}")
+
+
+def tunnel_access_logs(proxy, path):
+    return [e for e in proxy.find_logs(path=path) if "response_flags" in e and "msg" not in e]
 
 
 def test_websocket_echo_through_the_proxy(make_proxy, ws_upstream):
@@ -116,16 +161,127 @@ def test_slow_reader_keeps_proxy_memory_bounded(make_proxy, ws_upstream):
 def test_client_half_close_reaches_the_upstream_and_the_answer_still_arrives(make_proxy,
                                                                            ws_upstream):
     proxy = make_proxy(ws_config(ws_upstream))
+    fds_before = open_fds(proxy)
     client = WebSocketClient(proxy.port("ingress"), "/until-eof")
     assert client.accepted()
+    sent = 0
     for n in (10, 1000, 70000):
-        client.send(b"a" * n, OP_BINARY)
+        frame = encode_frame(OP_BINARY, b"a" * n, mask=True)
+        client.sock.sendall(frame)
+        sent += len(frame)
     client.sock.shutdown(socket.SHUT_WR)
     assert ws_upstream.eof_seen.wait(5), "the client's FIN did not reach the upstream"
-    opcode, payload, _ = client.recv_frame()
-    assert (opcode, payload) == (OP_TEXT, b"got 71010")
-    assert read_until_eof(client.sock) == b""
+    answer = client.frames.read_frame()
+    assert answer == (OP_TEXT, b"got 71010", False)
+    # The upstream's FIN after its answer ends the tunnel: a clean EOF, then both connections go.
+    assert read_to_clean_eof(client.sock) == b""
+    assert_tunnel_released(proxy, fds_before)
     client.close()
+    # One stream, completed once, with the tunnel's bytes counted both ways.
+    [line] = wait_until(lambda: tunnel_access_logs(proxy, "/until-eof"), timeout=5)
+    assert line["response_code"] == 101
+    assert line["bytes_received"] == sent
+    assert line["bytes_sent"] == len(encode_frame(OP_TEXT, b"got 71010", mask=False))
+
+
+def test_upstream_half_close_lets_the_client_send_its_last_bytes(make_proxy, ws_upstream):
+    # The server says "bye" and shuts down its write side, then waits for the client's last
+    # words: the client must see EOF while its own direction stays open, as through a TCP proxy.
+    proxy = make_proxy(ws_config(ws_upstream))
+    fds_before = open_fds(proxy)
+    client = WebSocketClient(proxy.port("ingress"), "/bye-then-read")
+    assert client.accepted()
+    assert client.rest + read_to_clean_eof(client.sock) == b"bye"
+    # Half-closed, not closed: what the client writes after reading EOF still gets through.
+    time.sleep(0.2)  # a client that takes its time after the EOF
+    client.sock.sendall(b"last ")
+    client.sock.sendall(b"words")
+    assert ws_upstream.after_bye.empty(), "the upstream saw the end before the client's FIN"
+    client.sock.shutdown(socket.SHUT_WR)
+    assert ws_upstream.after_bye.get(timeout=5) == (b"last words", True)
+    # Both directions ended: the proxy lets go of the stream and both connections.
+    assert_tunnel_released(proxy, fds_before)
+    assert client.sock.recv(16) == b""
+    client.close()
+    [line] = wait_until(lambda: tunnel_access_logs(proxy, "/bye-then-read"), timeout=5)
+    assert (line["response_code"], line["bytes_received"], line["bytes_sent"]) == (101, 10, 3)
+    assert line["response_flags"] == "-"
+
+
+@pytest.mark.parametrize("client_fin", ["with_the_handshake", "pipelined_behind_a_request",
+                                        "right_after_the_101"])
+def test_both_sides_half_closing_at_once_end_the_tunnel(make_proxy, ws_upstream, client_fin):
+    proxy = make_proxy(ws_config(ws_upstream))
+    fds_before = open_fds(proxy)
+    sock = socket.create_connection(("127.0.0.1", proxy.port("ingress")), timeout=5)
+    handshake = (b"GET /bye-then-read HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\n\r\n")
+    if client_fin == "with_the_handshake":
+        # Its bytes and FIN wait behind the request while the upstream sends its own FIN.
+        sock.sendall(handshake + b"last words")
+        sock.shutdown(socket.SHUT_WR)
+        head, rest = read_head(lambda: sock.recv(65536))
+    elif client_fin == "pipelined_behind_a_request":
+        # All of it waits behind an ordinary request: the FIN is read before the Upgrade is, and
+        # must still reach the upstream after the bytes in front of it.
+        first_request = b"GET /plain/first HTTP/1.1\r\nHost: a\r\n\r\n"
+        sock.sendall(first_request + handshake + b"last words")
+        sock.shutdown(socket.SHUT_WR)
+        first, rest = read_head(lambda: sock.recv(65536))
+        assert first.startswith("HTTP/1.1 200 ")
+        assert rest.startswith(b"upgrade=none\n")
+        head, rest = read_head(lambda: sock.recv(65536), rest[len(b"upgrade=none\n"):])
+    else:
+        sock.sendall(handshake)
+        head, rest = read_head(lambda: sock.recv(65536))
+        # Before reading the upstream's "bye": the two FINs cross in the proxy.
+        sock.sendall(b"last words")
+        sock.shutdown(socket.SHUT_WR)
+    assert head.startswith("HTTP/1.1 101 ")
+    assert rest + read_to_clean_eof(sock) == b"bye"
+    assert ws_upstream.after_bye.get(timeout=5) == (b"last words", True)
+    assert_tunnel_released(proxy, fds_before, pooled=int(client_fin.startswith("pipelined")))
+    sock.close()
+    assert len(wait_until(lambda: tunnel_access_logs(proxy, "/bye-then-read"), timeout=5)) == 1
+
+
+@pytest.mark.parametrize("upstream_fin_first", [False, True])
+def test_upstream_reset_closes_the_client_promptly(make_proxy, ws_upstream, upstream_fin_first):
+    proxy = make_proxy(ws_config(ws_upstream))
+    fds_before = open_fds(proxy)
+    path = "/bye-then-reset" if upstream_fin_first else "/reset-after-101"
+    client = WebSocketClient(proxy.port("ingress"), path)
+    assert client.accepted()
+    if upstream_fin_first:
+        # Half-closed by the upstream first; it resets once the client's bytes arrive (the proxy
+        # no longer reads it, so it learns of the reset from a failed write).
+        assert client.rest + read_to_clean_eof(client.sock) == b"bye"
+    start = time.monotonic()
+    closed = False
+    # The client keeps sending; the upstream's reset must reach it as a closed connection soon.
+    while not closed and time.monotonic() - start < 5:
+        try:
+            client.sock.sendall(b"x" * 1000)
+            client.sock.settimeout(0.05)
+            # After the upstream's FIN, EOF is old news: only the reset says the tunnel is gone.
+            closed = client.sock.recv(65536) == b"" and not upstream_fin_first
+            if upstream_fin_first:
+                time.sleep(0.05)
+        except socket.timeout:
+            pass
+        except (ConnectionResetError, BrokenPipeError):
+            closed = True
+    elapsed = time.monotonic() - start
+    assert closed, "the client connection outlived the upstream's reset"
+    assert elapsed < 2, f"the client connection closed only after {elapsed:.1f}s"
+    client.close()
+    assert ws_upstream.resets == 1
+    assert_tunnel_released(proxy, fds_before)
+    [line] = wait_until(lambda: tunnel_access_logs(proxy, path), timeout=5)
+    assert "UR" in line["response_flags"], line
+    # The proxy carries on: the next request, on a new connection, is served.
+    assert http_get(proxy.port("ingress"), "/plain/after").status == 200
 
 
 def test_client_half_close_before_the_101_is_passed_on_after_it(make_proxy, ws_upstream):

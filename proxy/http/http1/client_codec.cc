@@ -170,7 +170,8 @@ CodecStatus ClientCodec::onEndOfInput() {
   closed_ = true;
   if (error_) return std::unexpected(*error_);
   if (tunneling_) {
-    // The upstream closed its side of the tunnel: that ends the response.
+    // The upstream closed its side of the tunnel: that ends the response, not the request side
+    // (encodeData keeps writing raw bytes until the caller's end_stream).
     if (stream_active_) {
       stream_active_ = false;
       response_complete_ = true;

@@ -4,7 +4,8 @@
 // response to it with llhttp. Upstream protocol errors are CodecError{502, ...}. A request with
 // RequestHeaders::upgrade offers that Upgrade; a 101 to it is delivered as the final response
 // headers (end_stream false) and the connection becomes a byte tunnel: the bytes after the 101
-// are response data, request data is written raw, and the upstream's close ends the response.
+// are response data, request data is written raw, and the upstream's FIN (onEndOfInput) ends the
+// response while request data may still follow until the caller's own end_stream.
 // Such a connection is never reusable, whatever the answer.
 
 #include <cstdint>

@@ -167,8 +167,11 @@ CodecStatus ServerCodec::onEndOfInput() {
     // The client half-closed its side of the tunnel: pass the FIN on.
     if (decoder_ != nullptr && !tunnel_input_ended_) {
       tunnel_input_ended_ = true;
+      RequestDecoder* decoder = decoder_;
+      // After the response's end this was the last thing the stream waited for.
+      if (!stream_active_) decoder_ = nullptr;
       buffer::Buffer empty;
-      decoder_->decodeData(empty, true);
+      decoder->decodeData(empty, true);
     }
     return {};
   }
@@ -409,7 +412,9 @@ void ServerCodec::endResponse(buffer::Buffer& out) {
   if (close) no_more_requests_ = true;
   if (!out.empty() || close) transport_.write(out, close);
   stream_active_ = false;
-  decoder_ = nullptr;
+  // A tunnel's end of response is only our FIN (a half-close): the client's bytes keep going to
+  // the stream until its own FIN.
+  if (!tunneling_ || tunnel_input_ended_) decoder_ = nullptr;
 }
 
 }  // namespace podproxy::http::http1

@@ -5,7 +5,9 @@
 // One request at a time; pipelined requests wait in the caller's buffer until the response to
 // the current one has been encoded. A request offering an Upgrade keeps it (RequestHeaders::
 // upgrade); a 101 answered to it turns the connection into a byte tunnel: the bytes that follow,
-// both ways, are the stream's data, and the connection ends with the tunnel.
+// both ways, are the stream's data, and the connection ends with the tunnel. Its directions end
+// apart: the response's end is a half-close (our FIN) after which the client's bytes still go to
+// the stream, until the client's own FIN (onEndOfInput).
 
 #include <cstdint>
 #include <optional>
@@ -86,7 +88,8 @@ class ServerCodec : public ServerConnection {
   ServerConnectionCallbacks& callbacks_;
   MessageParser parser_;
   Encoder encoder_{*this};
-  RequestDecoder* decoder_ = nullptr;  // null once the stream ended
+  // Null once the stream ended (a tunnel's: once both its directions did).
+  RequestDecoder* decoder_ = nullptr;
   std::optional<CodecError> error_;
 
   // Request side.

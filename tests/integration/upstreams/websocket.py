@@ -8,6 +8,12 @@ WebSocketUpstream answers an HTTP/1.1 request per connection, by path:
   /refuse        400 with a short body and Content-Length (the upgrade is refused).
   /until-eof     101, then it reads until the client's FIN, answers with one text frame saying
                  how many payload bytes arrived, and closes.
+  /bye-then-read 101, then the raw bytes "bye" and a half-close (SHUT_WR) at once; then it reads
+                 until the client's FIN and puts (raw bytes read, whether the FIN came) on
+                 `after_bye` (a queue) before closing.
+  /reset-after-101  101, then it waits for the client's first bytes and resets the connection
+                 (SO_LINGER 0: an RST, not a FIN) while the client is still sending.
+  /bye-then-reset   the same, after sending "bye" and a half-close (SHUT_WR) first.
   anything else  (or a request without Upgrade) 200 with "upgrade=<Upgrade header or none>".
 Every request head is kept in `requests` as (path, {lower-case name: value}).
 """
@@ -15,12 +21,13 @@ Every request head is kept in `requests` as (path, {lower-case name: value}).
 import base64
 import hashlib
 import os
+import queue
 import socket
 import struct
 import threading
 import time
 
-from .base import ThreadedServer
+from .base import ThreadedServer, reset_socket
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
 OP_TEXT, OP_BINARY, OP_CLOSE = 0x1, 0x2, 0x8
@@ -130,6 +137,8 @@ class WebSocketUpstream(ThreadedServer):
         self.streamed = {}  # conn_id -> bytes sent by /stream so far
         self.eof_seen = threading.Event()
         self.closed_by_peer = threading.Event()
+        self.after_bye = queue.Queue()  # /bye-then-read: (bytes read after the 101, FIN seen)
+        self.resets = 0  # /reset-after-101 connections reset
 
     def handle_connection(self, sock, conn_id):
         recv = lambda: self.recv_some(sock)  # noqa: E731
@@ -171,6 +180,27 @@ class WebSocketUpstream(ThreadedServer):
             self.send_all(sock, encode_frame(OP_TEXT, f"got {total}".encode(), mask=False))
             sock.shutdown(socket.SHUT_WR)
             self._drain_until_eof(sock)
+        elif target == "/bye-then-read":
+            self.send_all(sock, b"bye")
+            sock.shutdown(socket.SHUT_WR)
+            data, eof = bytearray(rest), False
+            deadline = time.monotonic() + 10
+            while (chunk := self.recv_some(sock, deadline=deadline)) is not None:
+                if not chunk:
+                    eof = True
+                    break
+                data += chunk
+            self.after_bye.put((bytes(data), eof))
+        elif target in ("/reset-after-101", "/bye-then-reset"):
+            if target == "/bye-then-reset":
+                self.send_all(sock, b"bye")
+                sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + 10
+            while not rest and (chunk := self.recv_some(sock, deadline=deadline)):
+                rest = chunk
+            with self._lock:
+                self.resets += 1
+            reset_socket(sock)
 
     def _echo(self, sock, frames):
         while True:

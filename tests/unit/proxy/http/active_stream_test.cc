@@ -120,6 +120,17 @@ class StreamHarness {
   void send(std::string_view bytes) {
     ASSERT_EQ(::write(client_fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
   }
+  // The client half-closes: its FIN, while it can still read.
+  void shutdownClientWrite() { ASSERT_EQ(::shutdown(client_fd_, SHUT_WR), 0); }
+  // True when the client has read everything and the next read is the proxy's FIN.
+  bool clientSeesEof() {
+    char c;
+    return ::recv(client_fd_, &c, 1, MSG_DONTWAIT | MSG_PEEK) == 0;
+  }
+  bool connectionClosed() const {
+    return connection_->state() == network::Connection::State::kClosed;
+  }
+  const ConnectionManagerStats& stats() const { return stats_; }
   template <typename Pred>
   bool runUntil(Pred done, std::chrono::milliseconds limit = 5000ms) {
     auto guard = dispatcher_.createTimer([this] { dispatcher_.exit(); });
@@ -345,6 +356,137 @@ TEST(ActiveStream, FiltersBuiltInTheStreamOrOnTheHeapAreEachDestroyedOnce) {
   ASSERT_NE(second, std::string::npos);
   EXPECT_EQ(response.substr(second - 2, 2), "ok");
   EXPECT_EQ(response.substr(response.size() - 2), "ok");
+}
+
+// The router's part in a tunnel: answers an Upgrade with 101 and records the client's bytes.
+class TunnelFilter : public StreamDecoderFilter {
+ public:
+  void setDecoderFilterCallbacks(StreamDecoderFilterCallbacks& callbacks) override {
+    callbacks_ = &callbacks;
+  }
+  FilterHeadersStatus decodeHeaders(RequestHeaders& headers, bool) override {
+    EXPECT_EQ(headers.upgrade, "websocket");
+    auto response = std::make_unique<ResponseHeaders>();
+    response->status = 101;
+    response->headers.add("upgrade", "websocket");
+    callbacks_->encodeHeaders(std::move(response), false);
+    return FilterHeadersStatus::kStopIteration;
+  }
+  FilterDataStatus decodeData(buffer::Buffer& data, bool end_stream) override {
+    received += data.toString();
+    data.clear();
+    if (end_stream) ++ends;
+    return FilterDataStatus::kStopIterationNoBuffer;
+  }
+  FilterTrailersStatus decodeTrailers(TrailerMap&) override {
+    return FilterTrailersStatus::kContinue;
+  }
+  void onDestroy() override { ++destroyed; }
+  // The upstream's bytes, and with end_stream its FIN.
+  void respond(std::string_view bytes, bool end_stream) {
+    buffer::Buffer data;
+    data.add(bytes);
+    callbacks_->encodeData(data, end_stream);
+  }
+
+  StreamDecoderFilterCallbacks* callbacks_ = nullptr;
+  std::string received;
+  int ends = 0;
+  int destroyed = 0;
+};
+
+class TunnelChain : public FilterChainFactory {
+ public:
+  void createFilterChain(FilterChainFactoryCallbacks& callbacks) override {
+    auto filter = std::make_unique<TunnelFilter>();
+    tunnel = filter.get();
+    callbacks.addDecoderFilter(std::move(filter));
+  }
+  TunnelFilter* tunnel = nullptr;
+};
+
+constexpr std::string_view kUpgradeRequest =
+    "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+
+// Until the client has the 101 and `body` after it, and then (if `eof`) the proxy's FIN.
+bool clientReceives(StreamHarness& h, std::string& got, std::string_view body, bool eof) {
+  return h.runUntil([&] {
+    got += h.received();
+    const size_t head_end = got.find("\r\n\r\n");
+    return head_end != std::string::npos && got.substr(head_end + 4) == body &&
+           (!eof || h.clientSeesEof());
+  });
+}
+
+TEST(ActiveStreamTunnel, UpstreamFinIsAHalfCloseAndTheClientFinEndsTheStream) {
+  TunnelChain chain;
+  StreamHarness h(false, &chain);
+  h.send(kUpgradeRequest);
+  ASSERT_TRUE(h.runUntil([&] { return chain.tunnel != nullptr; }));
+  TunnelFilter& tunnel = *chain.tunnel;
+  tunnel.respond("bye", true);
+  std::string got;
+  ASSERT_TRUE(clientReceives(h, got, "bye", /*eof=*/true));
+  EXPECT_EQ(got.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0), 0u);
+
+  // The client reads EOF yet keeps writing: its bytes still reach the stream.
+  h.send("last ");
+  h.send("words");
+  ASSERT_TRUE(h.runUntil([&] { return tunnel.received == "last words"; }));
+  EXPECT_EQ(tunnel.ends, 0);
+  EXPECT_EQ(tunnel.destroyed, 0);
+  EXPECT_FALSE(h.connectionClosed());
+  EXPECT_EQ(h.stats().downstream_rq_active, 1u);
+
+  // Its FIN ends the second direction: the stream completes once and the connection goes.
+  h.shutdownClientWrite();
+  ASSERT_TRUE(h.runUntil([&] { return h.connectionClosed(); }));
+  EXPECT_EQ(tunnel.ends, 1);
+  EXPECT_EQ(tunnel.destroyed, 1);
+  EXPECT_EQ(h.stats().downstream_rq_active, 0u);
+  EXPECT_EQ(h.stats().downstream_rq_rx_reset, 0u);
+}
+
+TEST(ActiveStreamTunnel, ClientFinFirstLeavesTheResponseDirectionOpen) {
+  TunnelChain chain;
+  StreamHarness h(false, &chain);
+  h.send(kUpgradeRequest);
+  ASSERT_TRUE(h.runUntil([&] { return chain.tunnel != nullptr; }));
+  TunnelFilter& tunnel = *chain.tunnel;
+  h.send("question");
+  h.shutdownClientWrite();
+  ASSERT_TRUE(h.runUntil([&] { return tunnel.ends == 1; }));
+  EXPECT_EQ(tunnel.received, "question");
+  EXPECT_EQ(tunnel.destroyed, 0);
+
+  tunnel.respond("ans", false);
+  tunnel.respond("wer", true);
+  std::string got;
+  ASSERT_TRUE(clientReceives(h, got, "answer", /*eof=*/true));
+  ASSERT_TRUE(h.runUntil([&] { return h.connectionClosed(); }));
+  EXPECT_EQ(tunnel.destroyed, 1);
+  EXPECT_EQ(h.stats().downstream_rq_active, 0u);
+}
+
+TEST(ActiveStreamTunnel, EndTunnelStopsWaitingForTheClient) {
+  for (const bool upstream_fin_first : {false, true}) {
+    SCOPED_TRACE(upstream_fin_first);
+    TunnelChain chain;
+    StreamHarness h(false, &chain);
+    h.send(kUpgradeRequest);
+    ASSERT_TRUE(h.runUntil([&] { return chain.tunnel != nullptr; }));
+    TunnelFilter& tunnel = *chain.tunnel;
+    if (upstream_fin_first) tunnel.respond("bye", true);
+    std::string got;
+    ASSERT_TRUE(clientReceives(h, got, upstream_fin_first ? "bye" : "", upstream_fin_first));
+    // The idle timeout: the client never sent its FIN, and need not.
+    tunnel.callbacks_->endTunnel();
+    ASSERT_TRUE(h.runUntil([&] { return h.connectionClosed(); }));
+    EXPECT_TRUE(h.clientSeesEof());  // a FIN, not a reset
+    EXPECT_EQ(tunnel.destroyed, 1);
+    EXPECT_EQ(tunnel.ends, 0);
+    EXPECT_EQ(h.stats().downstream_rq_active, 0u);
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -426,6 +427,103 @@ TEST_F(Http1ConnPoolTest, ShutdownFailsPendingAndResetsActiveStreams) {
   ASSERT_TRUE(b.failure.has_value());
   EXPECT_EQ(*b.failure, PoolFailureReason::kLocalConnectionFailure);
   EXPECT_TRUE(pool_->idle());
+  finish();
+}
+
+// Offers a WebSocket upgrade on a fresh connection when the pool hands it one.
+void offerUpgrade(TestStream& s) {
+  s.send_on_ready = false;
+  s.on_ready = [](StreamHandle& stream) {
+    http::RequestHeaders headers;
+    headers.method = "GET";
+    headers.path = "/ws";
+    headers.authority = "upstream.test";
+    headers.upgrade = "websocket";
+    stream.encodeHeaders(headers, true);
+  };
+}
+
+constexpr std::string_view kSwitching =
+    "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n";
+
+TEST_F(Http1ConnPoolTest, TunnelCarriesTheCallersBytesAfterTheUpstreamFin) {
+  std::mutex mutex;
+  std::string upstream_got;
+  std::atomic<bool> upstream_saw_fin{false};
+  FakeUpstream upstream([&](int fd, int) {
+    if (!readRequest(fd)) return;
+    sendAll(fd, std::string(kSwitching) + "bye");
+    ::shutdown(fd, SHUT_WR);
+    char buf[256];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) {
+      std::lock_guard<std::mutex> lock(mutex);
+      upstream_got.append(buf, static_cast<size_t>(n));
+    }
+    upstream_saw_fin = n == 0;
+  });
+  makePool(upstream.port());
+
+  TestStream a;
+  offerUpgrade(a);
+  start(a, /*fresh=*/true);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return a.done(); }));
+  EXPECT_EQ(a.status, 101);
+  EXPECT_EQ(a.body, "bye");
+  EXPECT_TRUE(a.complete);  // the upstream's direction ended...
+  EXPECT_FALSE(a.reset.has_value());
+  // ...and the stream still holds the connection for the caller's direction.
+  EXPECT_EQ(pool_->stats().rq_active, 1u);
+  EXPECT_EQ(pool_->connections(), 1u);
+
+  buffer::Buffer last;
+  last.add("last words");
+  a.handle->encodeData(last, false);
+  buffer::Buffer none;
+  a.handle->encodeData(none, true);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return upstream_saw_fin.load(); }));
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    EXPECT_EQ(upstream_got, "last words");
+  }
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return pool_->connections() == 0; }));
+  EXPECT_EQ(pool_->stats().rq_active, 0u);
+  EXPECT_FALSE(a.reset.has_value());
+  EXPECT_EQ(pool_->idleConnections(), 0u);
+  finish();
+}
+
+TEST_F(Http1ConnPoolTest, TunnelLostAfterTheUpstreamFinIsAReset) {
+  // As the server does: a write to a reset peer must be an error (EPIPE), not a signal.
+  std::signal(SIGPIPE, SIG_IGN);
+  FakeUpstream upstream([](int fd, int) {
+    if (!readRequest(fd)) return;
+    sendAll(fd, kSwitching);
+    ::shutdown(fd, SHUT_WR);
+    char c;
+    (void)::recv(fd, &c, 1, 0);
+    // Closed (by FakeUpstream) with SO_LINGER 0: an RST while the caller is still sending.
+    linger l{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  });
+  makePool(upstream.port());
+
+  TestStream a;
+  offerUpgrade(a);
+  start(a, /*fresh=*/true);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return a.complete; }));
+  // The caller keeps writing; only a failed write can tell it the upstream is gone.
+  ASSERT_TRUE(runUntil(dispatcher_, [&] {
+    if (a.reset.has_value()) return true;
+    buffer::Buffer more;
+    more.add("x");
+    a.handle->encodeData(more, false);
+    return false;
+  }));
+  EXPECT_EQ(*a.reset, http::StreamResetReason::kConnectionTermination);
+  EXPECT_EQ(a.reset_details, "upstream_reset_after_response_started");
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return pool_->connections() == 0; }));
+  EXPECT_EQ(pool_->stats().rq_active, 0u);
   finish();
 }
 

@@ -53,7 +53,7 @@ class FakeRequestDecoder : public RequestDecoder {
     ++data_calls;
     body += data.toString();
     data.drain(data.length());
-    if (end) end_stream = true;
+    if (end) end_stream = data_end_stream = true;
   }
   void decodeTrailers(std::unique_ptr<TrailerMap> t) override {
     trailers = std::move(t);
@@ -65,6 +65,7 @@ class FakeRequestDecoder : public RequestDecoder {
   std::string body;
   int data_calls = 0;
   bool end_stream = false;
+  bool data_end_stream = false;  // the end came with body data (a tunnel's FIN, say)
   std::unique_ptr<TrailerMap> trailers;
   std::function<void()> on_headers;  // runs inside decodeHeaders (synchronous local replies)
 };

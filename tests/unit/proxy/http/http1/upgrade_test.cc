@@ -112,6 +112,33 @@ TEST_F(Http1ServerCodecUpgrade, SwitchingProtocolsTurnsTheConnectionIntoATunnel)
   EXPECT_EQ(codec_.activeStreams(), 0u);
 }
 
+TEST_F(Http1ServerCodecUpgrade, ResponseEndIsAHalfCloseAndClientBytesStillReachTheStream) {
+  ASSERT_TRUE(dispatch(kWebSocketRequest));
+  switchProtocols();
+  transport_.clear();
+  // The upstream's FIN: ours goes out, and the stream's response is over...
+  buffer::Buffer bye = bufferOf("bye");
+  encoder().encodeData(bye, true);
+  EXPECT_EQ(transport_.all(), "bye");
+  EXPECT_EQ(transport_.end_stream_writes, 1);
+  EXPECT_EQ(codec_.activeStreams(), 0u);
+
+  // ...but not its request side: the client's bytes and FIN still go to it, once.
+  ASSERT_TRUE(dispatch("last words"));
+  EXPECT_EQ(callbacks_.last().body, "last words");
+  EXPECT_FALSE(callbacks_.last().data_end_stream);
+  int data_calls = callbacks_.last().data_calls;
+  ASSERT_TRUE(codec_.onEndOfInput());
+  EXPECT_TRUE(callbacks_.last().data_end_stream);
+  EXPECT_EQ(callbacks_.last().data_calls, ++data_calls);
+  ASSERT_TRUE(codec_.onEndOfInput());
+  ASSERT_TRUE(dispatch("after the end"));
+  EXPECT_EQ(callbacks_.last().data_calls, data_calls);
+  EXPECT_EQ(callbacks_.last().body, "last words");
+  EXPECT_EQ(callbacks_.streams.size(), 1u);
+  EXPECT_EQ(transport_.end_stream_writes, 1);
+}
+
 TEST_F(Http1ServerCodecUpgrade, RefusedUpgradeIsAnOrdinaryResponseOnAKeptConnection) {
   ASSERT_TRUE(dispatch(std::string(kWebSocketRequest) + "GET /next HTTP/1.1\r\nHost: h\r\n\r\n"));
   ResponseHeaders h;
@@ -192,6 +219,23 @@ TEST_F(Http1ClientCodecUpgrade, OffersTheUpgradeAndTunnelsAfter101) {
   EXPECT_FALSE(decoder_.end_stream);
   ASSERT_TRUE(codec_.onEndOfInput());
   EXPECT_TRUE(decoder_.end_stream);
+  EXPECT_FALSE(codec_.reusable());
+}
+
+TEST_F(Http1ClientCodecUpgrade, RequestBytesStillGoOutAfterTheUpstreamFin) {
+  RequestEncoder& e = startUpgrade();
+  ASSERT_TRUE(dispatch("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\nbye"));
+  transport_.clear();
+  ASSERT_TRUE(codec_.onEndOfInput());
+  EXPECT_EQ(decoder_.body, "bye");
+  EXPECT_TRUE(decoder_.end_stream);
+
+  buffer::Buffer last = bufferOf("last words");
+  e.encodeData(last, false);
+  buffer::Buffer none;
+  e.encodeData(none, true);
+  EXPECT_EQ(transport_.all(), "last words");
+  EXPECT_EQ(transport_.end_stream_writes, 1);
   EXPECT_FALSE(codec_.reusable());
 }
 

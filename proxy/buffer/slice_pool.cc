@@ -26,6 +26,13 @@ void SlicePool::give(Slice* slice) {
   }
 }
 
+void SlicePool::releaseFree(size_t keep) {
+  while (free_.size() > keep) {
+    delete free_.back();
+    free_.pop_back();
+  }
+}
+
 SlicePool::~SlicePool() {
   for (Slice* s : free_) delete s;
 }

@@ -28,6 +28,8 @@ class SlicePool {
   // Slices kept for reuse beyond this are returned to the allocator, so a burst does not pin
   // memory forever (idle RSS matters for a sidecar in every Pod).
   void setMaxFree(size_t n) { max_free_ = n; }
+  // Frees spare slices beyond `keep` (when the worker has gone quiet: see HibernationPoller).
+  void releaseFree(size_t keep);
 
   ~SlicePool();
 

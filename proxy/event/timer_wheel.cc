@@ -120,11 +120,13 @@ void TimerWheel::expire() {
 }
 
 void TimerWheel::reschedule() {
-  if (scheduled_tick_ != 0) return;  // a callback armed something and started the timer
   for (uint64_t i = 0; i < kSlots; ++i) {
     const uint64_t tick = current_tick_ + i;
     const Sentinel& slot = slots_[tick % kSlots];
     if (slot.empty()) continue;
+    // A callback may have armed something and started the timer, possibly for a later tick
+    // than entries armed before it (it only compared against "not running").
+    if (scheduled_tick_ != 0 && scheduled_tick_ <= tick) return;
     // The slot's entries may be turns away; waking at its next visit costs one empty pass.
     const uint64_t wake = tick;
     scheduled_tick_ = wake;

@@ -54,20 +54,24 @@ std::unique_ptr<ActiveStream> StreamList::remove(ActiveStream& stream) {
 ConnectionManager::ConnectionManager(ConnectionManagerContext& context) : context_(context) {}
 
 ConnectionManager::~ConnectionManager() {
-  if (connection_ != nullptr) {
-    if (prev_ != nullptr) {
-      prev_->next_ = next_;
-    } else {
-      context_.managers = next_;
-    }
-    if (next_ != nullptr) next_->prev_ = prev_;
-  }
+  if (connection_ != nullptr) unlinkFromContext();
   for (ActiveStream* s = streams_.front(); s != nullptr; s = StreamList::next(*s)) {
     s->destroyFilters();
     --context_.stats.downstream_rq_active;
   }
   while (ActiveStream* s = streams_.front()) (void)streams_.remove(*s);
-  if (connection_ != nullptr) --context_.stats.downstream_cx_active;
+  // A hibernated connection is still open (as a record).
+  if (connection_ != nullptr && !hibernated_) --context_.stats.downstream_cx_active;
+}
+
+void ConnectionManager::unlinkFromContext() {
+  if (prev_ != nullptr) {
+    prev_->next_ = next_;
+  } else if (context_.managers == this) {
+    context_.managers = next_;
+  }
+  if (next_ != nullptr) next_->prev_ = prev_;
+  prev_ = next_ = nullptr;
 }
 
 void ConnectionManager::initializeReadFilterCallbacks(network::ReadFilterCallbacks& callbacks) {
@@ -87,8 +91,27 @@ network::FilterStatus ConnectionManager::onNewConnection() {
   connection_->enableHalfClose(true);
   // One timer serves both waits, which never overlap: for the first byte of the next request
   // (idle_timeout) and, once it came, for the rest of its headers (request_headers_timeout).
-  armIdleTimer();
+  if (!woken_) {
+    armIdleTimer();
+  } else if (idle_deadline_ms_ != 0 && connection_->dispatcher().nowMs() >= idle_deadline_ms_) {
+    // Woken by its idle deadline: close now, as the awake connection's timer would have.
+    onIdleTimeout();
+  } else {
+    // The idle wait it slept in goes on (bytes that woke it arrive with the first read).
+    armIdleWait();
+  }
   return network::FilterStatus::kStopIteration;
+}
+
+void ConnectionManager::onWake(const network::HibernationState& state) {
+  woken_ = true;
+  requests_ = state.requests;
+  http1_ = state.http1;
+  idle_deadline_ms_ = state.idle_deadline_ms;
+  // It was counted when it was accepted, and stayed counted while it slept.
+  --context_.stats.downstream_cx_total;
+  --context_.stats.downstream_cx_active;
+  --context_.stats.downstream_cx_hibernated_active;
 }
 
 bool ConnectionManager::createCodec(const buffer::Buffer& data) {
@@ -144,7 +167,21 @@ void ConnectionManager::formatRemoteAddress() {
 
 void ConnectionManager::armIdleTimer() {
   const auto timeout = context_.config.options.idle_timeout;
-  if (timeout.count() > 0) armTimer(timeout);
+  idle_deadline_ms_ = timeout.count() > 0 ? connection_->dispatcher().nowMs() +
+                                                static_cast<uint64_t>(timeout.count())
+                                          : 0;
+  armIdleWait();
+}
+
+void ConnectionManager::armIdleWait() {
+  const bool hibernation = hibernationPossible();
+  if (idle_deadline_ms_ == 0) {
+    if (hibernation) armTimer(kHibernationDelay);
+    return;
+  }
+  const uint64_t now = connection_->dispatcher().nowMs();
+  auto left = std::chrono::milliseconds(idle_deadline_ms_ > now ? idle_deadline_ms_ - now : 0);
+  armTimer(hibernation ? std::min(left, std::chrono::milliseconds(kHibernationDelay)) : left);
 }
 
 void ConnectionManager::armTimer(std::chrono::milliseconds timeout) {
@@ -154,9 +191,34 @@ void ConnectionManager::armTimer(std::chrono::milliseconds timeout) {
 void ConnectionManager::onWheelTimeout() {
   if (awaiting_headers_) {
     onRequestHeadersTimeout();
-  } else {
-    onIdleTimeout();
+    return;
   }
+  if (idle_deadline_ms_ == 0 || connection_->dispatcher().nowMs() < idle_deadline_ms_) {
+    // The hibernation delay passed, the idle timeout has not. When something still holds the
+    // connection awake (a response not yet flushed to a slow reader), look again later.
+    if (!closed_ && !tryHibernate()) armIdleWait();
+    return;
+  }
+  onIdleTimeout();
+}
+
+bool ConnectionManager::tryHibernate() {
+  if (closed_ || draining_ || end_of_input_ || reading_paused_ || in_codec_ || awaiting_headers_ ||
+      !streams_.empty() || multiplexed()) {
+    return false;
+  }
+  maybeReleaseIdleCodec();
+  if (codec_ != nullptr) return false;
+  const network::HibernationState state{idle_deadline_ms_, requests_, http1_};
+  if (!connection_->hibernate(*this, state)) return false;
+  // The connection (and this manager with it) is destroyed after this pass; the listener's
+  // record rebuilds both when the client sends again.
+  hibernated_ = true;
+  closed_ = true;
+  unlinkFromContext();
+  ++context_.stats.downstream_cx_hibernated;
+  ++context_.stats.downstream_cx_hibernated_active;
+  return true;
 }
 
 void ConnectionManager::maybeReleaseIdleCodec() {

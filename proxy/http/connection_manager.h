@@ -64,7 +64,9 @@ struct ConnectionManagerStats {
   uint64_t downstream_rq_header_timeout = 0;
   uint64_t downstream_cx_idle_timeout = 0;
   uint64_t downstream_cx_drain_close = 0;
-  http2::CodecStats http2;  // HTTP/2 codec counters (resets, GOAWAYs, floods)
+  uint64_t downstream_cx_hibernated = 0;         // times a connection hibernated
+  uint64_t downstream_cx_hibernated_active = 0;  // connections hibernated now
+  http2::CodecStats http2;                       // HTTP/2 codec counters (resets, GOAWAYs, floods)
 };
 
 // What every connection manager of one listener on one worker shares.
@@ -91,6 +93,7 @@ class ConnectionManager final : public network::ReadFilter,
   void initializeReadFilterCallbacks(network::ReadFilterCallbacks& callbacks) override;
   network::FilterStatus onNewConnection() override;
   network::FilterStatus onData(buffer::Buffer& data, bool end_stream) override;
+  void onWake(const network::HibernationState& state) override;
 
   // network::ConnectionCallbacks
   void onEvent(network::ConnectionEvent event) override;
@@ -136,6 +139,12 @@ class ConnectionManager final : public network::ReadFilter,
   // Many streams at once (HTTP/2): resets, read disabling and drain are per stream.
   bool multiplexed() const { return codec_ && codec_->protocol() == Protocol::kHttp2; }
 
+  // An HTTP/1 connection idle this long (no stream, nothing buffered either way, codec given
+  // back) hibernates: its socket is kept in a compact record and everything else is freed
+  // until bytes arrive. Eight wheel ticks: a keep-alive client under load sends its next
+  // request long before, so busy connections never pay for a sleep and a wake.
+  static constexpr std::chrono::milliseconds kHibernationDelay{250};
+
  private:
   void dispatchInput(buffer::Buffer& data);
   void onCodecError(const CodecError& error);
@@ -147,7 +156,14 @@ class ConnectionManager final : public network::ReadFilter,
   // Closes after what is queued, including output the codec holds back for the I/O pass.
   void closeFlushing();
   void formatRemoteAddress();
+  // Starts an idle wait: the idle timeout from now (and the hibernation delay before it).
   void armIdleTimer();
+  // Arms the timer for what comes first of hibernation and the end of idle_deadline_ms_.
+  void armIdleWait();
+  bool hibernationPossible() const { return !multiplexed() && connection_->canHibernate(*this); }
+  // The hibernation delay passed: hand the connection to the listener's record.
+  bool tryHibernate();
+  void unlinkFromContext();
   void armTimer(std::chrono::milliseconds timeout);
   void disarmTimer() { event::TimerWheel::disarm(*this); }
   // event::WheelTimer: the idle or the request-headers timeout, by awaiting_headers_.
@@ -171,7 +187,8 @@ class ConnectionManager final : public network::ReadFilter,
   ConnectionManager* prev_ = nullptr;  // context_.managers list
   ConnectionManager* next_ = nullptr;
   uint32_t requests_ = 0;
-  std::string remote_text_;  // see remoteAddressText()
+  uint64_t idle_deadline_ms_ = 0;  // when the current idle wait ends (loop time); 0: never
+  std::string remote_text_;        // see remoteAddressText()
   uint8_t remote_ip_offset_ = 0;
   uint8_t remote_ip_length_ = 0;
   bool reading_paused_ = false;
@@ -182,8 +199,10 @@ class ConnectionManager final : public network::ReadFilter,
   // The connection's read buffer, when the client's FIN came behind bytes that wait for the
   // current response (a tunnel's first bytes, pipelined behind its Upgrade request).
   buffer::Buffer* input_held_at_eof_ = nullptr;
-  bool http1_ = false;     // the codec (now, or before it was released) is HTTP/1
-  bool in_codec_ = false;  // inside the codec: it must not be released now
+  bool http1_ = false;       // the codec (now, or before it was released) is HTTP/1
+  bool in_codec_ = false;    // inside the codec: it must not be released now
+  bool hibernated_ = false;  // the connection lives on as a record: it was not closed
+  bool woken_ = false;       // rebuilt from hibernation (onWake ran)
 };
 
 }  // namespace podproxy::http

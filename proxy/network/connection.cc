@@ -1,5 +1,8 @@
 #include "proxy/network/connection.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -193,6 +196,37 @@ const TlsInfo* Connection::tls() const {
   return transport_ != nullptr && transport_->socket->handshakeComplete()
              ? &transport_->socket->info()
              : nullptr;
+}
+
+bool Connection::hibernate(const ReadFilter& filter, const HibernationState& state) {
+  // Nothing may be in flight either way: the record keeps only the socket and `state`.
+  if (!canHibernate(filter) || state_ != State::kOpen || !reading_ || read_disable_count_ != 0 ||
+      !read_buffer_.empty() || !write_buffer_.empty() || writeInFlight() ||
+      control_req_ != nullptr || timer_ != nullptr || read_eof_ || eof_pending_ ||
+      write_end_pending_ || write_shut_ || lingering_ || in_dispatch_ || post_io_scheduled_) {
+    return false;
+  }
+  // libuv has no way to let go of a handle's descriptor: keep a duplicate and close the handle
+  // (which takes the original out of the loop's epoll set and closes it).
+  const int fd = fcntl(this->fd(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return false;
+  bool taken = false;
+  for (size_t i = 0; i < callbacks_.size() && !taken; ++i) {
+    if (ConnectionCallbacks* cb = callbacks_[i]) taken = cb->onHibernate(fd, state);
+  }
+  if (!taken) {
+    ::close(fd);
+    return false;
+  }
+  callbacks_.clear();  // the connection lives on in its owner's record: nobody is told
+  state_ = State::kClosed;
+  stopReading();
+  Socket::closeAndDelete(socket_);
+  return true;
+}
+
+void Connection::wake(const HibernationState& state) {
+  for (size_t i = 0; i < filters_.size(); ++i) filters_[i]->onWake(state);
 }
 
 void Connection::raiseEvent(ConnectionEvent event) {

@@ -43,6 +43,15 @@ struct CaptureInfo {
   std::optional<Address> upstream_source;
 };
 
+// What an idle downstream connection's filter needs to be rebuilt identically after
+// hibernation (Connection::hibernate): the owner keeps it next to the socket and hands it back
+// to the rebuilt filter (ReadFilter::onWake).
+struct HibernationState {
+  uint64_t idle_deadline_ms = 0;  // loop time (Dispatcher::nowMs) the idle timeout ends; 0: none
+  uint32_t requests = 0;          // requests served so far (max_requests_per_connection)
+  bool http1 = false;             // it spoke HTTP/1: its next codec is HTTP/1 too
+};
+
 enum class ConnectionEvent {
   kConnected,      // upstream connect completed (and its TLS handshake, when it has one)
   kConnectFailed,  // upstream connect failed or timed out; see failureReason()
@@ -64,6 +73,10 @@ class ConnectionCallbacks {
   virtual void onEvent(ConnectionEvent event) = 0;
   virtual void onAboveWriteBufferHighWatermark() {}
   virtual void onBelowWriteBufferLowWatermark() {}
+  // The idle connection asks its owner to keep it as a compact record (hibernation): an owner
+  // that can takes `fd` (a duplicate of the socket, now its own) and `state`, and destroys the
+  // Connection later (deferred); no event follows. False: it cannot, and nothing changed.
+  virtual bool onHibernate(int fd, const HibernationState& state) { return false; }
 };
 
 class ReadFilterCallbacks {
@@ -81,6 +94,9 @@ class ReadFilter {
   virtual FilterStatus onNewConnection() { return FilterStatus::kContinue; }
   // `end_stream`: the peer half-closed (only delivered when half-close is enabled).
   virtual FilterStatus onData(buffer::Buffer& data, bool end_stream) = 0;
+  // The connection was rebuilt from hibernation: the state this filter saved then. Runs after
+  // the chain is built, before onNewConnection().
+  virtual void onWake(const HibernationState& state) {}
 };
 
 class Connection final : public event::DeferredDeletable,
@@ -147,6 +163,21 @@ class Connection final : public event::DeferredDeletable,
   size_t bufferedWriteBytes() const {
     return write_buffer_.length() + (transport_ ? transport_->raw_output.length() : 0);
   }
+  // Hibernation (see HibernationState): the owner can keep this connection as a record.
+  void allowHibernation() { hibernation_allowed_ = true; }
+  // Whether `filter` could ever hibernate this connection: allowed, plaintext, not captured,
+  // and `filter` is the whole chain (so rebuilding the chain rebuilds it exactly).
+  bool canHibernate(const ReadFilter& filter) const {
+    return hibernation_allowed_ && transport_ == nullptr && capture_ == nullptr &&
+           filters_.size() == 1 && filters_[0].get() == &filter;
+  }
+  // Hands the socket and `state` to the owner (ConnectionCallbacks::onHibernate) if nothing
+  // is in flight either way; the connection is then closed without an event and the owner
+  // destroys it. False: it stays as it was.
+  bool hibernate(const ReadFilter& filter, const HibernationState& state);
+  // A connection rebuilt from hibernation: passes `state` to its filters (ReadFilter::onWake).
+  void wake(const HibernationState& state);
+
   // Raw descriptor, for listener filters (SO_ORIGINAL_DST) and socket options.
   int fd() const;
   // Set by capture listeners before the filter chain runs; nullptr elsewhere.
@@ -259,6 +290,7 @@ class Connection final : public event::DeferredDeletable,
   bool connect_handshake_pending_ : 1 = false;  // upstream TLS: kConnected waits for handshake
   bool filters_wait_handshake_ : 1 = false;     // initializeReadFilters() came before the handshake
   bool tls_shutdown_sent_ : 1 = false;          // close_notify queued
+  bool hibernation_allowed_ : 1 = false;
 };
 
 }  // namespace podproxy::network

@@ -3,17 +3,36 @@
 #include <unistd.h>
 
 #include "filters/listener/original_dst.h"
+#include "proxy/common/block_pool.h"
 #include "proxy/common/logger.h"
 
 namespace podproxy::server {
 
+namespace {
+template <typename T>
+using EntryPool = common::BlockPool<sizeof(T)>;
+}  // namespace
+
+void* ActiveListener::ActiveConnection::operator new(size_t size) {
+  // The whole cost of a hibernated connection in user space (plus its share of a block).
+  static_assert(sizeof(ActiveConnection) <= 112);
+  (void)size;  // always sizeof(ActiveConnection): the class is final
+  return EntryPool<ActiveConnection>::local().allocate();
+}
+
+void ActiveListener::ActiveConnection::operator delete(void* p) noexcept {
+  EntryPool<ActiveConnection>::local().deallocate(p);
+}
+
 ActiveListener::ActiveListener(event::Dispatcher& dispatcher, ListenerShared& shared, int fd,
-                               NetworkFilterChainFactory factory, std::function<void()> drain)
+                               NetworkFilterChainFactory factory, std::function<void()> drain,
+                               HibernationPoller* hibernation)
     : dispatcher_(dispatcher),
       shared_(shared),
       fd_(fd),
       factory_(std::move(factory)),
-      drain_(std::move(drain)) {}
+      drain_(std::move(drain)),
+      hibernation_(hibernation != nullptr && hibernation->valid() ? hibernation : nullptr) {}
 
 ActiveListener::~ActiveListener() {
   // Connections go now, not deferred: what they reference (contexts, stats) dies with us.
@@ -78,8 +97,7 @@ void ActiveListener::acceptOne() {
   tracked->parent = this;
   tracked->connection = network::Connection::fromAccepted(dispatcher_, client);
   network::Connection& connection = *tracked->connection;
-  connection.setBufferLimits(shared_.buffer_limit);
-  connection.addConnectionCallbacks(*tracked);
+  setUpConnection(*tracked);
   tracked->next = connections_;
   if (connections_ != nullptr) connections_->prev = tracked;
   connections_ = tracked;
@@ -90,6 +108,86 @@ void ActiveListener::acceptOne() {
   }
   factory_(connection);
   connection.initializeReadFilters();
+}
+
+void ActiveListener::setUpConnection(ActiveConnection& active) {
+  network::Connection& connection = *active.connection;
+  connection.setBufferLimits(shared_.buffer_limit);
+  connection.addConnectionCallbacks(active);
+  // Captured connections are sniffed first: rebuilding their chain would sniff again, so they
+  // stay awake (as do TLS, HTTP/2 and tcp_proxy connections: see Connection::canHibernate).
+  if (hibernation_ != nullptr && shared_.capture == nullptr) connection.allowHibernation();
+}
+
+bool ActiveListener::ActiveConnection::onHibernate(int socket_fd,
+                                                   const network::HibernationState& state) {
+  return parent->hibernate(*this, socket_fd, state);
+}
+
+void ActiveListener::ActiveConnection::onWheelTimeout() {
+  parent->wake(*this);
+}
+
+void ActiveListener::ActiveConnection::onSocketReadable() {
+  parent->wake(*this);
+}
+
+bool ActiveListener::hibernate(ActiveConnection& active, int fd,
+                               const network::HibernationState& state) {
+  if (hibernation_ == nullptr || draining_ || destroying_ || active.connection == nullptr) {
+    return false;
+  }
+  if (!hibernation_->add(fd, active)) return false;
+  active.fd = fd;
+  active.hibernation = state;
+  if (state.idle_deadline_ms != 0) {
+    // Wakes it at its idle deadline, the tick its awake timer would have fired in; the rebuilt
+    // manager then closes it as idle.
+    const uint64_t now = dispatcher_.nowMs();
+    const uint64_t left = state.idle_deadline_ms > now ? state.idle_deadline_ms - now : 0;
+    dispatcher_.timerWheel().arm(active, std::chrono::milliseconds(left));
+  }
+  // We are inside the connection's own callback: it goes after this I/O pass.
+  dispatcher_.deferredDelete(std::move(active.connection));
+  hibernation_->noteHibernated();
+  return true;
+}
+
+void ActiveListener::wake(ActiveConnection& active) {
+  if (active.connection != nullptr || active.fd < 0) return;
+  hibernation_->remove(active.fd);
+  event::TimerWheel::disarm(active);
+  const int fd = active.fd;
+  active.fd = -1;
+  auto* socket = new network::Socket;
+  uv_tcp_init(dispatcher_.loop(), &socket->handle);
+  const int rc = uv_tcp_open(&socket->handle, fd);
+  if (rc != 0) {
+    LOG_WARN("cannot wake a hibernated connection", {"listener", shared_.name},
+             {"error", uv_err_name(rc)});
+    ::close(fd);
+  }
+  // Built as accept built it (the peer address is read again), so the chain is the same and
+  // its manager counts on from the state it saved.
+  active.connection = network::Connection::fromAccepted(dispatcher_, socket);
+  network::Connection& connection = *active.connection;
+  setUpConnection(active);
+  factory_(connection);
+  connection.wake(active.hibernation);
+  if (rc != 0) {
+    // Its filters are told the way any closed connection's are (stats stay balanced).
+    connection.close(network::CloseType::kNoFlush);
+    return;
+  }
+  connection.initializeReadFilters();
+}
+
+void ActiveListener::wakeAll() {
+  ActiveConnection* next = nullptr;
+  for (ActiveConnection* a = connections_; a != nullptr; a = next) {
+    next = a->next;  // a failed wake may remove `a`, never another entry
+    if (a->connection == nullptr) wake(*a);
+  }
 }
 
 bool ActiveListener::classifyCapture(network::Connection& connection) {
@@ -155,10 +253,15 @@ void ActiveListener::removeConnection(ActiveConnection& active) {
 
 void ActiveListener::drain() {
   stopListening();
+  draining_ = true;
+  // Awake again, they are idle connections like any other: the drain closes them.
+  wakeAll();
   if (drain_) drain_();
 }
 
 void ActiveListener::closeAll() {
+  // Woken first so their managers see the close (stats, observers) as for any connection.
+  wakeAll();
   while (connections_ != nullptr) {
     connections_->connection->close(network::CloseType::kNoFlush);
   }

@@ -45,6 +45,8 @@ class WorkerState {
         upstream::setTransportSocketFactory(c.config->name, tls_factories_[c.tls_context].get());
       }
     }
+    // Before the listeners, which keep their hibernated connections in it.
+    hibernation_ = std::make_unique<HibernationPoller>(dispatcher);
     for (const ListenerRuntime& l : snapshot.listeners) addListener(index, l);
   }
 
@@ -312,8 +314,9 @@ class WorkerState {
         }
       };
     }
-    listeners_.push_back(std::make_unique<ActiveListener>(
-        dispatcher_, *runtime.shared, runtime.fds[index], std::move(factory), std::move(drain)));
+    listeners_.push_back(std::make_unique<ActiveListener>(dispatcher_, *runtime.shared,
+                                                          runtime.fds[index], std::move(factory),
+                                                          std::move(drain), hibernation_.get()));
   }
 
   void checkDrained() {
@@ -346,6 +349,8 @@ class WorkerState {
   stats::Histogram loop_lag_{stats::kLoopLagBucketsSeconds};
   stats::LoopLagProbe loop_lag_probe_;
   std::list<std::unique_ptr<HttpListenerState>> http_states_;
+  // Idle plaintext HTTP/1 connections of every listener sleep here; outlives the listeners.
+  std::unique_ptr<HibernationPoller> hibernation_;
   std::vector<std::unique_ptr<ActiveListener>> listeners_;
   std::unique_ptr<event::Timer> drain_timer_;
   std::function<void()> on_drained_;

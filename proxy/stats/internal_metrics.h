@@ -20,6 +20,10 @@ enum class MetricType { kCounter, kGauge, kHistogram };
     "Downstream connections open now (every listener).")                                           \
   X(kDownstreamCxDestroyed, kCounter, "podproxy_downstream_cx_destroyed_total",                    \
     "Downstream connections podproxy closed, by reason.")                                          \
+  X(kDownstreamCxHibernated, kCounter, "podproxy_downstream_cx_hibernated_total",                  \
+    "Times an idle HTTP/1 downstream connection hibernated (was kept as a compact record).")       \
+  X(kDownstreamCxHibernatedActive, kGauge, "podproxy_downstream_cx_hibernated",                    \
+    "Downstream connections hibernated now (they count as active too).")                           \
   X(kDownstreamCxOverflow, kCounter, "podproxy_downstream_cx_overflow_total",                      \
     "Connections closed at accept because the listener reached max_connections.")                  \
   X(kDownstreamRqTotal, kCounter, "podproxy_downstream_rq_total", "Downstream requests received.") \
@@ -151,6 +155,9 @@ inline constexpr FieldMetric<Cm> kConnectionManagerMetrics[] = {
      &Cm::downstream_cx_drain_close},
     {F::kDownstreamCxDestroyed, "reason", "protocol_error", "downstream_cx_protocol_error",
      &Cm::downstream_cx_protocol_error},
+    {F::kDownstreamCxHibernated, "", "", "downstream_cx_hibernated", &Cm::downstream_cx_hibernated},
+    {F::kDownstreamCxHibernatedActive, "", "", "downstream_cx_hibernated_active",
+     &Cm::downstream_cx_hibernated_active},
     {F::kDownstreamRqTotal, "", "", "downstream_rq_total", &Cm::downstream_rq_total},
     {F::kDownstreamRqActive, "", "", "downstream_rq_active", &Cm::downstream_rq_active},
     {F::kDownstreamRqCompleted, "response_code_class", "1xx", "downstream_rq_1xx",

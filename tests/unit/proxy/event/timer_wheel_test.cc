@@ -175,5 +175,32 @@ TEST(TimerWheel, ManyEntriesFireInDeadlineOrder) {
   EXPECT_TRUE(d.shutdown());
 }
 
+TEST(TimerWheel, FarArmFromACallbackDoesNotDelayNearerEntries) {
+  // A callback arming a long timeout (a hibernated connection's idle deadline) used to leave
+  // the uv timer set for that far deadline, so entries armed before it, due much sooner,
+  // waited for it too.
+  Dispatcher d("test");
+  Entry first;
+  first.loop = d.loop();
+  Entry far;
+  far.loop = d.loop();
+  Entry near;
+  near.loop = d.loop();
+  first.then = [&] { d.timerWheel().arm(far, 60s); };
+  const uint64_t start = d.nowMs();
+  d.timerWheel().arm(first, 20ms);
+  d.timerWheel().arm(near, 200ms);
+  runUntil(
+      d, [&] { return !near.fired_at.empty(); }, 3s);
+  ASSERT_EQ(first.fired_at.size(), 1u);
+  ASSERT_EQ(near.fired_at.size(), 1u);
+  EXPECT_GE(near.fired_at[0] - start, 200u);
+  EXPECT_LE(near.fired_at[0] - start, 200u + TimerWheel::kTick.count() + 100u);
+  EXPECT_TRUE(far.fired_at.empty());
+  EXPECT_TRUE(far.armed());
+  d.timerWheel().disarm(far);
+  EXPECT_TRUE(d.shutdown());
+}
+
 }  // namespace
 }  // namespace podproxy::event

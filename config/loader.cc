@@ -43,10 +43,17 @@ bool sameBoundAddress(const SocketAddress& a, const SocketAddress& b) {
 }  // namespace
 
 std::string ConfigError::toString() const {
+  // Appends only: GCC 12 warns (-Wrestrict, a false positive) on `":" + std::to_string(...)`.
   std::string out = file;
-  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
-  if (!field.empty()) out += (out.empty() ? "" : ": ") + field;
-  out += (out.empty() ? "" : ": ") + message;
+  if (line > 0) {
+    out.append(":").append(std::to_string(line)).append(":").append(std::to_string(column));
+  }
+  if (!field.empty()) {
+    if (!out.empty()) out.append(": ");
+    out.append(field);
+  }
+  if (!out.empty()) out.append(": ");
+  out.append(message);
   return out;
 }
 

@@ -70,9 +70,7 @@ CodecClient::CodecClient(event::Dispatcher& dispatcher, HostConstSharedPtr host,
   connection_->addConnectionCallbacks(*this);
   // The connection owns its filters while the client owns the connection, so the filter is a
   // small forwarder rather than the client itself.
-  auto filter = std::make_unique<UpstreamReadFilter>(static_cast<UpstreamDataSink&>(*this));
-  read_filter_ = filter.get();
-  connection_->addReadFilter(std::move(filter));
+  read_filter_ = addUpstreamReadFilter(*connection_, *this);
   codec_ = codec_factory(*this);
 }
 
@@ -97,12 +95,9 @@ CodecClient::~CodecClient() {
 }
 
 HandedOffConnection CodecClient::handOff() {
-  connection_->removeConnectionCallbacks(*this);
   closed_ = true;
   if (idle_timer_) idle_timer_->disable();
-  HandedOffConnection out{std::move(connection_), read_filter_};
-  read_filter_ = nullptr;
-  return out;
+  return handOffConnection(connection_, read_filter_, *this);
 }
 
 void CodecClient::startStream(http::ResponseDecoder& decoder,

@@ -5,6 +5,7 @@
 // its handshake (and its circuit-breaker slot), only its owner and codec change.
 
 #include <memory>
+#include <utility>
 
 #include "proxy/buffer/buffer.h"
 #include "proxy/network/connection.h"
@@ -43,6 +44,25 @@ struct HandedOffConnection {
   std::unique_ptr<network::Connection> connection;
   UpstreamReadFilter* read_filter = nullptr;
 };
+
+// Adds the read filter of a pooled connection its owner just opened; the connection owns the
+// filter, the owner keeps the pointer to re-point it or hand it off.
+inline UpstreamReadFilter* addUpstreamReadFilter(network::Connection& connection,
+                                                 UpstreamDataSink& sink) {
+  auto filter = std::make_unique<UpstreamReadFilter>(sink);
+  UpstreamReadFilter* raw = filter.get();
+  connection.addReadFilter(std::move(filter));
+  return raw;
+}
+
+// The owner's side of a hand-off: `owner` hears nothing more from the connection, which leaves
+// with its read filter (both of the owner's members are empty afterwards).
+inline HandedOffConnection handOffConnection(std::unique_ptr<network::Connection>& connection,
+                                             UpstreamReadFilter*& read_filter,
+                                             network::ConnectionCallbacks& owner) {
+  connection->removeConnectionCallbacks(owner);
+  return {std::move(connection), std::exchange(read_filter, nullptr)};
+}
 
 // Implemented by AutoConnPool; set on its two pools.
 class AlpnMismatchHandler {

@@ -202,9 +202,7 @@ Http2ConnPool::ActiveClient::ActiveClient(Http2ConnPool& pool) : pool_(pool) {
                                                pool.cluster_.connect_timeout,
                                                createTransportSocket(host), host.sourceAddress());
   connection_->addConnectionCallbacks(*this);
-  auto filter = std::make_unique<UpstreamReadFilter>(static_cast<UpstreamDataSink&>(*this));
-  read_filter_ = filter.get();
-  connection_->addReadFilter(std::move(filter));
+  read_filter_ = addUpstreamReadFilter(*connection_, *this);
   makeCodec();
 }
 
@@ -218,12 +216,9 @@ Http2ConnPool::ActiveClient::ActiveClient(Http2ConnPool& pool, HandedOffConnecti
 }
 
 HandedOffConnection Http2ConnPool::ActiveClient::handOff() {
-  connection_->removeConnectionCallbacks(*this);
   closed_ = true;
   if (idle_timer_) idle_timer_->disable();
-  HandedOffConnection out{std::move(connection_), read_filter_};
-  read_filter_ = nullptr;
-  return out;
+  return handOffConnection(connection_, read_filter_, *this);
 }
 
 void Http2ConnPool::ActiveClient::makeCodec() {

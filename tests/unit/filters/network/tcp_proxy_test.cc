@@ -11,7 +11,6 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,11 +20,16 @@
 #include "proxy/network/connection.h"
 #include "proxy/upstream/resource_manager.h"
 #include "proxy/upstream/thread_local_cluster.h"
+#include "tests/unit/proxy/upstream/pool_test_util.h"
 
 namespace podproxy::filters {
 namespace {
 
 using namespace std::chrono_literals;
+using upstream::testing::FakeUpstream;
+using upstream::testing::listenLoopback;
+using upstream::testing::runUntil;
+using upstream::testing::sendAll;
 
 sockaddr_in loopback(uint16_t port) {
   sockaddr_in sa{};
@@ -33,19 +37,6 @@ sockaddr_in loopback(uint16_t port) {
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   sa.sin_port = htons(port);
   return sa;
-}
-
-int listenLoopback(uint16_t& port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in sa = loopback(0);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-  EXPECT_EQ(::listen(fd, 64), 0);
-  socklen_t len = sizeof(sa);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  port = ntohs(sa.sin_port);
-  return fd;
 }
 
 // A blocking client socket with a bounded receive timeout, so a broken proxy fails the test
@@ -58,14 +49,6 @@ int connectClient(uint16_t port) {
   sockaddr_in sa = loopback(port);
   EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
   return fd;
-}
-
-void sendAll(int fd, std::string_view s) {
-  while (!s.empty()) {
-    const ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
-    if (n <= 0) return;
-    s.remove_prefix(static_cast<size_t>(n));
-  }
 }
 
 // Reads until EOF (returns true) or an error/timeout (false; errno kept in `err`).
@@ -82,68 +65,13 @@ bool readToEof(int fd, std::string& out, int* err = nullptr) {
   }
 }
 
-// A blocking upstream: `handler(fd)` serves each accepted connection on its own thread.
-class FakeUpstream {
- public:
-  explicit FakeUpstream(std::function<void(int fd)> handler) : handler_(std::move(handler)) {
-    listen_fd_ = listenLoopback(port_);
-    acceptor_ = std::thread([this] {
-      for (;;) {
-        const int fd = ::accept(listen_fd_, nullptr, nullptr);
-        if (fd < 0) return;
-        ++accepted_;
-        std::lock_guard<std::mutex> lock(mutex_);
-        fds_.push_back(fd);
-        workers_.emplace_back([this, fd] {
-          handler_(fd);
-          ::close(fd);
-        });
-      }
-    });
-  }
-  ~FakeUpstream() {
-    ::shutdown(listen_fd_, SHUT_RDWR);
-    acceptor_.join();
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
-    }
-    for (auto& t : workers_) t.join();
-    ::close(listen_fd_);
-  }
-  uint16_t port() const { return port_; }
-  int accepted() const { return accepted_.load(); }
-
- private:
-  std::function<void(int)> handler_;
-  int listen_fd_ = -1;
-  uint16_t port_ = 0;
-  std::thread acceptor_;
-  std::mutex mutex_;
-  std::vector<int> fds_;
-  std::vector<std::thread> workers_;
-  std::atomic<int> accepted_{0};
-};
-
-void echo(int fd) {
+void echo(int fd, int) {
   char buf[16384];
   for (;;) {
     const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
     if (n <= 0) return;
     sendAll(fd, std::string_view(buf, static_cast<size_t>(n)));
   }
-}
-
-bool runUntil(event::Dispatcher& dispatcher, const std::function<bool()>& pred,
-              std::chrono::milliseconds timeout = 10000ms) {
-  if (pred()) return true;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto timer = dispatcher.createTimer([&] {
-    if (pred() || std::chrono::steady_clock::now() > deadline) dispatcher.exit();
-  });
-  timer->enableRepeating(1ms);
-  dispatcher.run();
-  return pred();
 }
 
 class TcpProxyTest : public ::testing::Test {
@@ -198,7 +126,9 @@ class TcpProxyTest : public ::testing::Test {
       client();
       done = true;
     });
-    EXPECT_TRUE(runUntil(dispatcher_, [&] { return done.load(); }));
+    // The client's socket timeouts are 5 s: give it longer before failing.
+    EXPECT_TRUE(runUntil(
+        dispatcher_, [&] { return done.load(); }, 10000ms));
     t.join();
   }
 
@@ -257,7 +187,7 @@ TEST_F(TcpProxyTest, ForwardsHalfCloseBothWays) {
   // Reads to EOF, then answers and closes: only works if our FIN reached it and its reply
   // still comes back through the half-closed connection.
   std::atomic<bool> upstream_saw_eof{false};
-  FakeUpstream upstream([&](int fd) {
+  FakeUpstream upstream([&](int fd, int) {
     std::string got;
     if (!readToEof(fd, got)) return;
     upstream_saw_eof = true;
@@ -283,7 +213,7 @@ TEST_F(TcpProxyTest, ForwardsHalfCloseBothWays) {
 TEST_F(TcpProxyTest, IdleTimeoutClosesBothSides) {
   config_.idle_timeout = 100ms;
   std::atomic<bool> upstream_saw_eof{false};
-  FakeUpstream upstream([&](int fd) {
+  FakeUpstream upstream([&](int fd, int) {
     std::string got;
     if (readToEof(fd, got)) upstream_saw_eof = true;
   });
@@ -329,7 +259,7 @@ TEST_F(TcpProxyTest, ActivityKeepsIdleTimerFromFiring) {
 
 TEST_F(TcpProxyTest, UpstreamRefusedClosesDownstream) {
   uint16_t port = 0;
-  ::close(listenLoopback(port));  // nothing listens there any more
+  ::close(listenLoopback(1, port));  // nothing listens there any more
   start(port);
   bool closed = false;
   std::string got;
@@ -364,7 +294,7 @@ TEST_F(TcpProxyTest, UnknownClusterClosesDownstream) {
 }
 
 TEST_F(TcpProxyTest, UpstreamResetIsForwardedAsReset) {
-  FakeUpstream upstream([](int fd) {
+  FakeUpstream upstream([](int fd, int) {
     char c;
     if (::recv(fd, &c, 1, 0) != 1) return;
     linger l{1, 0};  // close with RST

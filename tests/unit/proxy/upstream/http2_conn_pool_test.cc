@@ -4,9 +4,7 @@
 
 #include "proxy/upstream/http2_conn_pool.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -18,10 +16,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "proxy/event/dispatcher.h"
@@ -32,6 +28,8 @@ namespace podproxy::upstream {
 namespace {
 
 using namespace std::chrono_literals;
+using upstream::testing::FakeUpstream;
+using upstream::testing::PoolTest;
 using upstream::testing::runUntil;
 using upstream::testing::TestStream;
 
@@ -148,85 +146,34 @@ class ServerConnection {
   bool goaway_sent_ = false;
 };
 
+// The HTTP/2 server: one ServerConnection per connection FakeUpstream accepts.
 class FakeH2Upstream {
  public:
-  explicit FakeH2Upstream(ServerOptions options) : options_(options) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-    EXPECT_EQ(::listen(listen_fd_, 16), 0);
-    socklen_t len = sizeof(sa);
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
-    acceptor_ = std::thread([this] {
-      for (;;) {
-        const int fd = ::accept(listen_fd_, nullptr, nullptr);
-        if (fd < 0) return;
-        accepted_.fetch_add(1);
-        std::lock_guard<std::mutex> lock(mutex_);
-        fds_.push_back(fd);
-        workers_.emplace_back([this, fd] {
-          ServerConnection(fd, options_, release_, stop_).run();
-          closed_.fetch_add(1);
-          ::shutdown(fd, SHUT_RDWR);
-        });
-      }
-    });
-  }
-  ~FakeH2Upstream() {
-    stop_ = true;
-    ::shutdown(listen_fd_, SHUT_RDWR);
-    acceptor_.join();
-    for (auto& t : workers_) t.join();
-    for (int fd : fds_) ::close(fd);
-    ::close(listen_fd_);
-  }
-  uint16_t port() const { return port_; }
-  int accepted() const { return accepted_.load(); }
+  explicit FakeH2Upstream(ServerOptions options)
+      : options_(options),
+        server_([this](int fd, int) { ServerConnection(fd, options_, release_, stop_).run(); }) {}
+  // Before server_ joins its threads.
+  ~FakeH2Upstream() { stop_ = true; }
+  uint16_t port() const { return server_.port(); }
+  int accepted() const { return server_.accepted(); }
   void release() { release_ = true; }
 
  private:
   ServerOptions options_;
-  int listen_fd_ = -1;
-  uint16_t port_ = 0;
-  std::thread acceptor_;
-  std::mutex mutex_;
-  std::vector<int> fds_;
-  std::vector<std::thread> workers_;
-  std::atomic<int> accepted_{0};
-  std::atomic<int> closed_{0};
   std::atomic<bool> release_{false};
   std::atomic<bool> stop_{false};
+  FakeUpstream server_;  // last: its threads use the members above
 };
 
-class Http2ConnPoolTest : public ::testing::Test {
+class Http2ConnPoolTest : public PoolTest<Http2ConnPool> {
  protected:
   void makePool(uint16_t port) {
     cluster_.protocol = config::Cluster::Protocol::kHttp2;
-    host_ = std::make_shared<const Host>("backend", *network::Address::fromIp("127.0.0.1", port),
-                                         "127.0.0.1");
-    resources_ = std::make_unique<ResourceManager>(cluster_.circuit_breakers);
-    pool_ =
-        std::make_unique<Http2ConnPool>(dispatcher_, host_, cluster_, *resources_, &codec_stats_);
+    PoolTest::makePool(port, &codec_stats_);
   }
-  void start(TestStream& s) { pool_->newStream(s, s, s); }
+  ~Http2ConnPoolTest() override { pool_.reset(); }  // before codec_stats_
 
-  void finish() {
-    pool_->shutdown();
-    EXPECT_EQ(resources_->connections(), 0u);
-    EXPECT_EQ(resources_->requests(), 0u);
-    pool_.reset();
-    EXPECT_TRUE(dispatcher_.shutdown());
-  }
-
-  event::Dispatcher dispatcher_{"test"};
-  config::Cluster cluster_;
-  HostConstSharedPtr host_;
-  std::unique_ptr<ResourceManager> resources_;
   http::http2::CodecStats codec_stats_;
-  std::unique_ptr<Http2ConnPool> pool_;
 };
 
 TEST_F(Http2ConnPoolTest, MultiplexesConcurrentAndLaterStreamsOnOneConnection) {

@@ -2,7 +2,8 @@
 
 // What the connection pool tests share: a blocking loopback upstream on its own threads, the
 // router's side of one request, running the loop until a condition holds, and a fixture that
-// checks nothing leaked out of the pool or the loop.
+// checks nothing leaked out of the pool or the loop. The TCP proxy's tests use the loopback
+// pieces too.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -206,11 +207,14 @@ class TestStream : public http::ResponseDecoder,
 template <typename Pool>
 class PoolTest : public ::testing::Test {
  protected:
-  void makePool(uint16_t port) {
+  // `pool_args` follow the pool constructor's common four (an HTTP/2 pool's codec stats).
+  template <typename... Args>
+  void makePool(uint16_t port, Args&&... pool_args) {
     host_ = std::make_shared<const Host>("backend", *network::Address::fromIp("127.0.0.1", port),
                                          "127.0.0.1");
     resources_ = std::make_unique<ResourceManager>(cluster_.circuit_breakers);
-    pool_ = std::make_unique<Pool>(dispatcher_, host_, cluster_, *resources_);
+    pool_ = std::make_unique<Pool>(dispatcher_, host_, cluster_, *resources_,
+                                   std::forward<Args>(pool_args)...);
   }
 
   Cancellable* start(TestStream& s, bool fresh = false) { return pool_->newStream(s, s, s, fresh); }
@@ -221,6 +225,7 @@ class PoolTest : public ::testing::Test {
     EXPECT_EQ(resources_->connections(), 0u);
     EXPECT_EQ(resources_->requests(), 0u);
     EXPECT_EQ(resources_->pendingRequests(), 0u);
+    pool_.reset();  // the pool's own teardown leaves no handle behind either
     EXPECT_TRUE(dispatcher_.shutdown());
   }
 

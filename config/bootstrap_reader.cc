@@ -367,15 +367,7 @@ Cluster readCluster(const YamlNode& node, std::set<std::string>& names) {
   }
   if (auto v = node.get("http2")) cluster.http2 = readHttp2Options(*v);
   // TLS to the hosts, or mesh mTLS with the workload certificate.
-  if (auto v = node.get("tls")) {
-    cluster.tls = readUpstreamTls(*v);
-    // No list configured: offer what the protocol speaks (auto chooses by the answer).
-    if (cluster.tls->alpn.empty() && cluster.protocol == Cluster::Protocol::kAuto) {
-      cluster.tls->alpn = {"h2", "http/1.1"};
-    } else if (cluster.tls->alpn.empty() && cluster.protocol == Cluster::Protocol::kHttp2) {
-      cluster.tls->alpn = {"h2"};
-    }
-  }
+  if (auto v = node.get("tls")) cluster.tls = readUpstreamTls(*v, cluster.protocol);
   if (auto v = node.get("mutual")) {
     cluster.mutual = v->asBool();
     if (cluster.mutual && cluster.tls) {

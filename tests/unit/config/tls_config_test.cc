@@ -148,6 +148,23 @@ TEST(TlsConfig, ClusterTlsAndMutual) {
   EXPECT_EQ(mesh.peer_trust_domains[0], "cluster.local");
 }
 
+TEST(TlsConfig, ClusterAlpnDefaultsToWhatTheProtocolSpeaks) {
+  auto config = loadOk(withClusters(
+      "- {name: auto, endpoints: [\"127.0.0.1:1\"], protocol: auto, tls: {}}\n"
+      "- {name: h2, endpoints: [\"127.0.0.1:2\"], protocol: http2, tls: {}}\n"
+      "- {name: h1, endpoints: [\"127.0.0.1:3\"], tls: {}}\n"
+      // A list given, even an empty one, is kept as it is.
+      "- {name: set, endpoints: [\"127.0.0.1:5\"], protocol: auto, tls: {alpn: [http/1.1]}}\n"
+      "- {name: none, endpoints: [\"127.0.0.1:6\"], protocol: auto, tls: {alpn: []}}\n"));
+  ASSERT_TRUE(config);
+  using Alpn = std::vector<std::string>;
+  EXPECT_EQ(config->clusters[0].tls->alpn, (Alpn{"h2", "http/1.1"}));
+  EXPECT_EQ(config->clusters[1].tls->alpn, (Alpn{"h2"}));
+  EXPECT_EQ(config->clusters[2].tls->alpn, Alpn{});
+  EXPECT_EQ(config->clusters[3].tls->alpn, (Alpn{"http/1.1"}));
+  EXPECT_EQ(config->clusters[4].tls->alpn, Alpn{});
+}
+
 TEST(TlsConfig, PeerIdsNeedMutual) {
   EXPECT_CONFIG_ERROR(withClusters("- name: mesh\n"
                                    "  endpoints: [\"127.0.0.1:15006\"]\n"

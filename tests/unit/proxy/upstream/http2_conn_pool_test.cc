@@ -1,6 +1,7 @@
 // Http2ConnPool against a real HTTP/2 server (nghttp2 on its own threads, over loopback):
 // multiplexing on one connection, a second connection when SETTINGS_MAX_CONCURRENT_STREAMS is
-// reached, and GOAWAY draining a connection without failing a request.
+// reached, the circuit breakers and max_requests_per_connection, and GOAWAY draining a
+// connection without failing a request.
 
 #include "proxy/upstream/http2_conn_pool.h"
 
@@ -229,6 +230,61 @@ TEST_F(Http2ConnPoolTest, OpensASecondConnectionWhenThePeersStreamLimitIsReached
   EXPECT_TRUE(a.ok());
   EXPECT_TRUE(b.ok());
   EXPECT_EQ(pool_->stats().cx_total, 2u);
+  finish();
+}
+
+TEST_F(Http2ConnPoolTest, QueuesAtMaxConnectionsAndOverflowsAtMaxPending) {
+  cluster_.circuit_breakers.max_connections = 1;
+  cluster_.circuit_breakers.max_pending_requests = 1;
+  FakeH2Upstream upstream({.max_concurrent_streams = 1});
+  makePool(upstream.port());
+
+  // The first exchange brings the server's SETTINGS (one stream at a time).
+  TestStream warmup;
+  start(warmup);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return warmup.done(); }));
+  ASSERT_TRUE(warmup.ok());
+
+  TestStream a("/hold/a"), b("/hold/b"), c("/hold/c");
+  EXPECT_EQ(start(a), nullptr);
+  EXPECT_TRUE(a.ready);
+  EXPECT_NE(start(b), nullptr);  // the connection is full, no second one may open: queued
+  EXPECT_EQ(resources_->pendingRequests(), 1u);
+  EXPECT_EQ(start(c), nullptr);  // queue full
+  ASSERT_TRUE(c.failure.has_value());
+  EXPECT_EQ(*c.failure, PoolFailureReason::kOverflow);
+  EXPECT_EQ(c.failure_details, "upstream overflow: max_pending_requests");
+
+  upstream.release();
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return a.done() && b.done(); }));
+  EXPECT_TRUE(a.ok());
+  EXPECT_TRUE(b.ok());
+  EXPECT_TRUE(b.reused);  // on the one connection, once a's stream ended
+  EXPECT_EQ(upstream.accepted(), 1);
+  EXPECT_EQ(pool_->stats().overflow, 1u);
+  EXPECT_EQ(resources_->pendingRequests(), 0u);
+  finish();
+}
+
+TEST_F(Http2ConnPoolTest, HonoursMaxRequestsPerConnection) {
+  cluster_.max_requests_per_connection = 2;
+  FakeH2Upstream upstream({});
+  makePool(upstream.port());
+
+  TestStream a, b, c;
+  start(a);
+  start(b);
+  start(c);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return a.done() && b.done() && c.done(); }));
+  EXPECT_TRUE(a.ok() && b.ok() && c.ok());
+  // Two streams on the first connection; the third needed a second one.
+  EXPECT_FALSE(c.reused);
+  EXPECT_EQ(upstream.accepted(), 2);
+  EXPECT_EQ(pool_->stats().cx_total, 2u);
+  EXPECT_EQ(pool_->stats().cx_max_requests, 1u);
+  // The spent connection closes once its streams are done; the other stays for reuse.
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return pool_->connections() == 1; }));
+  EXPECT_EQ(pool_->idleConnections(), 1u);
   finish();
 }
 

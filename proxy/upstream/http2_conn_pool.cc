@@ -475,6 +475,9 @@ void Http2ConnPool::attach(ActiveClient& client, http::ResponseDecoder& decoder,
 }
 
 void Http2ConnPool::servePending() {
+  // Runs after every read and every finished stream: nothing queued is the usual case, and
+  // connectingCapacity() below walks every connection.
+  if (pending_.empty()) return;
   for (auto it = pending_.begin(); it != pending_.end();) {
     ActiveClient* client = readyClient((*it)->require_fresh);
     if (client == nullptr) {

@@ -97,6 +97,29 @@ def test_auto_speaks_http1_to_a_server_without_h2(make_proxy, certs):
         upstream.stop()
 
 
+def test_auto_handshake_outlasting_connect_timeout_fails_the_queued_requests(make_proxy, certs):
+    # connect_timeout covers the TLS handshake too: a host that accepts but does not finish it
+    # in time fails every request queued behind that connection instead of holding them.
+    upstream = TlsAlpnUpstream(certs.file("backend", "cert.pem"), certs.file("backend", "key.pem"),
+                               handshake_delay=2.0).start()
+    try:
+        tls = {"sni": "backend.local", "ca_file": certs.file("backend", "ca.pem")}
+        config = bootstrap([http_listener("ingress", "backend", timeout="5s")],
+                           [cluster("backend", [upstream.address], protocol="auto", tls=tls,
+                                    connect_timeout="300ms")])
+        proxy = make_proxy(config, concurrency=1)
+        started = time.monotonic()
+        responses = get_all(proxy, [f"/slow/{i}" for i in range(3)])
+        elapsed = time.monotonic() - started
+        for r in responses:
+            assert r.status == 503, r.body
+            assert b"tls_handshake_timeout" in r.body, r.body
+        assert elapsed < 1.8  # well before the upstream would have answered the handshake
+        assert upstream.negotiated == []
+    finally:
+        upstream.stop()
+
+
 def test_auto_without_tls_is_http1(make_proxy, http_upstream):
     proxy = make_proxy(bootstrap([http_listener("ingress", "backend")],
                                  [cluster("backend", [http_upstream], protocol="auto")]))

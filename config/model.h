@@ -355,6 +355,20 @@ struct Cluster {
   std::vector<std::string> peer_trust_domains;
 };
 
+// What a cluster's TLS (`tls` without an `alpn` list, or `mutual`) offers by ALPN: what its
+// `protocol` speaks.
+inline std::vector<std::string> defaultUpstreamAlpn(Cluster::Protocol protocol) {
+  switch (protocol) {
+    case Cluster::Protocol::kAuto:
+      return {"h2", "http/1.1"};  // the pool speaks whichever the upstream chose
+    case Cluster::Protocol::kHttp2:
+      return {"h2"};
+    case Cluster::Protocol::kHttp1:
+      break;
+  }
+  return {};
+}
+
 struct Admin {
   SocketAddress address{"127.0.0.1", 15000};
   bool enabled = true;

@@ -190,18 +190,6 @@ Authorization readAuthorization(const YamlNode& node) {
   return authz;
 }
 
-std::vector<std::string> defaultUpstreamAlpn(Cluster::Protocol protocol) {
-  switch (protocol) {
-    case Cluster::Protocol::kAuto:
-      return {"h2", "http/1.1"};  // the pool speaks whichever the upstream chose
-    case Cluster::Protocol::kHttp2:
-      return {"h2"};
-    case Cluster::Protocol::kHttp1:
-      break;
-  }
-  return {};
-}
-
 UpstreamTls readUpstreamTls(const YamlNode& node, Cluster::Protocol protocol) {
   node.allowOnly({"sni", "ca_file", "verify_subject_alt_names", "alpn", "min_version",
                   "max_version", "cipher_suites", "tls13_cipher_suites", "session_tickets"});

@@ -19,8 +19,6 @@ std::string readServerName(const YamlNode& node);
 DownstreamTls readDownstreamTls(const YamlNode& node, bool http_listener);
 MtlsMode readMtlsMode(const YamlNode& node);
 Authorization readAuthorization(const YamlNode& node);
-// What a cluster's TLS offers by ALPN when it names no list: what `protocol` speaks.
-std::vector<std::string> defaultUpstreamAlpn(Cluster::Protocol protocol);
 // `protocol`: the cluster's, for the ALPN default.
 UpstreamTls readUpstreamTls(const YamlNode& node, Cluster::Protocol protocol);
 // A list of SPIFFE IDs (cluster peer_spiffe_ids).

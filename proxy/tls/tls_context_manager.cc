@@ -83,6 +83,7 @@ TlsContextManager::TlsContextManager(const config::Bootstrap& config) : config_(
       c.allowed_spiffe_ids = cl.peer_spiffe_ids;
       c.allowed_trust_domains = cl.peer_trust_domains;
       c.require_same_trust_domain = cl.peer_spiffe_ids.empty() && cl.peer_trust_domains.empty();
+      c.alpn = config::defaultUpstreamAlpn(cl.protocol);
       id = add(std::move(c), true);
     }
     cluster_ids_.push_back(id);

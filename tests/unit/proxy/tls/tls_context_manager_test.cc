@@ -85,6 +85,33 @@ TEST(TlsContextManager, PublishesChangedCertificatesAndKeepsTheOldOnFailure) {
             std::string::npos);
 }
 
+TEST(TlsContextManager, MeshClustersOfferWhatTheirProtocolSpeaks) {
+  // protocol: auto over mesh mTLS offers h2 and http/1.1 as a `tls:` cluster does, so an h2
+  // peer (an Istio sidecar) is spoken to in HTTP/2; http1 offers nothing, as before.
+  testing::CertDir certs;
+  certs.make("ca");
+  certs.make("w", "ca", "w");
+  const std::string live = certs.path("live");
+  fs::create_directories(live);
+  install(certs, "w", live);
+  config::Bootstrap bootstrap = bootstrapWithTls(live);
+  bootstrap.clusters[0].protocol = config::Cluster::Protocol::kAuto;
+  config::Cluster h2 = bootstrap.clusters[0];
+  h2.name = "mesh-h2";
+  h2.protocol = config::Cluster::Protocol::kHttp2;
+  config::Cluster h1 = bootstrap.clusters[0];
+  h1.name = "mesh-h1";
+  h1.protocol = config::Cluster::Protocol::kHttp1;
+  bootstrap.clusters.push_back(h2);
+  bootstrap.clusters.push_back(h1);
+  TlsContextManager manager(bootstrap);
+  ASSERT_TRUE(manager.initialize().has_value());
+  using Alpn = std::vector<std::string>;
+  EXPECT_EQ(manager.context(manager.clusterContext(0))->config().alpn, (Alpn{"h2", "http/1.1"}));
+  EXPECT_EQ(manager.context(manager.clusterContext(1))->config().alpn, (Alpn{"h2"}));
+  EXPECT_EQ(manager.context(manager.clusterContext(2))->config().alpn, Alpn{});
+}
+
 TEST(TlsContextManager, InitializeNamesTheContextAndFile) {
   testing::CertDir certs;
   const std::string live = certs.path("missing");

@@ -3,55 +3,30 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
-#include <vector>
+
+#include "proxy/common/block_cache.h"
 
 namespace podproxy::buffer {
 
 namespace {
 
-// Part arrays of the smallest capacity are cached per thread; larger ones (a buffer holding
-// more than kSmallParts slices, i.e. over 64 KiB) come from the allocator.
+// Part arrays of the smallest capacity come from the thread's block cache; larger ones (a buffer
+// holding more than kSmallParts slices, i.e. over 64 KiB) from the allocator.
 constexpr uint32_t kSmallParts = 4;
-constexpr size_t kMaxCachedArrays = 1024;
+constexpr size_t kPartBytes = sizeof(void*) + 2 * sizeof(uint32_t);  // Buffer::Part
+using SmallArrayCache = BlockCache<kSmallParts * kPartBytes, 1024>;
 
-// Set once the thread's cache is destroyed (thread exit): buffers freed after that, by other
-// thread-local or static objects, go straight to the allocator.
-thread_local bool cache_gone = false;
-
-struct PartArrayCache {
-  std::vector<void*> free;
-  ~PartArrayCache() {
-    cache_gone = true;
-    for (void* p : free) ::operator delete(p);
-  }
-};
-
-PartArrayCache& partCache() {
-  thread_local PartArrayCache cache;
-  return cache;
-}
-
-void* takeArray(uint32_t cap, size_t part_size) {
-  if (cap == kSmallParts && !cache_gone) {
-    auto& cache = partCache().free;
-    if (!cache.empty()) {
-      void* p = cache.back();
-      cache.pop_back();
-      return p;
-    }
-  }
-  return ::operator new(cap* part_size);
+void* takeArray(uint32_t cap) {
+  if (cap == kSmallParts) return SmallArrayCache::local().take();
+  return ::operator new(cap* kPartBytes);
 }
 
 void giveArray(void* p, uint32_t cap) {
-  if (cap == kSmallParts && !cache_gone) {
-    auto& cache = partCache().free;
-    if (cache.size() < kMaxCachedArrays) {
-      cache.push_back(p);
-      return;
-    }
+  if (cap == kSmallParts) {
+    SmallArrayCache::local().give(p);
+  } else {
+    ::operator delete(p, cap* kPartBytes);
   }
-  ::operator delete(p);
 }
 
 }  // namespace
@@ -95,6 +70,7 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
 }
 
 void Buffer::pushBack(const Part& part) {
+  static_assert(sizeof(Part) == kPartBytes);
   if (size_ == cap_) {
     if (head_ > 0 && head_ * 2 >= size_) {
       // Mostly drained from the front: slide the live parts down instead of growing.
@@ -103,7 +79,7 @@ void Buffer::pushBack(const Part& part) {
       head_ = 0;
     } else {
       const uint32_t cap = cap_ == 0 ? kSmallParts : cap_ * 2;
-      auto* grown = static_cast<Part*>(takeArray(cap, sizeof(Part)));
+      auto* grown = static_cast<Part*>(takeArray(cap));
       if (parts_ != nullptr) {
         std::memcpy(grown, parts_ + head_, (size_ - head_) * sizeof(Part));
         giveArray(parts_, cap_);

@@ -199,11 +199,14 @@ const TlsInfo* Connection::tls() const {
 }
 
 bool Connection::hibernate(const ReadFilter& filter, const HibernationState& state) {
-  // Nothing may be in flight either way: the record keeps only the socket and `state`.
+  // Nothing may be in flight either way: the record keeps only the socket and `state`. On an
+  // open plaintext accepted connection the other flags follow from these: the peer's FIN stops
+  // reading for good (read_eof_, eof_pending_); our FIN, its shutdown request and write_shut_
+  // all come after write_end_pending_; lingering and the flush bound need kClosing, and the
+  // only other timer is TLS's; a pending flush or re-delivery holds post_io_scheduled_.
   if (!canHibernate(filter) || state_ != State::kOpen || !reading_ || read_disable_count_ != 0 ||
-      !read_buffer_.empty() || !write_buffer_.empty() || writeInFlight() ||
-      control_req_ != nullptr || timer_ != nullptr || read_eof_ || eof_pending_ ||
-      write_end_pending_ || write_shut_ || lingering_ || in_dispatch_ || post_io_scheduled_) {
+      in_dispatch_ || post_io_scheduled_ || write_end_pending_ || writeInFlight() ||
+      !read_buffer_.empty() || !write_buffer_.empty()) {
     return false;
   }
   // libuv has no way to let go of a handle's descriptor: keep a duplicate and close the handle

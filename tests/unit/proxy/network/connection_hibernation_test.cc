@@ -47,13 +47,15 @@ struct TcpPair {
 
 class Filter : public ReadFilter {
  public:
-  FilterStatus onData(buffer::Buffer& data, bool) override {
+  FilterStatus onData(buffer::Buffer& data, bool end_stream) override {
     received += data.toString();
+    ended = ended || end_stream;
     data.clear();
     return FilterStatus::kStopIteration;
   }
   void onWake(const HibernationState& state) override { woken = state; }
   std::string received;
+  bool ended = false;
   std::optional<HibernationState> woken;
 };
 
@@ -189,6 +191,46 @@ TEST(ConnectionHibernation, RefusedWhileOutputIsQueued) {
   ASSERT_EQ(::read(h.pair.client, buf, sizeof(buf)), 8);
   // Flushed: now it can.
   EXPECT_TRUE(h.connection->hibernate(*h.filter, {}));
+}
+
+TEST(ConnectionHibernation, RefusedWhileReadingIsDisabled) {
+  Harness h;
+  h.connection->allowHibernation();
+  h.connection->initializeReadFilters();
+  h.spin(10ms);
+  h.connection->readDisable(true);
+  EXPECT_FALSE(h.connection->hibernate(*h.filter, {}));
+  h.connection->readDisable(false);
+  EXPECT_TRUE(h.connection->hibernate(*h.filter, {}));
+  EXPECT_EQ(h.owner.asked, 1);
+}
+
+TEST(ConnectionHibernation, RefusedAfterThePeersFin) {
+  // Half-close keeps the connection open after the peer's FIN: the FIN alone must refuse it.
+  Harness h;
+  h.connection->allowHibernation();
+  h.connection->enableHalfClose(true);
+  h.connection->initializeReadFilters();
+  ASSERT_EQ(::shutdown(h.pair.client, SHUT_WR), 0);
+  ASSERT_TRUE(h.runUntil([&] { return h.filter->ended; }));
+  ASSERT_EQ(h.connection->state(), Connection::State::kOpen);
+  EXPECT_FALSE(h.connection->hibernate(*h.filter, {}));
+  EXPECT_EQ(h.owner.asked, 0);
+}
+
+TEST(ConnectionHibernation, RefusedAfterOurFin) {
+  Harness h;
+  h.connection->allowHibernation();
+  h.connection->enableHalfClose(true);
+  h.connection->initializeReadFilters();
+  buffer::Buffer none;
+  h.connection->write(none, true);  // our FIN: nothing to send, then shutdown(SHUT_WR)
+  h.spin(20ms);
+  char c;
+  ASSERT_EQ(::read(h.pair.client, &c, 1), 0);  // the peer saw our FIN
+  ASSERT_EQ(h.connection->state(), Connection::State::kOpen);
+  EXPECT_FALSE(h.connection->hibernate(*h.filter, {}));
+  EXPECT_EQ(h.owner.asked, 0);
 }
 
 TEST(ConnectionHibernation, RefusedByTheOwnerLeavesTheConnectionAsItWas) {

@@ -604,24 +604,23 @@ void Connection::onShutdownDone(uv_shutdown_t* req, int status) {
 }
 
 void Connection::onWriteSideShut() {
-  Connection* self = this;
-  if (self->state_ == State::kClosed) return;
-  if (self->state_ == State::kClosing) {
+  if (state_ == State::kClosed) return;
+  if (state_ == State::kClosing) {
     // Lingering close: our FIN is out; wait (bounded) for the peer's, discarding input, so the
     // peer reads our last bytes instead of an RST triggered by its unread data.
-    self->lingering_ = true;
-    if (self->read_eof_) {
-      self->closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose);
+    lingering_ = true;
+    if (read_eof_) {
+      closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose);
       return;
     }
-    self->read_disable_count_ = 0;
-    self->startReading();
-    self->timer_ = self->dispatcher_.createTimer(
-        [self] { self->closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose); });
-    self->timer_->enable(kLingerTimeout);
+    read_disable_count_ = 0;
+    startReading();
+    timer_ = dispatcher_.createTimer(
+        [this] { closeNow(CloseType::kNoFlush, ConnectionEvent::kLocalClose); });
+    timer_->enable(kLingerTimeout);
     return;
   }
-  self->maybeFinishHalfClosed();
+  maybeFinishHalfClosed();
 }
 
 void Connection::maybeFinishHalfClosed() {

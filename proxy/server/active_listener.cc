@@ -95,9 +95,7 @@ void ActiveListener::acceptOne() {
   }
   auto* tracked = new ActiveConnection;
   tracked->parent = this;
-  tracked->connection = network::Connection::fromAccepted(dispatcher_, client);
-  network::Connection& connection = *tracked->connection;
-  setUpConnection(*tracked);
+  network::Connection& connection = attach(*tracked, client);
   tracked->next = connections_;
   if (connections_ != nullptr) connections_->prev = tracked;
   connections_ = tracked;
@@ -110,13 +108,15 @@ void ActiveListener::acceptOne() {
   connection.initializeReadFilters();
 }
 
-void ActiveListener::setUpConnection(ActiveConnection& active) {
+network::Connection& ActiveListener::attach(ActiveConnection& active, network::Socket* socket) {
+  active.connection = network::Connection::fromAccepted(dispatcher_, socket);
   network::Connection& connection = *active.connection;
   connection.setBufferLimits(shared_.buffer_limit);
   connection.addConnectionCallbacks(active);
   // Captured connections are sniffed first: rebuilding their chain would sniff again, so they
   // stay awake (as do TLS, HTTP/2 and tcp_proxy connections: see Connection::canHibernate).
   if (hibernation_ != nullptr && shared_.capture == nullptr) connection.allowHibernation();
+  return connection;
 }
 
 bool ActiveListener::ActiveConnection::onHibernate(int socket_fd,
@@ -169,9 +169,7 @@ void ActiveListener::wake(ActiveConnection& active) {
   }
   // Built as accept built it (the peer address is read again), so the chain is the same and
   // its manager counts on from the state it saved.
-  active.connection = network::Connection::fromAccepted(dispatcher_, socket);
-  network::Connection& connection = *active.connection;
-  setUpConnection(active);
+  network::Connection& connection = attach(active, socket);
   factory_(connection);
   connection.wake(active.hibernation);
   if (rc != 0) {

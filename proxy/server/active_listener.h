@@ -98,8 +98,9 @@ class ActiveListener {
   // the connection must be refused (it would loop back into the proxy).
   bool classifyCapture(network::Connection& connection);
   void removeConnection(ActiveConnection& active);
-  // The connection's setup shared by accept and wake; the filter chain is built after it.
-  void setUpConnection(ActiveConnection& active);
+  // Builds `active`'s Connection over an accepted or woken `socket`, the same way for both;
+  // the filter chain is built after it.
+  network::Connection& attach(ActiveConnection& active, network::Socket* socket);
   bool hibernate(ActiveConnection& active, int fd, const network::HibernationState& state);
   // Rebuilds a hibernated connection exactly as accept built it, then lets it read.
   void wake(ActiveConnection& active);

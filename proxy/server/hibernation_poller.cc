@@ -4,6 +4,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "proxy/buffer/slice_pool.h"
 #include "proxy/common/logger.h"
 
@@ -76,15 +78,24 @@ void HibernationPoller::noteHibernated() {
   if (release_timer_ == nullptr) {
     release_timer_ = dispatcher_.createTimer([this] { releaseMemory(); });
   }
-  if (!release_timer_->enabled()) release_timer_->enable(kReleaseInterval);
+  if (!release_timer_->enabled()) {
+    release_timer_->enable(releaseIntervalAfter(last_release_cost_));
+  }
+}
+
+std::chrono::milliseconds HibernationPoller::releaseIntervalAfter(std::chrono::nanoseconds cost) {
+  return std::max(kReleaseInterval,
+                  std::chrono::ceil<std::chrono::milliseconds>(cost * kReleaseCostRatio));
 }
 
 void HibernationPoller::releaseMemory() {
   hibernated_since_release_ = 0;
+  const uint64_t start = uv_hrtime();
   // The freed connections sit in free heap chunks, and the slices their requests used in the
   // pool; neither shrinks RSS by itself (free() returns only the top of a heap).
   buffer::SlicePool::local().releaseFree(kSlicesKeptOnRelease);
   malloc_trim(0);
+  last_release_cost_ = std::chrono::nanoseconds(uv_hrtime() - start);
 }
 
 }  // namespace podproxy::server

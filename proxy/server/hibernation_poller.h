@@ -40,12 +40,19 @@ class HibernationPoller {
 
   // A connection just hibernated: its Connection, manager and socket handle are being freed.
   // After enough of them, the worker's free memory (spare buffer slices, free heap pages) goes
-  // back to the system shortly after, once per kReleaseInterval at most.
+  // back to the system shortly after, once per releaseIntervalAfter(last release's cost) at most.
   void noteHibernated();
 
   // Fewer hibernations than this since the last release are not worth a heap walk.
   static constexpr uint32_t kReleaseMinHibernations = 64;
   static constexpr std::chrono::milliseconds kReleaseInterval{200};
+  // malloc_trim walks every free chunk of every arena on the worker's loop: ~40 ms for a heap
+  // of 100,000 connection-sized chunks with half of them free. Releases are spaced at least
+  // this many times their last cost apart, so under steady churn they take at most 2% of the
+  // loop however large the heap grows.
+  static constexpr uint32_t kReleaseCostRatio = 50;
+  static std::chrono::milliseconds releaseIntervalAfter(std::chrono::nanoseconds cost);
+  std::chrono::nanoseconds lastReleaseCost() const { return last_release_cost_; }
   // Spare slices kept through a release: enough for the next few requests without malloc.
   static constexpr size_t kSlicesKeptOnRelease = 8;
 
@@ -60,6 +67,7 @@ class HibernationPoller {
   size_t size_ = 0;
   uint32_t hibernated_since_release_ = 0;
   std::unique_ptr<event::Timer> release_timer_;
+  std::chrono::nanoseconds last_release_cost_{0};
 };
 
 }  // namespace podproxy::server

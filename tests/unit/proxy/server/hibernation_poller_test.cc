@@ -107,8 +107,18 @@ TEST(HibernationPoller, ReleasesSpareSlicesAfterManyHibernations) {
     poller.noteHibernated();
     spin(d, HibernationPoller::kReleaseInterval + 100ms);
     EXPECT_EQ(pool.freeCount(), HibernationPoller::kSlicesKeptOnRelease);
+    EXPECT_GT(poller.lastReleaseCost().count(), 0);  // measured, for the next interval
   }
   EXPECT_TRUE(d.shutdown());
+}
+
+TEST(HibernationPoller, SpacesReleasesByTheirCost) {
+  // A cheap release (small heap) waits the minimum interval; an expensive one (malloc_trim over
+  // a large, fragmented heap) at least kReleaseCostRatio times its cost.
+  EXPECT_EQ(HibernationPoller::releaseIntervalAfter(0ms), HibernationPoller::kReleaseInterval);
+  EXPECT_EQ(HibernationPoller::releaseIntervalAfter(1ms), HibernationPoller::kReleaseInterval);
+  EXPECT_EQ(HibernationPoller::releaseIntervalAfter(40ms), 2000ms);
+  EXPECT_EQ(HibernationPoller::releaseIntervalAfter(std::chrono::microseconds(40010)), 2001ms);
 }
 
 }  // namespace

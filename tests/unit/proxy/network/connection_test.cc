@@ -264,5 +264,36 @@ TEST(Connection, FlushWriteCloseDeliversQueuedBytesThenFin) {
   EXPECT_EQ(peer_got.size(), 1024u * 1024);
 }
 
+TEST(Connection, FlushWriteCloseGivesUpOnAPeerThatNeverReads) {
+  // The peer neither reads nor closes: the flush can never finish, and the close is bounded
+  // (5 s) instead of holding the socket and its queued output forever.
+  Peer peer;
+  Harness h;
+  h.connect(peer.address());
+  std::thread t([&] { peer.accept(); });
+  ASSERT_TRUE(h.runUntil([&] { return !h.callbacks.events.empty(); }));
+  t.join();
+  h.connection->initializeReadFilters();
+  buffer::Buffer out;
+  out.add(std::string(32 * 1024 * 1024, 'z'));  // far more than the kernel buffers hold
+  h.connection->write(out, false);
+  const uint64_t closed_at = h.dispatcher.nowMs();
+  h.connection->close(CloseType::kFlushWrite);
+  h.spin(4500ms);
+  EXPECT_EQ(h.connection->state(), Connection::State::kClosing);  // still trying
+  EXPECT_GT(h.connection->bufferedWriteBytes(), 0u);
+  ASSERT_EQ(h.callbacks.events.size(), 1u);  // kConnected only
+  for (int i = 0; i < 60 && h.connection->state() != Connection::State::kClosed; ++i) {
+    h.spin(50ms);
+  }
+  ASSERT_EQ(h.connection->state(), Connection::State::kClosed);
+  const uint64_t elapsed = h.dispatcher.nowMs() - closed_at;
+  EXPECT_GE(elapsed, 5000u);
+  EXPECT_LT(elapsed, 6000u);
+  ASSERT_EQ(h.callbacks.events.size(), 2u);
+  EXPECT_EQ(h.callbacks.events[1], ConnectionEvent::kLocalClose);
+  EXPECT_EQ(h.connection->bufferedWriteBytes(), 0u);  // the queued output was dropped
+}
+
 }  // namespace
 }  // namespace podproxy::network

@@ -78,14 +78,9 @@ HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
   return *this;
 }
 
-HeaderMap::HeaderMap(HeaderMap&& other) noexcept
-    : block_(std::exchange(other.block_, nullptr)),
-      entries_(std::exchange(other.entries_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      capacity_(std::exchange(other.capacity_, 0)),
-      cursor_(std::exchange(other.cursor_, nullptr)),
-      limit_(std::exchange(other.limit_, nullptr)),
-      chunks_(std::exchange(other.chunks_, nullptr)) {}
+HeaderMap::HeaderMap(HeaderMap&& other) noexcept {
+  *this = std::move(other);
+}
 
 HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
   if (this != &other) {
@@ -101,9 +96,13 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
   return *this;
 }
 
-void HeaderMap::release() {
+void HeaderMap::releaseSpill() {
   while (chunks_ != nullptr) ::operator delete(std::exchange(chunks_, chunks_->next));
   if (entries_ != block_) ::operator delete(entries_);
+}
+
+void HeaderMap::release() {
+  releaseSpill();
   if (block_ != nullptr) FieldBlockCache::local().give(block_);
   block_ = nullptr;
   entries_ = nullptr;
@@ -115,8 +114,7 @@ void HeaderMap::clear() {
   // Keeps the block for the next fields; heap spill goes.
   size_ = 0;
   if (block_ == nullptr) return;
-  while (chunks_ != nullptr) ::operator delete(std::exchange(chunks_, chunks_->next));
-  if (entries_ != block_) ::operator delete(entries_);
+  releaseSpill();
   useBlock(block_);
 }
 

@@ -60,6 +60,9 @@ class HeaderMap {
   // Entries and bytes start over in `block`.
   void useBlock(void* block);
   Entry& appendEntry();
+  // Frees the heap chunks and a heap entry array; the block stays.
+  void releaseSpill();
+  // Back to the empty state of a new map, the block returned to the cache.
   void release();
 
   void* block_ = nullptr;     // the cached block: entries first, then bytes

@@ -12,21 +12,32 @@ namespace podproxy::http::http2 {
 
 namespace {
 
-// Classes 64 B .. 4 KiB. Each block starts with a header naming its class, padded to 16 bytes
-// so what nghttp2 gets keeps malloc's alignment.
+// Classes 64 B .. 4 KiB. Each block starts with a header holding its usable size, padded to
+// 16 bytes so what nghttp2 gets keeps malloc's alignment. A cached block's usable size is its
+// class's power of two, so the size alone names the class; a larger block records exactly what
+// was asked (realloc copies that much).
 constexpr size_t kHeaderBytes = 16;
 constexpr unsigned kMinClassShift = 6;
 constexpr unsigned kMaxClassShift = 12;
+constexpr size_t kMaxClassBytes = size_t{1} << kMaxClassShift;
 constexpr size_t kClassCount = kMaxClassShift - kMinClassShift + 1;
-constexpr uint32_t kUncached = 0xff;
 // Per class: enough for the blocks of ~100 streams in flight; a burst leaves no more behind.
 constexpr size_t kMaxFreePerClass = 256;
 
 struct Header {
-  uint32_t size_class;
-  uint32_t usable;  // bytes after the header (for realloc)
+  size_t usable;  // bytes after the header
 };
 static_assert(sizeof(Header) <= kHeaderBytes);
+
+Header& headerOf(void* p) {
+  return *reinterpret_cast<Header*>(static_cast<char*>(p) - kHeaderBytes);
+}
+
+// The class index of a block of `usable` bytes (at most kMaxClassBytes).
+size_t classOf(size_t usable) {
+  return std::max<unsigned>(kMinClassShift, std::bit_width(std::max<size_t>(usable, 1) - 1)) -
+         kMinClassShift;
+}
 
 class FreeLists {
  public:
@@ -37,51 +48,44 @@ class FreeLists {
   }
 
   void* allocate(size_t size) {
-    if (size > (size_t{1} << kMaxClassShift)) return fromMalloc(size, kUncached, size);
-    const unsigned shift =
-        std::max<unsigned>(kMinClassShift, std::bit_width(std::max<size_t>(size, 1) - 1));
-    const uint32_t size_class = shift - kMinClassShift;
+    if (size > kMaxClassBytes) return fromMalloc(size);
+    const size_t size_class = classOf(size);
     if (FreeBlock* block = heads_[size_class]) {
       heads_[size_class] = block->next;
       --counts_[size_class];
       return reinterpret_cast<char*>(block) + kHeaderBytes;
     }
-    return fromMalloc(size_t{1} << shift, size_class, size_t{1} << shift);
+    return fromMalloc(size_t{1} << (size_class + kMinClassShift));
   }
 
   void release(void* p) {
     if (p == nullptr) return;
+    const size_t usable = headerOf(p).usable;
     char* start = static_cast<char*>(p) - kHeaderBytes;
-    const uint32_t size_class = reinterpret_cast<Header*>(start)->size_class;
-    if (size_class == kUncached || counts_[size_class] == kMaxFreePerClass) {
+    const size_t size_class = usable <= kMaxClassBytes ? classOf(usable) : kClassCount;
+    if (size_class == kClassCount || counts_[size_class] == kMaxFreePerClass) {
       std::free(start);
       return;
     }
-    // The link goes after the header's fields, which stay valid while the block is listed.
+    // The link goes after the header, which stays valid while the block is listed.
     auto* block = reinterpret_cast<FreeBlock*>(start);
     block->next = heads_[size_class];
     heads_[size_class] = block;
     ++counts_[size_class];
   }
 
-  static size_t usable(void* p) {
-    return reinterpret_cast<Header*>(static_cast<char*>(p) - kHeaderBytes)->usable;
-  }
-
  private:
   struct FreeBlock {
-    uint32_t size_class;  // same place as Header::size_class: still valid while listed
-    uint32_t usable;
+    Header header;  // still valid while listed
     FreeBlock* next;
   };
   static_assert(sizeof(FreeBlock) <= kHeaderBytes);
 
-  static void* fromMalloc(size_t usable, uint32_t size_class, size_t bytes) {
-    void* start = std::malloc(kHeaderBytes + bytes);
+  static void* fromMalloc(size_t usable) {
+    if (usable > SIZE_MAX - kHeaderBytes) return nullptr;
+    void* start = std::malloc(kHeaderBytes + usable);
     if (start == nullptr) return nullptr;
-    auto* header = static_cast<Header*>(start);
-    header->size_class = size_class;
-    header->usable = static_cast<uint32_t>(usable);
+    static_cast<Header*>(start)->usable = usable;
     return static_cast<char*>(start) + kHeaderBytes;
   }
 
@@ -115,7 +119,7 @@ void* reallocate(void* p, size_t size, void*) {
     localLists().release(p);
     return nullptr;
   }
-  const size_t have = FreeLists::usable(p);
+  const size_t have = headerOf(p).usable;
   if (size <= have) return p;
   void* grown = localLists().allocate(size);
   if (grown == nullptr) return nullptr;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 namespace podproxy::http::http2 {
@@ -47,6 +48,34 @@ TEST(StreamMemory, CallocZeroesAndReallocKeepsTheBytes) {
   void* fresh = mem->realloc(nullptr, 50, mem->mem_user_data);
   ASSERT_NE(fresh, nullptr);
   mem->free(fresh, mem->mem_user_data);
+}
+
+TEST(StreamMemory, ReallocOfALargeBlockKeepsEveryByteItHad) {
+  nghttp2_mem* mem = threadCachedAllocator();
+  // Past the largest class the block records the size asked for: growing it copies all of it.
+  auto* large = static_cast<unsigned char*>(mem->malloc(9000, mem->mem_user_data));
+  ASSERT_NE(large, nullptr);
+  for (int i = 0; i < 9000; ++i) large[i] = static_cast<unsigned char>(i * 7);
+  EXPECT_EQ(mem->realloc(large, 8000, mem->mem_user_data), large);  // fits: kept in place
+  auto* grown = static_cast<unsigned char*>(mem->realloc(large, 50000, mem->mem_user_data));
+  ASSERT_NE(grown, nullptr);
+  for (int i = 0; i < 9000; ++i) ASSERT_EQ(grown[i], static_cast<unsigned char>(i * 7)) << i;
+  mem->free(grown, mem->mem_user_data);
+  // A size the header would overflow is refused, not served with a small block.
+  EXPECT_EQ(mem->malloc(SIZE_MAX - 8, mem->mem_user_data), nullptr);
+}
+
+TEST(StreamMemory, AClassKeepsAtMost256FreeBlocks) {
+  // A fresh thread: its lists start empty.
+  std::thread([] {
+    nghttp2_mem* mem = threadCachedAllocator();
+    std::vector<void*> blocks;
+    for (int i = 0; i < 257; ++i) blocks.push_back(mem->malloc(1000, mem->mem_user_data));
+    for (void* p : blocks) mem->free(p, mem->mem_user_data);  // the last one is past the bound
+    void* first = mem->malloc(1000, mem->mem_user_data);
+    EXPECT_EQ(first, blocks[255]);  // last listed, first out; blocks[256] went to malloc
+    mem->free(first, mem->mem_user_data);
+  }).join();
 }
 
 }  // namespace

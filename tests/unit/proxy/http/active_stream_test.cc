@@ -14,6 +14,7 @@
 
 #include "proxy/common/random.h"
 #include "proxy/http/connection_manager.h"
+#include "proxy/http/http2/server_codec.h"
 #include "proxy/network/connection.h"
 #include "proxy/network/listen_socket.h"
 
@@ -131,6 +132,8 @@ class StreamHarness {
     return connection_->state() == network::Connection::State::kClosed;
   }
   const ConnectionManagerStats& stats() const { return stats_; }
+  // The listener's drain (SIGTERM), as it reaches this connection's manager.
+  void drain() { ConnectionManager::drainAll(context_); }
   template <typename Pred>
   bool runUntil(Pred done, std::chrono::milliseconds limit = 5000ms) {
     auto guard = dispatcher_.createTimer([this] { dispatcher_.exit(); });
@@ -487,6 +490,76 @@ TEST(ActiveStreamTunnel, EndTunnelStopsWaitingForTheClient) {
     EXPECT_EQ(tunnel.ends, 0);
     EXPECT_EQ(h.stats().downstream_rq_active, 0u);
   }
+}
+
+struct Http2Frame {
+  uint8_t type;
+  uint8_t flags;
+  uint32_t stream;
+  std::string payload;
+};
+
+// The complete HTTP/2 frames in `bytes`.
+std::vector<Http2Frame> parseFrames(std::string_view bytes) {
+  std::vector<Http2Frame> frames;
+  while (bytes.size() >= 9) {
+    const auto byte = [&](size_t i) { return static_cast<uint8_t>(bytes[i]); };
+    const size_t length = (size_t{byte(0)} << 16) | (size_t{byte(1)} << 8) | byte(2);
+    if (bytes.size() < 9 + length) break;
+    const uint32_t stream = ((uint32_t{byte(5)} & 0x7f) << 24) | (uint32_t{byte(6)} << 16) |
+                            (uint32_t{byte(7)} << 8) | byte(8);
+    frames.push_back({byte(3), byte(4), stream, std::string(bytes.substr(9, length))});
+    bytes.remove_prefix(9 + length);
+  }
+  return frames;
+}
+
+TEST(ActiveStreamHttp2, DrainClosesOnlyAfterTheLastResponseIsOnTheWire) {
+  // HTTP/2 output waits for the end of the loop pass (Session::sendSoon). The drained
+  // connection closes as its last stream completes, in the same pass: unless the close flushes
+  // that output first, the client gets GOAWAY and a FIN but never the response.
+  StreamHarness h(/*two_filters=*/false);
+  std::string request(http2::kClientPreface);
+  request += std::string("\0\0\0\x04\0\0\0\0\0", 9);  // SETTINGS, empty
+  // HEADERS, END_STREAM | END_HEADERS, stream 1: GET http://h/ (HPACK: 3 indexed fields and
+  // :authority as a literal with an indexed name).
+  request += std::string("\0\0\x06\x01\x05\0\0\0\x01", 9);
+  request += std::string("\x82\x86\x84\x41\x01h", 6);
+  h.send(request);
+  ASSERT_TRUE(h.runUntil([&] { return !h.log().empty(); }));
+  EXPECT_EQ(h.log()[0], "router:headers / end");
+
+  h.drain();
+  auto headers = std::make_unique<ResponseHeaders>();
+  headers->status = 200;
+  h.holder().callbacks_->encodeHeaders(std::move(headers), false);
+  buffer::Buffer body;
+  body.add("hello");
+  h.holder().callbacks_->encodeData(body, true);
+
+  std::string got;
+  ASSERT_TRUE(h.runUntil([&] {
+    got += h.received();
+    return h.clientSeesEof();
+  }));
+  EXPECT_EQ(h.stats().downstream_rq_active, 0u);
+  bool goaway = false;
+  bool response_headers = false;
+  std::string response_body;
+  bool response_ended = false;
+  for (const Http2Frame& frame : parseFrames(got)) {
+    if (frame.type == 0x7) goaway = true;
+    if (frame.stream != 1) continue;
+    if (frame.type == 0x1) response_headers = true;
+    if (frame.type == 0x0) {
+      response_body += frame.payload;
+      response_ended = (frame.flags & 0x1) != 0;
+    }
+  }
+  EXPECT_TRUE(goaway);
+  EXPECT_TRUE(response_headers);
+  EXPECT_EQ(response_body, "hello");
+  EXPECT_TRUE(response_ended);
 }
 
 }  // namespace

@@ -245,10 +245,7 @@ network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool end_s
     if (timeout.count() > 0) armTimer(timeout);
   }
   if (!codec_ && !createCodec(data)) {
-    if (end_stream) {
-      closed_ = true;
-      closeFlushing();
-    }
+    if (end_stream) closeFlushing();
     return network::FilterStatus::kStopIteration;
   }
   dispatchInput(data);
@@ -277,7 +274,6 @@ void ConnectionManager::onEndOfInput() {
   if (streams_.empty()) {
     // Nothing in flight: flush what is queued (a finished response) and close.
     disarmTimer();
-    closed_ = true;
     closeFlushing();
     return;
   }
@@ -343,7 +339,6 @@ void ConnectionManager::onStreamComplete(ActiveStream& stream) {
     // announced GOAWAY).
     if (streams_.empty()) {
       if (draining_ || !codec_->keepAlive()) {
-        closed_ = true;
         closeFlushing();
       } else {
         armIdleTimer();
@@ -354,7 +349,6 @@ void ConnectionManager::onStreamComplete(ActiveStream& stream) {
   if (!request_was_complete || !codec_->keepAlive() || draining_) {
     // The response is out; nothing more will be read from this connection.
     if (draining_) ++context_.stats.downstream_cx_drain_close;
-    closed_ = true;
     closeFlushing();
     return;
   }
@@ -406,7 +400,6 @@ void ConnectionManager::onCodecError(const CodecError& error) {
   disarmTimer();
   if (multiplexed()) {
     // A connection-level protocol error: the codec has sent GOAWAY; nothing here is usable.
-    closed_ = true;
     closeFlushing();
     return;
   }
@@ -418,16 +411,14 @@ void ConnectionManager::onCodecError(const CodecError& error) {
     }
     codec_->setCloseAfterResponse();
     stream->sendLocalReply(error.status, reasonPhrase(error.status), error.details);
-    if (!closed_) {
-      closed_ = true;
-      closeFlushing();
-    }
+    if (!closed_) closeFlushing();
     return;
   }
   sendRawLocalReply(error.status, reasonPhrase(error.status));
 }
 
 void ConnectionManager::closeFlushing() {
+  closed_ = true;
   if (codec_ != nullptr) codec_->flush();
   connection_->close(network::CloseType::kFlushWrite);
 }
@@ -481,7 +472,6 @@ void ConnectionManager::onIdleTimeout() {
   if (closed_ || !streams_.empty() || awaiting_headers_) return;
   ++context_.stats.downstream_cx_idle_timeout;
   if (codec_) codec_->setCloseAfterResponse();  // HTTP/2: GOAWAY before the close
-  closed_ = true;
   closeFlushing();
 }
 
@@ -502,7 +492,6 @@ void ConnectionManager::startDrain() {
   }
   if (streams_.empty() && !awaiting_headers_) {
     ++context_.stats.downstream_cx_drain_close;
-    closed_ = true;
     closeFlushing();
   }
 }

@@ -153,7 +153,8 @@ class ConnectionManager final : public network::ReadFilter,
   // Picks HTTP/2 or HTTP/1 from the first bytes; false while they are still ambiguous.
   bool createCodec(const buffer::Buffer& data);
   void sendRawLocalReply(uint16_t status, std::string_view body);
-  // Closes after what is queued, including output the codec holds back for the I/O pass.
+  // Closes after what is queued, including output the codec holds back for the I/O pass;
+  // nothing is read or handled after it (closed_).
   void closeFlushing();
   void formatRemoteAddress();
   // Starts an idle wait: the idle timeout from now (and the hibernation delay before it).

@@ -65,13 +65,13 @@ class ActiveStream final : public RequestDecoder,
                            public StreamEncoderFilterCallbacks,
                            public FilterChainFactoryCallbacks,
                            public event::DeferredDeletable,
+                           // Streams come and go with every request: their memory is recycled
+                           // per thread instead of going through malloc each time.
                            public ThreadCached<ActiveStream, 128>,
                            private event::WheelTimer {
  public:
   ActiveStream(ConnectionManager& manager, ResponseEncoder& encoder);
   ~ActiveStream() override;
-  // Streams come and go with every request: their memory is recycled per thread
-  // (ThreadCached) instead of going through malloc each time.
   // Room for the filters of a typical chain (tracing, authz, router: 464 bytes today), so
   // building it costs no allocation.
   static constexpr size_t kFilterStorageBytes = 512;

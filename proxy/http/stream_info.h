@@ -49,7 +49,7 @@ class InlineString {
 
   void assign(std::string_view s) {
     if (s.size() <= N) {
-      std::memmove(inline_, s.data(), s.size());
+      if (!s.empty()) std::memmove(inline_, s.data(), s.size());  // data() may be null if empty
       size_ = static_cast<uint8_t>(s.size());
       heap_.clear();
       on_heap_ = false;

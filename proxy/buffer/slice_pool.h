@@ -17,6 +17,13 @@ struct Slice {
 
 class SlicePool {
  public:
+  // Spares kept however quiet the pool has been: enough for a few connections' bursts.
+  static constexpr size_t kBaseFree = 64;
+  // Spares never exceed this (16 MiB), whatever the peak.
+  static constexpr size_t kMaxFree = 1024;
+  // Takes per trimming period (see take()).
+  static constexpr uint32_t kTrimPeriod = 4096;
+
   // The calling thread's pool.
   static SlicePool& local();
 
@@ -25,18 +32,19 @@ class SlicePool {
 
   size_t freeCount() const { return free_.size(); }
   size_t liveCount() const { return live_; }
-  // Slices kept for reuse beyond this are returned to the allocator, so a burst does not pin
-  // memory forever (idle RSS matters for a sidecar in every Pod).
-  void setMaxFree(size_t n) { max_free_ = n; }
   // Frees spare slices beyond `keep` (when the worker has gone quiet: see HibernationPoller).
   void releaseFree(size_t keep);
 
   ~SlicePool();
 
  private:
+  void endTrimPeriod();
+
   std::vector<Slice*> free_;
-  size_t max_free_ = 64;
   size_t live_ = 0;
+  // The fewest spares seen since the period began: that many were never needed in it.
+  size_t low_water_ = 0;
+  uint32_t takes_in_period_ = 0;
 };
 
 }  // namespace podproxy::buffer

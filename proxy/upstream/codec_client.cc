@@ -96,13 +96,13 @@ CodecClient::~CodecClient() {
 
 HandedOffConnection CodecClient::handOff() {
   closed_ = true;
-  if (idle_timer_) idle_timer_->disable();
+  event::TimerWheel::disarm(*this);
   return handOffConnection(connection_, read_filter_, *this);
 }
 
 void CodecClient::startStream(http::ResponseDecoder& decoder,
                               http::StreamCallbacks& stream_callbacks) {
-  if (idle_timer_) idle_timer_->disable();
+  event::TimerWheel::disarm(*this);
   stream_decoder_ = &decoder;
   stream_callbacks_ = &stream_callbacks;
   request_complete_ = false;
@@ -115,14 +115,14 @@ void CodecClient::startStream(http::ResponseDecoder& decoder,
 
 void CodecClient::setIdleTimeout(std::chrono::milliseconds timeout) {
   if (timeout.count() == 0 || closed_) {
-    if (idle_timer_) idle_timer_->disable();
+    event::TimerWheel::disarm(*this);
     return;
   }
-  if (!idle_timer_) {
-    idle_timer_ =
-        dispatcher_.createTimer([this] { closeConnection(ClientCloseReason::kIdleTimeout); });
-  }
-  idle_timer_->enable(timeout);
+  dispatcher_.timerWheel().arm(*this, timeout);
+}
+
+void CodecClient::onWheelTimeout() {
+  closeConnection(ClientCloseReason::kIdleTimeout);
 }
 
 void CodecClient::encodeHeaders(const http::RequestHeaders& headers, bool end_stream) {
@@ -215,8 +215,7 @@ void CodecClient::onEvent(network::ConnectionEvent event) {
 
 void CodecClient::onConnectionClosed(network::ConnectionEvent event) {
   closed_ = true;
-  // Disabled, not destroyed: this may run inside the timer's own callback.
-  if (idle_timer_) idle_timer_->disable();
+  event::TimerWheel::disarm(*this);
   if (event == network::ConnectionEvent::kRemoteClose) {
     close_reason_ = ClientCloseReason::kRemoteClose;
   }

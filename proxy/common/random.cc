@@ -1,6 +1,9 @@
 #include "proxy/common/random.h"
 
+#include <cstring>
 #include <random>
+
+#include "proxy/common/hex.h"
 
 namespace podproxy {
 
@@ -18,8 +21,6 @@ uint64_t splitMix64(uint64_t& x) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
-
-constexpr char kHex[] = "0123456789abcdef";
 
 }  // namespace
 
@@ -56,21 +57,23 @@ std::string Random::uuid4() {
 }
 
 void Random::uuid4(char* out) {
-  uint8_t bytes[16];
+  char hex[32];
   const uint64_t high = next();
   const uint64_t low = next();
-  for (int i = 0; i < 8; ++i) {
-    bytes[i] = static_cast<uint8_t>(high >> (56 - 8 * i));
-    bytes[8 + i] = static_cast<uint8_t>(low >> (56 - 8 * i));
-  }
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;  // version 4
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;  // variant 10xx (RFC 4122)
-
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) *out++ = '-';
-    *out++ = kHex[bytes[i] >> 4];
-    *out++ = kHex[bytes[i] & 0x0f];
-  }
+  writeHex64(high, hex);
+  writeHex64(low, hex + 16);
+  hex[12] = '4';                                     // version 4
+  hex[16] = kLowerHexDigits[8 | ((low >> 60) & 3)];  // variant 10xx (RFC 4122)
+  // 8-4-4-4-12
+  std::memcpy(out, hex, 8);
+  out[8] = '-';
+  std::memcpy(out + 9, hex + 8, 4);
+  out[13] = '-';
+  std::memcpy(out + 14, hex + 12, 4);
+  out[18] = '-';
+  std::memcpy(out + 19, hex + 16, 4);
+  out[23] = '-';
+  std::memcpy(out + 24, hex + 20, 12);
 }
 
 }  // namespace podproxy

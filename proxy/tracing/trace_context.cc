@@ -1,11 +1,14 @@
 #include "proxy/tracing/trace_context.h"
 
 #include <algorithm>
+#include <cstring>
+
+#include "proxy/common/hex.h"
 
 namespace podproxy::tracing {
 
 namespace {
-constexpr char kHex[] = "0123456789abcdef";
+constexpr const char* kHex = kLowerHexDigits;
 
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -42,18 +45,21 @@ std::string randomHexId(Random& random, size_t length) {
 }
 
 void randomHexId(Random& random, char* out, size_t length) {
-  // 16 digits per random word, lowest nibble first. The id is all zero exactly when every
-  // nibble used was zero: checked on the words, not by scanning the text.
+  // 16 digits per random word. The id is all zero exactly when every digit used was zero:
+  // checked on the words, not by scanning the text.
   for (;;) {
     uint64_t used = 0;
     for (size_t i = 0; i < length; i += 16) {
       const size_t n = std::min<size_t>(16, length - i);
       uint64_t bits = random.next();
-      if (n < 16) bits &= (uint64_t{1} << (4 * n)) - 1;
+      if (n < 16) bits &= (uint64_t{1} << (4 * n)) - 1;  // the n digits written below
       used |= bits;
-      for (size_t j = 0; j < n; ++j) {
-        out[i + j] = kHex[bits & 0xF];
-        bits >>= 4;
+      if (n == 16) {
+        writeHex64(bits, out + i);
+      } else {
+        char digits[16];
+        writeHex64(bits, digits);
+        std::memcpy(out + i, digits + 16 - n, n);
       }
     }
     if (used != 0) return;

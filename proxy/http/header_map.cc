@@ -13,6 +13,36 @@ namespace {
 inline char lowerAscii(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
 }
+
+// lowerAscii on 8 bytes at once. Bytes of 0x80 and above are left alone. No byte's sum carries
+// into the next: every addend stays below 0x100.
+inline uint64_t lowerAscii8(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  const uint64_t low7 = w & (0x7F * kOnes);
+  const uint64_t at_least_a = low7 + (0x80 - 'A') * kOnes;  // top bit: byte >= 'A'
+  const uint64_t past_z = low7 + (0x7F - 'Z') * kOnes;      // top bit: byte > 'Z'
+  const uint64_t upper = at_least_a & ~past_z & ~w & (0x80 * kOnes);
+  return w | (upper >> 2);  // 0x80 >> 2 is the 0x20 case bit
+}
+
+// Copies n bytes, lower-cased, a word at a time: every header name a codec parses comes through
+// here.
+void copyLowerAscii(char* to, const char* from, size_t n) {
+  if (n < 8) {
+    for (size_t i = 0; i < n; ++i) to[i] = lowerAscii(from[i]);
+    return;
+  }
+  uint64_t w;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    std::memcpy(&w, from + i, 8);
+    w = lowerAscii8(w);
+    std::memcpy(to + i, &w, 8);
+  }
+  // The last word overlaps bytes already copied; lower-casing them again changes nothing.
+  std::memcpy(&w, from + n - 8, 8);
+  w = lowerAscii8(w);
+  std::memcpy(to + n - 8, &w, 8);
+}
 }  // namespace
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
@@ -159,7 +189,7 @@ void HeaderMap::add(std::string_view name, std::string_view value) {
   // Both copies land before the entry is appended: `name` and `value` may be views of this
   // map's own fields, and no byte storage moves.
   char* bytes = reserveBytes(name.size() + value.size());
-  std::transform(name.begin(), name.end(), bytes, lowerAscii);
+  copyLowerAscii(bytes, name.data(), name.size());
   if (!value.empty()) std::memcpy(bytes + name.size(), value.data(), value.size());
   Entry& entry = appendEntry();
   entry.name = {bytes, name.size()};

@@ -28,6 +28,26 @@ TEST(HeaderMap, LowerCasesNamesAndFindsThemInAnyCase) {
   EXPECT_EQ(map.byteSize(), std::string("content-type: Text/Plain\r\nx-a: 1\r\n").size());
 }
 
+TEST(HeaderMap, LowerCasesEveryByteOfNamesOfEveryLengthAndNothingElse) {
+  // Names are lower-cased a word at a time with a tail: every length up to three words, and
+  // every byte value (the letters' neighbours '@' '[' '`' '{' and bytes past 0x7F unchanged).
+  std::string all_bytes;
+  for (int c = 1; c < 256; ++c) all_bytes.push_back(static_cast<char>(c));
+  for (size_t length = 1; length <= 24; ++length) {
+    for (size_t start = 0; start + length <= all_bytes.size(); start += 7) {
+      const std::string name = all_bytes.substr(start, length);
+      std::string expected = name;
+      for (char& c : expected) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+      }
+      HeaderMap map;
+      map.add(name, "v");
+      ASSERT_EQ(map.entries()[0].name, expected) << "start " << start << " length " << length;
+      ASSERT_EQ(map.entries()[0].value, "v");
+    }
+  }
+}
+
 TEST(HeaderMap, HoldsManyLargeFieldsPastItsFirstBlock) {
   // 40 entries (the block holds 16) whose bytes (about 12 KiB) need several heap chunks,
   // one value bigger than a chunk: every earlier view must survive the growth.

@@ -75,31 +75,48 @@ Session::~Session() {
 }
 
 size_t Session::openStreams() const {
-  return static_cast<size_t>(std::count_if(streams_.begin(), streams_.end(), [](const auto& e) {
-    return !e.second->closed_ && !e.second->released_;
+  return static_cast<size_t>(std::count_if(streams_.begin(), streams_.end(), [](const auto& s) {
+    return !s->closed_ && !s->released_;
   }));
+}
+
+std::vector<std::unique_ptr<Session::Stream>>::iterator Session::lowerBound(int32_t id) {
+  return std::lower_bound(
+      streams_.begin(), streams_.end(), id,
+      [](const std::unique_ptr<Stream>& s, int32_t key) { return s->id_ < key; });
 }
 
 Session::Stream* Session::findStream(int32_t id) {
   if (last_found_ != nullptr && last_found_->id_ == id) return last_found_;
-  auto it = streams_.find(id);
-  if (it == streams_.end()) return nullptr;
-  last_found_ = it->second.get();
+  auto it = lowerBound(id);
+  if (it == streams_.end() || (*it)->id_ != id) return nullptr;
+  last_found_ = it->get();
   return last_found_;
 }
 
 void Session::addStream(std::unique_ptr<Stream> stream) {
   const int32_t id = stream->id_;
   if (last_found_ != nullptr && last_found_->id_ == id) last_found_ = nullptr;
-  streams_[id] = std::move(stream);
+  if (streams_.empty() || streams_.back()->id_ < id) {  // a peer's new stream: the common case
+    streams_.push_back(std::move(stream));
+    return;
+  }
+  auto it = lowerBound(id);
+  if (it != streams_.end() && (*it)->id_ == id) {
+    *it = std::move(stream);
+  } else {
+    streams_.insert(it, std::move(stream));
+  }
 }
 
 void Session::rekey(Stream& stream, int32_t id) {
   if (last_found_ == &stream) last_found_ = nullptr;
-  auto node = streams_.extract(stream.id_);
-  stream.id_ = id;
-  node.key() = id;
-  streams_.insert(std::move(node));
+  auto it = lowerBound(stream.id_);
+  if (it == streams_.end() || it->get() != &stream) return;
+  std::unique_ptr<Stream> owned = std::move(*it);
+  streams_.erase(it);
+  owned->id_ = id;
+  addStream(std::move(owned));
 }
 
 uint32_t Session::resetReasonToErrorCode(StreamResetReason reason) {
@@ -314,10 +331,10 @@ void Session::release(Stream& stream) {
 
 void Session::maybeFree(Stream& stream) {
   if (!stream.closed_ || !stream.released_) return;
-  auto it = streams_.find(stream.id_);
-  if (it == streams_.end() || it->second.get() != &stream) return;
+  auto it = lowerBound(stream.id_);
+  if (it == streams_.end() || it->get() != &stream) return;
   if (last_found_ == &stream) last_found_ = nullptr;
-  graveyard_.push_back(std::move(it->second));
+  graveyard_.push_back(std::move(*it));
   streams_.erase(it);
 }
 

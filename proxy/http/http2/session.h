@@ -27,7 +27,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -166,11 +165,15 @@ class Session : private event::PostIoCallback {
   void consume(Stream& stream, size_t bytes);
   void checkWatermarks(Stream& stream);
   void maybeFree(Stream& stream);
+  std::vector<std::unique_ptr<Stream>>::iterator lowerBound(int32_t id);
   void onPostIo() override;
 
   event::Dispatcher* const dispatcher_;
   bool send_scheduled_ = false;
-  std::map<int32_t, std::unique_ptr<Stream>> streams_;
+  // Sorted by id. A peer's new stream carries the highest id, so adding one is an append; a map
+  // cost a node allocation per stream. Client streams wait under negative keys until nghttp2
+  // gives them an id (rekey()).
+  std::vector<std::unique_ptr<Stream>> streams_;
   // The stream found last: nghttp2 reports a header block field by field, each with its
   // stream id, so most look-ups ask for the same stream again.
   Stream* last_found_ = nullptr;

@@ -16,6 +16,7 @@ from harness.h2client import H2Client
 MIB = 1024 * 1024
 ENHANCE_YOUR_CALM = 0xB
 NO_ERROR = 0
+REFUSED_STREAM = 0x7
 
 
 def test_nghttp_h2c_request_reaches_the_http1_upstream(make_proxy, http_upstream):
@@ -136,6 +137,24 @@ def test_ping_flood_gets_goaway_enhance_your_calm(make_proxy, http_upstream):
                 c.read_some(0)
         c.wait(lambda: c.goaway is not None, timeout=5)
         assert c.goaway is not None and c.goaway[0] == ENHANCE_YOUR_CALM
+
+
+def test_streams_past_the_listeners_max_concurrent_streams_are_refused(make_proxy,
+                                                                       http_upstream):
+    config = basic_config(http_upstream)
+    config["listeners"][0]["http"]["http2"] = {"max_concurrent_streams": 2}
+    proxy = make_proxy(config)
+    with H2Client(proxy.port("ingress")) as c:
+        # Sent before the proxy's SETTINGS is read, so the client does not hold itself back.
+        sids = [c.request(f"/delay/300?n={i}") for i in range(3)]
+        streams = [c.wait_stream(sid, timeout=10) for sid in sids]
+        assert [s.status for s in streams[:2]] == [200, 200]
+        assert streams[2].reset_code == REFUSED_STREAM and streams[2].headers is None
+        assert c.goaway is None and not c.closed
+        # The limit was advertised, and a stream within it works on the same connection.
+        assert c.conn.remote_settings.max_concurrent_streams == 2
+        assert c.wait_stream(c.request("/after")).status == 200
+    assert http_upstream.request_count == 3
 
 
 def test_oversized_header_list_resets_the_stream_not_the_connection(make_proxy, http_upstream):

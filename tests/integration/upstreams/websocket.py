@@ -14,6 +14,7 @@ WebSocketUpstream answers an HTTP/1.1 request per connection, by path:
   /reset-after-101  101, then it waits for the client's first bytes and resets the connection
                  (SO_LINGER 0: an RST, not a FIN) while the client is still sending.
   /bye-then-reset   the same, after sending "bye" and a half-close (SHUT_WR) first.
+  /wrong-accept  101 with a Sec-WebSocket-Accept that does not answer the key; then it closes.
   anything else  (or a request without Upgrade) 200 with "upgrade=<Upgrade header or none>".
 Every request head is kept in `requests` as (path, {lower-case name: value}).
 """
@@ -29,7 +30,7 @@ import time
 
 from .base import ThreadedServer, reset_socket
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_TEXT, OP_BINARY, OP_CLOSE = 0x1, 0x2, 0x8
 
 
@@ -163,9 +164,12 @@ class WebSocketUpstream(ThreadedServer):
                           % (len(body), body))
             self._drain_until_eof(sock)
             return
+        accept = accept_key(headers["sec-websocket-key"])
+        if target == "/wrong-accept":
+            accept = accept_key("not the key it was sent")
         self.send_all(sock, ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                             "Connection: Upgrade\r\nSec-WebSocket-Accept: "
-                             f"{accept_key(headers['sec-websocket-key'])}\r\n\r\n").encode())
+                             f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+                             ).encode())
         frames = FrameReader(recv)
         frames.feed(rest)
         if target == "/echo":

@@ -128,16 +128,22 @@ void writeMutations(JsonWriter& w, const HeaderMutations& m) {
 void writeMatch(JsonWriter& w, const RouteMatch& m) {
   w.key("match");
   w.beginObject();
-  switch (m.path_kind) {
-    case RouteMatch::PathKind::kPrefix:
-      w.field("prefix", m.path);
-      break;
-    case RouteMatch::PathKind::kExact:
-      w.field("path", m.path);
-      break;
-    case RouteMatch::PathKind::kRegex:
-      w.field("regex", m.path);
-      break;
+  if (m.connect_matcher) {
+    w.key("connect_matcher");
+    w.beginObject();
+    w.endObject();
+  } else {
+    switch (m.path_kind) {
+      case RouteMatch::PathKind::kPrefix:
+        w.field("prefix", m.path);
+        break;
+      case RouteMatch::PathKind::kExact:
+        w.field("path", m.path);
+        break;
+      case RouteMatch::PathKind::kRegex:
+        w.field("regex", m.path);
+        break;
+    }
   }
   w.field("case_sensitive", m.case_sensitive);
   writeStrings(w, "methods", m.methods);

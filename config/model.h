@@ -51,6 +51,9 @@ struct RouteMatch {
   std::string path = "/";  // prefix, exact path, or RE2 pattern (full match on path
                            // without query string)
   bool case_sensitive = true;
+  // Envoy's connect_matcher: the route takes CONNECT requests (which have no path) and only
+  // those; path matchers never match a CONNECT.
+  bool connect_matcher = false;
   std::vector<std::string> methods;  // empty: any method
   std::vector<HeaderMatcher> headers;
 };
@@ -71,8 +74,10 @@ struct RouteAction {
   std::optional<std::string> host_rewrite;    // replaces :authority / Host
   Duration timeout{15000};                    // upstream response timeout; 0 disables
   Duration idle_timeout{0};                   // per-stream idle timeout; 0 disables
-  // HTTP/1.1 Upgrade protocols forwarded on this route ("websocket", ...; lower-case). A request
-  // offering another one is forwarded as plain HTTP with Upgrade removed (Envoy's default).
+  // Upgrade protocols forwarded on this route ("websocket", ...; lower-case), from HTTP/1.1
+  // Upgrade offers and HTTP/2 extended CONNECTs alike. An HTTP/1.1 request offering another one is
+  // forwarded as plain HTTP with Upgrade removed (Envoy's default); an extended CONNECT gets 403.
+  // "connect" (connect_matcher routes only) terminates CONNECT: a TCP tunnel to the cluster.
   std::vector<std::string> upgrade_types;
 };
 

@@ -109,15 +109,27 @@ HeaderMatcher readHeaderMatcher(const YamlNode& node) {
 namespace {
 
 RouteMatch readRouteMatch(const YamlNode& node) {
-  node.allowOnly({"prefix", "path", "regex", "case_sensitive", "methods", "headers"});
+  node.allowOnly(
+      {"prefix", "path", "regex", "connect_matcher", "case_sensitive", "methods", "headers"});
   RouteMatch match;
-  const std::string_view kind = *node.oneOf({"prefix", "path", "regex"});
+  const std::string_view kind = *node.oneOf({"prefix", "path", "regex", "connect_matcher"});
   const YamlNode value = node.require(kind);
-  match.path = value.asNonEmptyString();
+  if (kind == "connect_matcher") {
+    value.expectEmptyMap("connect_matcher takes no fields: write connect_matcher: {}");
+    match.connect_matcher = true;
+    // CONNECT has neither a path to compare nor another method to choose.
+    for (const std::string_view pointless : {"case_sensitive", "methods"}) {
+      if (auto v = node.get(pointless)) {
+        v->fail(std::string(pointless) + " has no meaning with connect_matcher");
+      }
+    }
+  } else {
+    match.path = value.asNonEmptyString();
+  }
   if (kind == "regex") {
     match.path_kind = RouteMatch::PathKind::kRegex;
     checkRegex(value, match.path);
-  } else {
+  } else if (kind != "connect_matcher") {
     match.path_kind =
         kind == "prefix" ? RouteMatch::PathKind::kPrefix : RouteMatch::PathKind::kExact;
     if (match.path.front() != '/') value.fail("must start with '/'");
@@ -140,6 +152,8 @@ void rejectPrefixRewriteOnRegex(const YamlNode& node, const RouteMatch& match) {
   if (match.path_kind == RouteMatch::PathKind::kRegex) {
     node.fail("prefix_rewrite needs a prefix or path match, not a regex");
   }
+  if (match.connect_matcher)
+    node.fail("prefix_rewrite has no path to rewrite with connect_matcher");
 }
 
 RouteAction readRouteAction(const YamlNode& node, const RouteMatch& match, ReadContext& context) {
@@ -192,7 +206,10 @@ RouteAction readRouteAction(const YamlNode& node, const RouteMatch& match, ReadC
           std::string::npos) {
         item.fail("upgrade type must be a protocol name such as websocket");
       }
-      if (type == "connect") item.fail("CONNECT tunnels are not supported");
+      // Only a route that can see a CONNECT can terminate one.
+      if (type == "connect" && !match.connect_matcher) {
+        item.fail("CONNECT reaches only routes whose match is connect_matcher: {}");
+      }
       if (std::find(action.upgrade_types.begin(), action.upgrade_types.end(), type) !=
           action.upgrade_types.end()) {
         item.fail("upgrade type '" + type + "' listed twice");

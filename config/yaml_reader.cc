@@ -74,6 +74,11 @@ void YamlNode::expectMap() const {
   if (!node_.IsMap()) fail("expected a mapping (key: value), got " + typeName());
 }
 
+void YamlNode::expectEmptyMap(std::string_view why) const {
+  expectMap();
+  if (node_.size() != 0) fail(std::string(why));
+}
+
 void YamlNode::allowOnly(std::initializer_list<std::string_view> keys) const {
   expectMap();
   std::set<std::string> seen;

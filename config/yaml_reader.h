@@ -41,6 +41,8 @@ class YamlNode {
   // Mappings. allowOnly fails on the first key (in document order) that is not listed, and on a
   // key given twice, so that later reads can assume each known key at most once.
   void expectMap() const;
+  // An empty mapping (`{}`), as Envoy's marker messages are written; fails with `why` otherwise.
+  void expectEmptyMap(std::string_view why) const;
   void allowOnly(std::initializer_list<std::string_view> keys) const;
   std::optional<YamlNode> get(std::string_view key) const;
   YamlNode require(std::string_view key) const;  // fails "missing required field"

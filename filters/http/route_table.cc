@@ -168,7 +168,14 @@ bool RouteEntry::matches(const http::RequestHeaders& request) const {
 }
 
 bool RouteEntry::matches(const http::RequestHeaders& request, std::string_view path_only) const {
-  if (!pathMatches(path_only)) return false;
+  // A CONNECT (not an extended one: that arrives as its GET) has no path: it reaches
+  // connect_matcher routes, and only it does.
+  const bool connect = request.method.size() == 7 && request.method == "CONNECT";
+  if (config_.match.connect_matcher) {
+    if (!connect) return false;
+  } else if (connect || !pathMatches(path_only)) {
+    return false;
+  }
   const auto& methods = config_.match.methods;
   if (!methods.empty() &&
       std::find(methods.begin(), methods.end(), request.method) == methods.end()) {

@@ -92,10 +92,10 @@ TEST(ConfigRouteValidation, VirtualHostNamesAreUnique) {
 TEST(ConfigRouteValidation, MatchNeedsExactlyOnePathSpecifier) {
   EXPECT_CONFIG_ERROR(withRoutes("- match: {prefix: /, path: /x}\n  route: {cluster: app}\n"),
                       R + 1, RC + 22, kRoutesField + "[0].match.path",
-                      "only one of prefix, path, regex may be set");
+                      "only one of prefix, path, regex, connect_matcher may be set");
   EXPECT_CONFIG_ERROR(withRoutes("- match: {case_sensitive: false}\n  route: {cluster: app}\n"),
                       R + 1, RC + 10, kRoutesField + "[0].match",
-                      "exactly one of prefix, path, regex is required");
+                      "exactly one of prefix, path, regex, connect_matcher is required");
 }
 
 TEST(ConfigRouteValidation, MatchIsRequired) {

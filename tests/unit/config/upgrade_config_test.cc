@@ -32,8 +32,7 @@ TEST(UpgradeConfig, NoUpgradeTypesByDefault) {
 }
 
 TEST(UpgradeConfig, RejectsWhatIsNotAProtocolName) {
-  for (const char* bad :
-       {"[\"web socket\"]", "[\"\"]", "[websocket, WEBSOCKET]", "[CONNECT]", "websocket"}) {
+  for (const char* bad : {"[\"web socket\"]", "[\"\"]", "[websocket, WEBSOCKET]", "websocket"}) {
     const ConfigError error =
         loadError(withRoutes("- match: {prefix: /}\n  route: {cluster: app, upgrade_types: " +
                              std::string(bad) + "}\n"));
@@ -61,6 +60,50 @@ TEST(UpgradeConfig, JsonDumpShowsUpgradeTypesAndHttp2Settings) {
             std::string::npos)
       << cluster_json;
   EXPECT_NE(cluster_json.find("\"protocol\":\"auto\""), std::string::npos);
+}
+
+TEST(UpgradeConfig, ConnectMatcherRouteTerminatesConnect) {
+  auto config = loadOk(
+      withRoutes("- match: {connect_matcher: {}, headers: [{name: x-tunnel, present: true}]}\n"
+                 "  route: {cluster: app, upgrade_types: [CONNECT]}\n"
+                 "- match: {prefix: /}\n  route: {cluster: app}\n"));
+  const auto& routes = config->listeners[0].http->route_config.virtual_hosts[0].routes;
+  EXPECT_TRUE(routes[0].match.connect_matcher);
+  EXPECT_EQ(std::get<RouteAction>(routes[0].action).upgrade_types,
+            (std::vector<std::string>{"connect"}));
+  EXPECT_FALSE(routes[1].match.connect_matcher);
+  const std::string json = toJson(*config);
+  EXPECT_NE(json.find("\"match\":{\"connect_matcher\":{},"), std::string::npos) << json;
+}
+
+TEST(UpgradeConfig, ConnectUpgradeNeedsAConnectMatcher) {
+  const ConfigError error = loadError(withRoutes(
+      "- match: {prefix: /}\n  route: {cluster: app, upgrade_types: [websocket, CONNECT]}\n"));
+  EXPECT_NE(error.field.find("upgrade_types[1]"), std::string::npos) << error.toString();
+  EXPECT_NE(error.message.find("connect_matcher"), std::string::npos) << error.toString();
+  EXPECT_GT(error.line, 0) << error.toString();
+}
+
+TEST(UpgradeConfig, RejectsMisusedConnectMatcher) {
+  struct Case {
+    const char* routes;
+    const char* field;
+  };
+  for (const Case& c : {
+           Case{"- match: {connect_matcher: {x: 1}}\n  route: {cluster: app}\n", "connect_matcher"},
+           Case{"- match: {connect_matcher: true}\n  route: {cluster: app}\n", "connect_matcher"},
+           Case{"- match: {connect_matcher: {}, prefix: /}\n  route: {cluster: app}\n", "match"},
+           Case{"- match: {connect_matcher: {}, methods: [GET]}\n  route: {cluster: app}\n",
+                "methods"},
+           Case{"- match: {connect_matcher: {}, case_sensitive: false}\n  route: {cluster: app}\n",
+                "case_sensitive"},
+           Case{"- match: {connect_matcher: {}}\n  route: {cluster: app, prefix_rewrite: /x}\n",
+                "prefix_rewrite"},
+       }) {
+    const ConfigError error = loadError(withRoutes(c.routes));
+    EXPECT_NE(error.field.find(c.field), std::string::npos) << c.routes << error.toString();
+    EXPECT_GT(error.line, 0) << error.toString();
+  }
 }
 
 }  // namespace

@@ -471,5 +471,27 @@ TEST(RouteTable, OwnsItsConfigCopy) {
   EXPECT_EQ(entry->config().name, "r");
 }
 
+TEST(RouteTable, ConnectReachesOnlyConnectMatcherRoutes) {
+  config::Route connect = clusterRoute("connect", "/", "tunnel");
+  connect.match.connect_matcher = true;
+  auto table = buildRoutes({clusterRoute("web", "/", "web"), connect});
+  ASSERT_NE(table, nullptr);
+  // CONNECT has no path: the prefix route that takes everything else never takes it.
+  const RouteEntry* route = table->match(request("", "example.com:443", "CONNECT"));
+  ASSERT_NE(route, nullptr);
+  EXPECT_EQ(route->name(), "connect");
+  route = table->match(request("/x", "example.com", "GET"));
+  ASSERT_NE(route, nullptr);
+  EXPECT_EQ(route->name(), "web");
+}
+
+TEST(RouteTable, ConnectWithoutAConnectRouteMatchesNothing) {
+  config::Route regex = clusterRoute("any", ".*", "web");
+  regex.match.path_kind = RouteMatch::PathKind::kRegex;
+  auto table = buildRoutes({clusterRoute("web", "/", "web"), regex});
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(table->match(request("", "example.com:443", "CONNECT")), nullptr);
+}
+
 }  // namespace
 }  // namespace podproxy::router

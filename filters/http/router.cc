@@ -3,6 +3,8 @@
 #include "filters/http/header_mutations.h"
 #include "proxy/common/logger.h"
 #include "proxy/http/grpc.h"
+#include "proxy/http/websocket_handshake.h"
+#include "proxy/upstream/tcp_upstream.h"
 
 namespace podproxy::router {
 
@@ -98,14 +100,8 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
   applyRequestMutations(route_->virtualHost().headers(), headers);
   applyRequestMutations(route_->config().headers, headers);
 
-  if (!headers.upgrade.empty()) {
-    // HTTP/2 upstreams have no Upgrade (RFC 9113 8.6): those get the plain request too.
-    if (upgradeAllowed(headers.upgrade) &&
-        cluster_->config().protocol != config::Cluster::Protocol::kHttp2) {
-      upgrade_ = true;
-    } else {
-      headers.upgrade.clear();
-    }
+  if ((!headers.upgrade.empty() || headers.method == "CONNECT") && !prepareTunnel(headers)) {
+    return http::FilterHeadersStatus::kStopIteration;
   }
 
   callbacks_->addDownstreamWatermarkCallbacks(*this);
@@ -122,6 +118,65 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
   // that goes back to the pool (the HTTP/1 codec marks it not reusable).
   startAttempt(upgrade_);
   return http::FilterHeadersStatus::kStopIteration;
+}
+
+bool Router::prepareTunnel(http::RequestHeaders& headers) {
+  const bool connect = headers.method == "CONNECT";
+  if (!connect && !headers.extended_connect) {
+    // HTTP/1.1 Upgrade. HTTP/2 upstreams have no Upgrade (RFC 9113 8.6): those get the plain
+    // request too, as do routes that do not list the protocol (Envoy's default).
+    if (upgradeAllowed(headers.upgrade) &&
+        cluster_->config().protocol != config::Cluster::Protocol::kHttp2) {
+      upgrade_ = true;
+    } else {
+      headers.upgrade.clear();
+    }
+    return true;
+  }
+  // CONNECT and extended CONNECT have no plain form to fall back to: as in Envoy, a route that
+  // does not enable them answers 403.
+  const bool allowed = connect ? upgradeAllowed("connect") : upgradeAllowed(headers.upgrade);
+  if (!allowed) {
+    ++stats_.upgrade_rejected;
+    localReply(403,
+               connect ? "CONNECT is not enabled on this route"
+                       : "upgrade to " + headers.upgrade + " is not enabled on this route",
+               "upgrade_failed", "");
+    return false;
+  }
+  tunnel_request_ = true;
+  // The HTTP request is the head alone; the DATA that follow are the tunnel's.
+  request_complete_ = true;
+  request_has_body_ = false;
+  if (connect) {
+    connect_ = true;
+    return true;
+  }
+  if (cluster_->config().protocol == config::Cluster::Protocol::kHttp2) {
+    // It would go on as an extended CONNECT, which our HTTP/2 client does not send.
+    ++stats_.upgrade_rejected;
+    localReply(501, "upgrade to " + headers.upgrade + " is not supported towards HTTP/2 upstreams",
+               "upgrade_failed", "");
+    return false;
+  }
+  upgrade_ = true;
+  if (http::equalsIgnoreCase(headers.upgrade, "websocket") &&
+      !headers.headers.has("sec-websocket-key")) {
+    // RFC 8441 replaced the key with :protocol, but an HTTP/1.1 WebSocket server insists on one
+    // (RFC 6455 4.2.1): give it one, and check its answer to it (webSocketAcceptValid).
+    headers.headers.add("sec-websocket-key", http::webSocketKey(random_.next(), random_.next()));
+    if (!headers.headers.has("sec-websocket-version")) {
+      headers.headers.add("sec-websocket-version", "13");
+    }
+    websocket_key_added_ = true;
+  }
+  return true;
+}
+
+bool Router::webSocketAcceptValid(const http::ResponseHeaders& headers) const {
+  const std::string_view* key = request_->headers.get("sec-websocket-key");
+  const std::string_view* accept = headers.headers.get("sec-websocket-accept");
+  return key != nullptr && accept != nullptr && *accept == http::webSocketAccept(*key);
 }
 
 bool Router::upgradeAllowed(std::string_view upgrade) const {
@@ -148,6 +203,13 @@ void Router::startAttempt(bool fresh_connection) {
   ++stats_.upstream_rq_total;
   ++callbacks_->streamInfo().upstream_attempts;
   callbacks_->streamInfo().upstream_host = host->addressString();
+  if (connect_) {
+    // A terminated CONNECT tunnels to a plain TCP connection of its own.
+    pending_ = upstream::TcpUpstream::connect(
+        callbacks_->dispatcher(), host, cluster_->config().connect_timeout, cluster_->resources(),
+        upstream_response_, *this, *this);
+    return;
+  }
   // Either callback may run before newStream() returns.
   pending_ = cluster_->pool(*host).newStream(upstream_response_, *this, *this, fresh_connection);
 }
@@ -165,6 +227,13 @@ void Router::onPoolReady(upstream::StreamHandle& stream, const upstream::Host& h
     info.upstream_peer_uri_san = tls->peer_uri_san;
     info.upstream_local_uri_san = tls->local_uri_san;
     info.upstream_mtls = true;
+  }
+  if (tunnel_request_) {
+    // The head alone: the client's bytes wait for the tunnel to open (a TCP upstream opens it
+    // inside this call).
+    stream.encodeHeaders(*request_, true);
+    if (upstream_ != nullptr) onRequestComplete();  // the route timeout bounds the wait
+    return;
   }
   // Keep a copy of the body only where the keep-alive race can bite: a reused connection.
   retry_body_.clear();
@@ -213,7 +282,7 @@ void Router::onPoolFailure(upstream::PoolFailureReason reason, std::string_view 
 http::FilterDataStatus Router::decodeData(buffer::Buffer& data, bool end_stream) {
   if (end_stream) request_complete_ = true;
   touchIdleTimer();
-  if (upstream_ != nullptr) {
+  if (upstream_ != nullptr && (!tunnel_request_ || tunnel_)) {
     if (reused_connection_ && !retried_ && retry_body_complete_) {
       if (retry_body_.length() + data.length() <= max_body_buffer_bytes_) {
         retry_body_.add(data);
@@ -233,7 +302,9 @@ http::FilterDataStatus Router::decodeData(buffer::Buffer& data, bool end_stream)
     }
   } else {
     pending_body_.move(data);
-    // Not connected yet: hold the body, but stop reading the client beyond the buffer limit.
+    pending_end_ = pending_end_ || end_stream;
+    // Not connected (or the tunnel not open) yet: hold the body, but stop reading the client
+    // beyond the buffer limit.
     if (pending_body_.length() > max_body_buffer_bytes_ && !downstream_paused_for_pending_) {
       downstream_paused_for_pending_ = true;
       callbacks_->readDisableDownstream(true);
@@ -380,15 +451,29 @@ void Router::applyResponseMutations(http::ResponseHeaders& headers) const {
 // needs from a proxy.
 
 void Router::onUpstreamHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) {
-  response_started_ = true;
   callbacks_->streamInfo().upstream_service_time_ms =
       static_cast<int64_t>(callbacks_->dispatcher().nowMs() - upstream_request_start_ms_);
-  if (upgrade_ && headers->status == 101 && !end_stream) {
+  const bool opens_tunnel =
+      !end_stream && ((upgrade_ && headers->status == 101) || (connect_ && headers->status == 200));
+  if (opens_tunnel && websocket_key_added_) {
+    if (!webSocketAcceptValid(*headers)) {
+      ++stats_.upstream_rq_reset;
+      abandonUpstream();
+      localReply(502, "upstream WebSocket handshake failed: wrong or missing sec-websocket-accept",
+                 "upstream_protocol_error", http::response_flags::kUpstreamProtocolError);
+      return;
+    }
+    // The answer to our key, not the client's business (RFC 8441 has no accept).
+    headers->headers.remove("sec-websocket-accept");
+  }
+  response_started_ = true;
+  if (opens_tunnel) {
     // The upstream switched protocols: what follows is a byte tunnel, bounded by inactivity
     // rather than by the route timeout.
     tunnel_ = true;
-    // The request side is open again: the client's bytes follow, until its FIN.
-    request_complete_ = false;
+    // The request side is open again: the client's bytes follow, until its FIN (which may
+    // have come already, held with the bytes before it).
+    request_complete_ = tunnel_request_ && pending_end_;
     cancelResponseTimer();
     if (!idle_timer_on_) startIdleTimer(kDefaultTunnelIdleTimeout);
   }
@@ -396,6 +481,15 @@ void Router::onUpstreamHeaders(std::unique_ptr<http::ResponseHeaders> headers, b
   if (end_stream) finishUpstream();
   applyResponseMutations(*headers);
   callbacks_->encodeHeaders(std::move(headers), end_stream);
+  if (tunnel_ && tunnel_request_ && upstream_ != nullptr) sendHeldTunnelBytes();
+}
+
+void Router::sendHeldTunnelBytes() {
+  if (!pending_body_.empty() || pending_end_) upstream_->encodeData(pending_body_, pending_end_);
+  if (downstream_paused_for_pending_ && upstream_ != nullptr) {
+    downstream_paused_for_pending_ = false;
+    callbacks_->readDisableDownstream(false);
+  }
 }
 
 void Router::onUpstreamData(buffer::Buffer& data, bool end_stream) {

@@ -9,7 +9,12 @@
 // a fresh connection (never pooled); a 101 makes the exchange a byte tunnel bounded by the idle
 // timeout (the route's, else one hour) instead of the route timeout, whose two directions end
 // apart (each side's FIN is passed on; the tunnel ends when both did). Other offers are dropped
-// and the request goes upstream as plain HTTP.
+// and the request goes upstream as plain HTTP. An HTTP/2 extended CONNECT (RFC 8441, which the
+// codec presents as the same offer) has no plain form: a route without its protocol answers 403,
+// and its HTTP/1.1 upstream gets the RFC 6455 key it lacks (the answer's accept is checked).
+// CONNECT: a route with `connect` in `upgrade_types` terminates it, tunnelling to a plain TCP
+// connection to a host of the cluster (upstream::TcpUpstream), after a 200; other routes 403.
+// The client's bytes of a tunnel that is not open yet (HTTP/2, CONNECT) wait here for it.
 
 #include <chrono>
 #include <cstdint>
@@ -40,6 +45,7 @@ struct RouterStats {
   uint64_t upstream_rq_reset = 0;
   uint64_t direct_response = 0;
   uint64_t redirect = 0;
+  uint64_t upgrade_rejected = 0;  // extended CONNECT or CONNECT on a route not enabling it
 };
 
 class Router final : public http::StreamDecoderFilter,
@@ -120,6 +126,12 @@ class Router final : public http::StreamDecoderFilter,
   bool canRetryKeepAliveRace() const;
   // Whether the route forwards this Upgrade offer (its first protocol, version ignored).
   bool upgradeAllowed(std::string_view upgrade) const;
+  // Decides how an Upgrade offer or a CONNECT goes upstream; false when it was answered here.
+  bool prepareTunnel(http::RequestHeaders& headers);
+  // The tunnel opened: the client's bytes held until now go upstream.
+  void sendHeldTunnelBytes();
+  // Whether a 101 answers the Sec-WebSocket-Key we added as RFC 6455 says.
+  bool webSocketAcceptValid(const http::ResponseHeaders& headers) const;
   void localReply(uint16_t status, std::string_view body, std::string_view details,
                   std::string_view flag);
   void applyResponseMutations(http::ResponseHeaders& headers) const;
@@ -178,7 +190,13 @@ class Router final : public http::StreamDecoderFilter,
   bool response_started_ = false;  // upstream response headers went downstream
   bool response_complete_ = false;
   bool upgrade_ = false;  // the request's Upgrade offer goes upstream
-  bool tunnel_ = false;   // the upstream answered it with 101: bytes flow both ways
+  bool connect_ = false;  // a CONNECT terminated here: a TCP upstream, opened with a 200
+  // The request's data are the tunnel's bytes (HTTP/2 extended CONNECT, CONNECT): the upstream
+  // gets the head alone, and the bytes wait in pending_body_ until the tunnel opens.
+  bool tunnel_request_ = false;
+  bool pending_end_ = false;          // ... the client's end came with them
+  bool websocket_key_added_ = false;  // we gave an RFC 8441 request its Sec-WebSocket-Key
+  bool tunnel_ = false;  // the upstream answered with 101 (200 for CONNECT): bytes flow both ways
   std::chrono::milliseconds idle_timeout_{0};
   uint32_t upstream_read_disables_ = 0;
   uint64_t upstream_request_start_ms_ = 0;  // loop time the request went upstream

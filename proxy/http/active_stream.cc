@@ -299,8 +299,9 @@ void ActiveStream::sendLocalReply(uint16_t status, std::string_view body, std::s
   local_reply_sent_ = true;
   info_.details = std::string(details);
   // Answered before the whole request arrived: the rest of it cannot be trusted as the start
-  // of a next request, so say now that the connection ends with this response.
-  if (!request_complete_) manager_.closeAfterResponse();
+  // of a next request, so say now that the connection ends with this response. (HTTP/2 frames
+  // every stream apart: the codec tells the client to stop sending this one, RFC 9113 8.1.)
+  if (!request_complete_ && !multiplexed_) manager_.closeAfterResponse();
   LOG_DEBUG("local reply", {"status", status}, {"details", details},
             {"request_id", info_.request_id.view()});
   const std::string& server = manager_.context().config.options.server_name;
@@ -381,16 +382,25 @@ void ActiveStream::runEncodeHeaders(size_t from) {
   encoder_.encodeHeaders(*response_headers_, encode_headers_end_stream_);
   if (encode_headers_end_stream_) {
     finishResponse();
-  } else if (response_headers_->status == 101 && request_headers_ &&
-             !request_headers_->upgrade.empty() && !multiplexed_) {
+  } else if (opensTunnel(response_headers_->status)) {
     // The codec switched to a byte tunnel: the client's bytes are this stream's data now, and
-    // they end with the client's FIN, whatever the request's framing said. (The request timeout
-    // bounded the HTTP request; the tunnel is bounded by the router's idle timeout.)
+    // they end with the client's FIN (HTTP/2: END_STREAM), whatever the request's framing said.
+    // (The request timeout bounded the HTTP request; the tunnel is bounded by the router's idle
+    // timeout.) An HTTP/2 client's END_STREAM that came already was that end: the codec
+    // delivered it, and the router kept it for the tunnel.
     wait_for_request_end_ = true;
-    request_complete_ = false;
+    if (!multiplexed_) request_complete_ = false;
     event::TimerWheel::disarm(*this);
     manager_.onStreamUpgraded(*this);
   }
+}
+
+bool ActiveStream::opensTunnel(uint16_t status) const {
+  if (!request_headers_) return false;
+  // An accepted Upgrade (HTTP/1.1, or RFC 8441's extended CONNECT in its HTTP/1.1 form), or a
+  // CONNECT that succeeded.
+  if (status == 101) return !request_headers_->upgrade.empty();
+  return status / 100 == 2 && request_headers_->method == "CONNECT";
 }
 
 void ActiveStream::encodeData(buffer::Buffer& data, bool end_stream) {
@@ -498,8 +508,10 @@ void ActiveStream::finishResponse() {
 void ActiveStream::endTunnel() {
   if (destroyed_ || !wait_for_request_end_) return;
   // The client's FIN is no longer awaited: the stream ends with the response, as any other
-  // stream whose request did not finish (the connection closes after what is queued).
+  // stream whose request did not finish (HTTP/1: the connection closes after what is queued;
+  // HTTP/2: the client is told to stop sending).
   wait_for_request_end_ = false;
+  if (multiplexed_) encoder_.abandonTunnelInput();
   if (!response_complete_) {
     buffer::Buffer none;
     encodeData(none, true);

@@ -2,8 +2,9 @@
 
 // One request/response exchange on a downstream connection: decodes the request through the
 // HTTP filter chain (first to last, router last) and encodes the response back through it
-// (last to first), with stop/continue iteration and local replies. After a 101 (HTTP/1 Upgrade)
-// the exchange is a byte tunnel that ends when both directions have.
+// (last to first), with stop/continue iteration and local replies. After a 101 (HTTP/1 Upgrade,
+// or HTTP/2 extended CONNECT) or a 2xx to a CONNECT the exchange is a byte tunnel that ends when
+// both directions have.
 
 #include <array>
 #include <cstddef>
@@ -137,6 +138,8 @@ class ActiveStream final : public RequestDecoder,
   // One past the last encoder filter that may see response body and trailers now.
   size_t encodeEnd() const;
   void finishResponse();
+  // Whether a response with `status` (not ending the stream) turns the exchange into a tunnel.
+  bool opensTunnel(uint16_t status) const;
   void recordResponseCode(uint16_t status);
   void onRequestTimeout();
   // event::WheelTimer: request_timeout.
@@ -194,8 +197,8 @@ class ActiveStream final : public RequestDecoder,
   bool response_headers_sent_ = false;  // reached the encoder filters
   bool response_complete_ = false;
   bool local_reply_sent_ = false;
-  // An HTTP/1 tunnel (a 101 went out): the response's end is only a half-close, and the stream
-  // completes once the client's bytes have ended too. Cleared by endTunnel().
+  // A tunnel (a 101, or a 2xx to a CONNECT, went out): the response's end is only a half-close,
+  // and the stream completes once the client's bytes have ended too. Cleared by endTunnel().
   bool wait_for_request_end_ = false;
   bool destroyed_ = false;
   bool head_request_ = false;

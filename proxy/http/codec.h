@@ -94,6 +94,10 @@ class ResponseEncoder {
   // Reference-counted: stop / resume taking request body for this stream (HTTP/2: the
   // flow-control window is no longer returned to the peer, so it stops sending).
   virtual void readDisable(bool disable) { (void)disable; }
+  // A tunnel's owner stops waiting for the client's end of it (the idle timeout ended the
+  // tunnel): the stream ends with the response's end, and a client still sending is told to
+  // stop (HTTP/2: RST_STREAM NO_ERROR after END_STREAM). HTTP/1 closes the connection instead.
+  virtual void abandonTunnelInput() {}
 };
 
 class ServerConnectionCallbacks {

@@ -271,6 +271,16 @@ void ConnectionManager::onEndOfInput() {
   }
   // A tunnel whose upstream side had ended already completed with this FIN, and closed.
   if (closed_) return;
+  if (multiplexed()) {
+    // No frame can follow the client's FIN: a stream still owed request data (an upload cut
+    // short, the client's side of a tunnel) would wait for it forever.
+    for (ActiveStream* stream : liveStreams()) {
+      if (stream->requestComplete()) continue;
+      stream->streamInfo().addResponseFlag(response_flags::kDownstreamConnectionTermination);
+      stream->resetStream("downstream_end_of_input");
+      if (closed_) return;
+    }
+  }
   if (streams_.empty()) {
     // Nothing in flight: flush what is queued (a finished response) and close.
     disarmTimer();

@@ -90,6 +90,10 @@ struct RequestHeaders : ThreadCached<RequestHeaders, 128> {
   // HTTP/1.1 only: the Upgrade field when Connection nominated "upgrade" (both are hop-by-hop
   // and so not in `headers`). Empty: no upgrade offered, or not to be forwarded.
   std::string upgrade;
+  // HTTP/2 only: the request came as an extended CONNECT (RFC 8441, `:protocol` in `upgrade`),
+  // which the codec presents as the HTTP/1.1 form (GET with an Upgrade offer). Its 101 goes
+  // back to the client as a 200, and its DATA after that are the tunnel's bytes.
+  bool extended_connect = false;
 
   bool isHttp10() const { return http_major == 1 && http_minor == 0; }
 };

@@ -227,6 +227,7 @@ inline constexpr FieldMetric<Rs> kRouterMetrics[] = {
     {F::kLocalReplies, "response_flags", "UR", "upstream_rq_reset", &Rs::upstream_rq_reset},
     {F::kRouterResponses, "kind", "direct_response", "direct_response", &Rs::direct_response},
     {F::kRouterResponses, "kind", "redirect", "redirect", &Rs::redirect},
+    {F::kRouterResponses, "kind", "upgrade_rejected", "upgrade_rejected", &Rs::upgrade_rejected},
     {F::kUpstreamRqAttempts, "", "", "upstream_rq_total", &Rs::upstream_rq_total},
     {F::kUpstreamRqRetry, "", "", "upstream_rq_retry", &Rs::upstream_rq_retry},
     {F::kUpstreamRqTimeout, "timeout", "route", "upstream_rq_timeout_route",

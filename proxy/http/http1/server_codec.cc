@@ -19,7 +19,7 @@ struct Target {
 };
 
 // RFC 9112 3.2: origin-form, absolute-form, or asterisk-form for OPTIONS. (CONNECT's
-// authority-form is refused before this.)
+// authority-form is parseConnectTarget's.)
 std::optional<Target> parseTarget(std::string_view method, std::string& raw_target) {
   Target out;
   const std::string_view target = raw_target;
@@ -45,6 +45,22 @@ std::optional<Target> parseTarget(std::string_view method, std::string& raw_targ
   if (rest.empty() || rest.front() != '/') out.path = "/";
   out.path.append(rest);
   return out;
+}
+
+// RFC 9112 3.2.3: CONNECT names "host:port" (a bracketed IPv6 literal as host), nothing else.
+std::optional<std::string> parseConnectTarget(std::string_view target) {
+  const size_t colon = target.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  const std::string_view host = target.substr(0, colon);
+  const std::string_view port = target.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || !isDigits(port)) return std::nullopt;
+  if (host.front() == '[') {
+    if (host.back() != ']' || host.size() < 3) return std::nullopt;
+  } else if (host.find_first_of(":[]") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  if (host.find_first_of(" \t,/@\\?#") != std::string_view::npos) return std::nullopt;
+  return std::string(target);
 }
 
 // Enough for the codecs of the requests in flight on one worker at a time; beyond it, memory
@@ -185,10 +201,21 @@ CodecStatus ServerCodec::onEndOfInput() {
 
 CodecStatus ServerCodec::onHead() {
   ParsedHead& head = parser_.head();
-  if (head.method == "CONNECT") return fail(CodecError{501, "http1.connect_unsupported"});
   http10_ = head.http_minor == 0;
+  request_connect_ = head.method == "CONNECT";
 
-  std::optional<Target> target = parseTarget(head.method, head.target);
+  std::optional<Target> target;
+  if (request_connect_) {
+    // The tunnel's bytes follow the head; a body in between would have no meaning.
+    if (parser_.hasBody()) return fail(CodecError{400, "http1.connect_with_body"});
+    if (std::optional<std::string> authority = parseConnectTarget(head.target)) {
+      target.emplace();
+      target->scheme.clear();
+      target->authority = std::move(*authority);
+    }
+  } else {
+    target = parseTarget(head.method, head.target);
+  }
   if (!target) return fail(CodecError{400, "http1.invalid_target"});
   size_t host_count = 0;
   const std::string_view* host = nullptr;
@@ -220,7 +247,7 @@ CodecStatus ServerCodec::onHead() {
   request_keep_alive_ = !connection.close && (!http10_ || connection.keep_alive);
   // RFC 9110 7.8: Upgrade counts only when Connection nominates it; HTTP/1.0 has no upgrades.
   request_upgrade_.clear();
-  if (!http10_ && isNominated(connection, "upgrade")) {
+  if (!http10_ && !request_connect_ && isNominated(connection, "upgrade")) {
     if (std::optional<std::string> upgrade = head.headers.getJoined("upgrade")) {
       request_upgrade_ = trimOws(*upgrade);
     }
@@ -287,6 +314,10 @@ void ServerCodec::encodeHeaders(const ResponseHeaders& headers, bool end_stream)
     encodeSwitchingProtocols(headers);
     return;
   }
+  if (request_connect_ && status / 100 == 2 && !end_stream) {
+    encodeConnectEstablished(headers);
+    return;
+  }
   const bool informational = status / 100 == 1;
   if (informational && (http10_ || status == 101)) return;  // nothing to say to those
 
@@ -338,8 +369,9 @@ void ServerCodec::encodeHeaders(const ResponseHeaders& headers, bool end_stream)
     connection_closing_ = true;  // the body ends when the connection does
   }
   // A response that ends before its request has been received can't leave a reusable
-  // connection: the rest of the request would be read as the next one.
-  if (end_stream && !request_complete_) connection_closing_ = true;
+  // connection: the rest of the request would be read as the next one. Nor can a refused
+  // CONNECT: a client may have sent its tunnel's first bytes behind it.
+  if ((end_stream && !request_complete_) || request_connect_) connection_closing_ = true;
   if (!keepAlive()) {
     out.append("connection: close\r\n");
   } else if (http10_) {
@@ -370,6 +402,30 @@ void ServerCodec::encodeSwitchingProtocols(const ResponseHeaders& headers) {
     appendField(out, "upgrade", request_upgrade_);
   }
   out.append("connection: upgrade\r\n\r\n");
+  response_started_ = true;
+  tunneling_ = true;
+  connection_closing_ = true;  // the connection ends with the tunnel
+  buffer::Buffer b;
+  b.add(out);
+  transport_.write(b, false);
+}
+
+void ServerCodec::encodeConnectEstablished(const ResponseHeaders& headers) {
+  // RFC 9110 9.3.6: a 2xx to CONNECT has no content and no framing; the tunnel starts after it.
+  std::string out = "HTTP/1.1 ";
+  out.append(std::to_string(headers.status));
+  out.append(headers.status == 200 ? " Connection Established\r\n"
+                                   : " " + std::string(reasonPhrase(headers.status)) + "\r\n");
+  const ConnectionOptions connection = parseConnection(headers.headers);
+  for (const HeaderMap::Entry& e : headers.headers.entries()) {
+    const uint32_t kind = classifyField(e.name);
+    if (kind == kFieldContentLength || (kind & kFieldHopByHop) != 0 ||
+        isNominated(connection, e.name)) {
+      continue;
+    }
+    appendField(out, e.name, e.value);
+  }
+  out.append("\r\n");
   response_started_ = true;
   tunneling_ = true;
   connection_closing_ = true;  // the connection ends with the tunnel

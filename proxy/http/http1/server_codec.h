@@ -7,7 +7,9 @@
 // upgrade); a 101 answered to it turns the connection into a byte tunnel: the bytes that follow,
 // both ways, are the stream's data, and the connection ends with the tunnel. Its directions end
 // apart: the response's end is a half-close (our FIN) after which the client's bytes still go to
-// the stream, until the client's own FIN (onEndOfInput).
+// the stream, until the client's own FIN (onEndOfInput). A CONNECT (authority-form target, no
+// body) is delivered with an empty path; a 2xx to it starts the same tunnel, and any other
+// answer ends the connection after it.
 
 #include <cstdint>
 #include <optional>
@@ -80,6 +82,7 @@ class ServerCodec : public ServerConnection {
   void encode100Continue();
   void encodeHeaders(const ResponseHeaders& headers, bool end_stream);
   void encodeSwitchingProtocols(const ResponseHeaders& headers);
+  void encodeConnectEstablished(const ResponseHeaders& headers);
   void encodeData(buffer::Buffer& data, bool end_stream);
   void encodeTrailers(const TrailerMap& trailers);
   void endResponse(buffer::Buffer& out);
@@ -100,6 +103,7 @@ class ServerCodec : public ServerConnection {
   bool request_keep_alive_ = true;
   bool request_is_head_ = false;
   bool http10_ = false;
+  bool request_connect_ = false;
   std::string request_upgrade_;  // the Upgrade offer of the current request, if any
 
   // Response side.

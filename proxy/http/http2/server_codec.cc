@@ -32,8 +32,11 @@ class ServerCodec::ServerStream final : public Session::Stream,
         has_authority_ = true;
       } else if (name == ":path") {
         headers_->path = value;
+      } else if (name == ":protocol") {
+        // nghttp2 allows it only on CONNECT, as we advertised (RFC 8441).
+        headers_->upgrade = value;
       } else {
-        return false;  // :protocol (extended CONNECT) is not supported
+        return false;
       }
       return true;
     }
@@ -60,8 +63,17 @@ class ServerCodec::ServerStream final : public Session::Stream,
     }
     delivered_ = true;
     if (headers_->method == "CONNECT") {
-      answerLocally("501");
-      return;
+      if (!headers_->upgrade.empty()) {
+        // RFC 8441: an extended CONNECT is presented as the HTTP/1.1 Upgrade it stands for,
+        // so routing, upgrade_types and HTTP/1 upstreams treat both alike.
+        headers_->method = "GET";
+        headers_->extended_connect = true;
+        extended_connect_ = true;
+      } else {
+        connect_ = true;  // authority only (nghttp2 checked): a TCP tunnel request
+      }
+    } else {
+      headers_->upgrade.clear();  // :protocol means nothing elsewhere (nghttp2 refuses it)
     }
     // RFC 9113 8.3.1: :authority wins; Host stands in when a client sent only that.
     if (!has_authority_) headers_->authority = host_;
@@ -79,6 +91,8 @@ class ServerCodec::ServerStream final : public Session::Stream,
       return false;
     }
     decoder_->decodeData(data, end_stream);
+    // A tunnel whose response ended first is complete with the client's end.
+    if (end_stream && half_close_ && local_end_ && !released_) finish();
     return true;
   }
 
@@ -91,7 +105,8 @@ class ServerCodec::ServerStream final : public Session::Stream,
       codec_.release(*this);
       return;
     }
-    if (local_end_ && error_code == NGHTTP2_NO_ERROR) return;  // done; waits for the owner
+    // Done; waits for the owner. (A tunnel's client that resets its open side is a reset.)
+    if (local_end_ && error_code == NGHTTP2_NO_ERROR && (!half_close_ || remote_end_)) return;
     StreamCallbacks* callbacks = callbacks_;
     if (callbacks == nullptr) return;  // the owner ends the response into a closed stream
     codec_.release(*this);
@@ -110,7 +125,12 @@ class ServerCodec::ServerStream final : public Session::Stream,
 
   void encodeHeaders(const ResponseHeaders& headers, bool end_stream) override {
     if (response_started_ || released_) return;
-    const uint16_t status = headers.status;
+    uint16_t status = headers.status;
+    // A tunnel starts: the upstream's 101 to an extended CONNECT is RFC 8441's 200, and any 2xx
+    // to a CONNECT opens one (RFC 9113 8.5). Its two directions end apart from now on.
+    const bool tunnel =
+        !end_stream && ((status == 101 && extended_connect_) || (connect_ && status / 100 == 2));
+    if (tunnel && status == 101) status = 200;
     if (status / 100 == 1) {
       if (status == 101 || closed_) return;  // no Upgrade in HTTP/2
       HeaderBlock block;
@@ -127,9 +147,11 @@ class ServerCodec::ServerStream final : public Session::Stream,
       if (end_stream) finish();
       return;
     }
+    half_close_ = tunnel;
     HeaderBlock block;
     block.addStatus(status);
-    block.addRegular(headers.headers, false, status == 204);
+    // A tunnel's bytes have no length (RFC 9110 8.6: none on a 2xx to CONNECT).
+    block.addRegular(headers.headers, false, status == 204 || tunnel);
     const bool end_now = end_stream || no_body_;
     if (end_now) local_end_ = true;
     nghttp2_data_provider provider = codec_.dataProvider();
@@ -149,7 +171,8 @@ class ServerCodec::ServerStream final : public Session::Stream,
     } else {
       codec_.encodeData(*this, data, end_stream);
     }
-    if (end_stream) finish();
+    // A tunnel's response end is a half-close: the client's bytes still come until its own.
+    if (end_stream && !(half_close_ && !remote_end_ && !closed_)) finish();
   }
 
   void encodeTrailers(const TrailerMap& trailers) override {
@@ -170,19 +193,25 @@ class ServerCodec::ServerStream final : public Session::Stream,
 
   void readDisable(bool disable) override { codec_.Session::readDisable(*this, disable); }
 
+  void abandonTunnelInput() override {
+    if (!half_close_ || released_) return;
+    half_close_ = false;
+    // Before the response's end, that end finishes the stream (and a RST_STREAM NO_ERROR
+    // follows its END_STREAM, as for any response that ends before its request).
+    if (!local_end_) return;
+    decoder_ = nullptr;
+    if (nghttp2_session_get_stream_local_close(codec_.session_, id_) == 1) {
+      // Our END_STREAM is out already: tell the client to stop now.
+      codec_.Session::resetStream(*this, NGHTTP2_NO_ERROR);
+      return;
+    }
+    codec_.release(*this);  // the END_STREAM still queued brings the RST_STREAM
+  }
+
  private:
   // The response is complete from the owner's side: no more decoding for it either.
   void finish() {
     decoder_ = nullptr;
-    codec_.release(*this);
-  }
-
-  void answerLocally(std::string_view status) {
-    HeaderBlock block;
-    block.addRef(":status", status);
-    local_end_ = true;
-    response_started_ = true;
-    nghttp2_submit_response(codec_.session_, id_, block.data(), block.size(), nullptr);
     codec_.release(*this);
   }
 
@@ -193,6 +222,8 @@ class ServerCodec::ServerStream final : public Session::Stream,
   std::string host_;
   RequestDecoder* decoder_ = nullptr;
   bool has_authority_ = false;
+  bool extended_connect_ = false;
+  bool connect_ = false;
   bool delivered_ = false;
   bool head_request_ = false;
   bool response_started_ = false;

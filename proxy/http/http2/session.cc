@@ -60,6 +60,9 @@ Session::Session(CodecTransport& transport, const Http2Settings& settings, Codec
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, settings.max_header_list_bytes},
   };
   if (!server) entries.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
+  // RFC 8441: clients may open WebSockets (and other protocols) with an extended CONNECT;
+  // nghttp2 then accepts and checks :protocol.
+  if (server) entries.push_back({NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1});
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, entries.data(), entries.size());
   if (settings.initial_connection_window_size > NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE) {
     nghttp2_session_set_local_window_size(
@@ -509,7 +512,8 @@ int Session::onFrameSend(nghttp2_session* session, const nghttp2_frame* frame, v
       Stream* stream = s.findStream(frame->hd.stream_id);
       // RFC 9113 8.1: the response is complete but the request is not; tell the client to
       // stop sending it.
-      if (stream != nullptr && !stream->remote_end_ && !stream->closed_ && !stream->reset_sent_) {
+      if (stream != nullptr && !stream->remote_end_ && !stream->closed_ && !stream->reset_sent_ &&
+          !stream->half_close_) {
         stream->reset_sent_ = true;
         nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream->id_, NGHTTP2_NO_ERROR);
       }

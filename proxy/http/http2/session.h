@@ -92,6 +92,9 @@ class Session : private event::PostIoCallback {
     bool closed_ = false;      // nghttp2 closed it
     bool released_ = false;    // the owner is done with it
     bool reset_sent_ = false;
+    // A tunnel (CONNECT, RFC 8441): the two directions end apart, so a response that ends
+    // first does not cut the request short (no RST_STREAM NO_ERROR after our END_STREAM).
+    bool half_close_ = false;
   };
 
   // `dispatcher` (optional) defers stream output to the end of the I/O pass (see Output above).

@@ -286,6 +286,12 @@ TEST(ConfigLoader, ReverseProxyExampleLoadsEveryFeature) {
   ASSERT_NE(https, nullptr);
   EXPECT_EQ(https->scheme, "https");
   EXPECT_EQ(https->port, 443);
+  EXPECT_EQ(std::get<RouteAction>(hosts[1].routes[2].action).upgrade_types,
+            std::vector<std::string>{"websocket"});
+  const Route& tunnel = hosts[1].routes[3];
+  EXPECT_TRUE(tunnel.match.connect_matcher);
+  EXPECT_EQ(std::get<RouteAction>(tunnel.action).upgrade_types,
+            std::vector<std::string>{"connect"});
 
   const Listener& tcp = config.listeners[1];
   ASSERT_TRUE(tcp.tcp.has_value());

@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Proxy, podproxy_binary  # noqa: E402
 from upstreams import BannerUpstream, HttpEchoUpstream, TcpEchoUpstream  # noqa: E402
+from upstreams.websocket import WebSocketUpstream  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -90,3 +91,11 @@ def http_upstream(make_http_upstream):
 @pytest.fixture
 def tcp_upstream(make_tcp_upstream):
     return make_tcp_upstream(name="tcp-echo")
+
+
+@pytest.fixture
+def ws_upstream():
+    """The WebSocket upstream (upstreams/websocket.py): echo, half-close and reset paths."""
+    server = WebSocketUpstream().start()
+    yield server
+    server.stop()

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from harness import RawConnection, bootstrap, cluster, http_listener, route, unused_port, wait_until
+from harness import (RawConnection, bootstrap, cluster, http_listener, read_to_clean_eof, route,
+                     unused_port, wait_until)
 from harness.h2client import H2Client, H2Stream
 from upstreams.websocket import WebSocketUpstream, read_head
 
@@ -49,19 +50,6 @@ def read_exactly(sock, n, buf=b"", timeout=5):
             break
         buf += chunk
     return buf
-
-
-def read_to_eof(sock, timeout=5):
-    """Everything until the peer's FIN; a reset fails the test."""
-    sock.settimeout(timeout)
-    data = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    raise AssertionError(f"no FIN within {timeout}s; got {data!r}")
 
 
 def h2_connect(client, authority="upstream.test:443"):
@@ -106,7 +94,7 @@ def test_http1_tunnel_carries_bytes_and_the_client_half_close(make_proxy, tcp_up
     # Our FIN reaches the echo upstream, which finishes and sends its own: a clean EOF.
     conn.send(b"last")
     conn.shutdown_write()
-    assert read_to_eof(conn.sock) == b"last"
+    assert read_to_clean_eof(conn.sock) == b"last"
     assert wait_until(lambda: tcp_upstream.half_closes == 1, timeout=5)
     assert tcp_upstream.received() == payload + b"last"
     conn.sock.close()
@@ -136,7 +124,7 @@ def test_upstream_half_close_keeps_the_client_direction_open(make_proxy):
                   b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
         ws_head, ws_rest = read_head(lambda: conn.sock.recv(65536), rest)
         assert ws_head.startswith("HTTP/1.1 101 ")
-        assert ws_rest + read_to_eof(conn.sock) == b"bye"
+        assert ws_rest + read_to_clean_eof(conn.sock) == b"bye"
         time.sleep(0.2)
         conn.send(b"last words")
         conn.shutdown_write()
@@ -189,7 +177,7 @@ def test_idle_timeout_ends_the_tunnel(make_proxy, tcp_upstream):
     conn, head, rest = open_tunnel(proxy.port("ingress"))
     assert head.startswith("HTTP/1.1 200 ")
     start = time.monotonic()
-    assert read_to_eof(conn.sock, timeout=5) == rest
+    assert read_to_clean_eof(conn.sock, timeout=5) == rest
     assert 0.4 < time.monotonic() - start < 3
     conn.sock.close()
 

@@ -11,18 +11,12 @@ import time
 
 import pytest
 
-from harness import bootstrap, cluster, http_get, http_listener, route, rss_bytes, wait_until
+from harness import (bootstrap, cluster, http_get, http_listener, read_to_clean_eof, route,
+                     rss_bytes, wait_until)
 from upstreams.websocket import (OP_BINARY, OP_CLOSE, OP_TEXT, FrameReader, WebSocketClient,
-                                 WebSocketUpstream, accept_key, encode_frame, read_head)
+                                 accept_key, encode_frame, read_head)
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def ws_upstream():
-    server = WebSocketUpstream().start()
-    yield server
-    server.stop()
 
 
 def ws_config(upstream, **route_action):
@@ -40,19 +34,6 @@ def read_until_eof(sock, timeout=5):
     except ConnectionResetError:
         pass
     return data
-
-
-def read_to_clean_eof(sock, timeout=5):
-    """Everything until the peer's FIN; a reset (or no FIN within `timeout`) fails the test."""
-    sock.settimeout(timeout)
-    data = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    raise AssertionError(f"no FIN within {timeout}s; got {data!r}")
 
 
 def admin_stats(proxy):

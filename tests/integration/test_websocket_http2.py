@@ -9,22 +9,13 @@ import struct
 import time
 
 import h2.settings
-import pytest
 
 from harness import bootstrap, cluster, http_listener, route, wait_until
 from harness.h2client import H2Client
-from upstreams.websocket import (OP_BINARY, OP_CLOSE, OP_TEXT, FrameReader, WebSocketUpstream,
-                                 encode_frame)
+from upstreams.websocket import OP_BINARY, OP_CLOSE, OP_TEXT, FrameReader, encode_frame
 
 MIB = 1024 * 1024
 NO_ERROR, CANCEL = 0x0, 0x8
-
-
-@pytest.fixture
-def ws_upstream():
-    server = WebSocketUpstream().start()
-    yield server
-    server.stop()
 
 
 def ws_config(upstream, **route_action):

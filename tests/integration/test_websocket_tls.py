@@ -12,17 +12,9 @@ import pytest
 
 from harness import bootstrap, cluster, http_listener, route, wait_until
 from harness.tls import Certs
-from upstreams.websocket import (OP_BINARY, OP_TEXT, FrameReader, WebSocketUpstream, encode_frame,
-                                 read_head)
+from upstreams.websocket import OP_BINARY, OP_TEXT, FrameReader, encode_frame, read_head
 
 TIMEOUT = 5
-
-
-@pytest.fixture
-def ws_upstream():
-    server = WebSocketUpstream().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -402,12 +402,7 @@ void ServerCodec::encodeSwitchingProtocols(const ResponseHeaders& headers) {
     appendField(out, "upgrade", request_upgrade_);
   }
   out.append("connection: upgrade\r\n\r\n");
-  response_started_ = true;
-  tunneling_ = true;
-  connection_closing_ = true;  // the connection ends with the tunnel
-  buffer::Buffer b;
-  b.add(out);
-  transport_.write(b, false);
+  startTunnel(out);
 }
 
 void ServerCodec::encodeConnectEstablished(const ResponseHeaders& headers) {
@@ -426,11 +421,15 @@ void ServerCodec::encodeConnectEstablished(const ResponseHeaders& headers) {
     appendField(out, e.name, e.value);
   }
   out.append("\r\n");
+  startTunnel(out);
+}
+
+void ServerCodec::startTunnel(std::string_view head) {
   response_started_ = true;
   tunneling_ = true;
   connection_closing_ = true;  // the connection ends with the tunnel
   buffer::Buffer b;
-  b.add(out);
+  b.add(head);
   transport_.write(b, false);
 }
 

@@ -83,6 +83,9 @@ class ServerCodec : public ServerConnection {
   void encodeHeaders(const ResponseHeaders& headers, bool end_stream);
   void encodeSwitchingProtocols(const ResponseHeaders& headers);
   void encodeConnectEstablished(const ResponseHeaders& headers);
+  // Writes the head that opens a tunnel (a 101, or a 2xx to CONNECT); bytes both ways are the
+  // tunnel's from here on.
+  void startTunnel(std::string_view head);
   void encodeData(buffer::Buffer& data, bool end_stream);
   void encodeTrailers(const TrailerMap& trailers);
   void endResponse(buffer::Buffer& out);

@@ -243,3 +243,16 @@ def curl_http(url, *, method=None, headers=None, data=None, http2_prior_knowledg
     headers = [(n, v.strip()) for n, _, v in (line.partition(":") for line in lines[1:])]
     return HttpResponse(status, parts[2] if len(parts) > 2 else "", headers, out[end + 4:],
                         parts[0])
+
+
+def read_to_clean_eof(sock, timeout=5):
+    """Everything until the peer's FIN; a reset (or no FIN within `timeout`) fails the test."""
+    sock.settimeout(timeout)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    raise AssertionError(f"no FIN within {timeout}s; got {data!r}")

@@ -166,13 +166,7 @@ void CodecClient::resetStream() {
 
 void CodecClient::readDisable(bool disable) {
   if (stream_decoder_ == nullptr || closed_) return;
-  if (disable) {
-    ++stream_read_disables_;
-    connection_->readDisable(true);
-  } else if (stream_read_disables_ > 0) {
-    --stream_read_disables_;
-    connection_->readDisable(false);
-  }
+  stream_read_disables_.apply(*connection_, disable);
 }
 
 void CodecClient::close(http::StreamResetReason reason, std::string_view details) {
@@ -330,10 +324,7 @@ void CodecClient::detachStream() {
   stream_callbacks_ = nullptr;
   request_encoder_ = nullptr;
   watermark_callbacks_ = nullptr;
-  if (!closed_) {
-    for (; stream_read_disables_ > 0; --stream_read_disables_) connection_->readDisable(false);
-  }
-  stream_read_disables_ = 0;
+  stream_read_disables_.releaseAll(closed_ ? nullptr : connection_.get());
   callbacks_.onClientStreamDetached(*this);
 }
 

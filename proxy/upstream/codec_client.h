@@ -17,6 +17,7 @@
 #include "proxy/network/connection.h"
 #include "proxy/upstream/connection_handoff.h"
 #include "proxy/upstream/host.h"
+#include "proxy/upstream/stream_read_disables.h"
 
 namespace podproxy::upstream {
 
@@ -194,7 +195,7 @@ class CodecClient final : public event::DeferredDeletable,
   http::StreamCallbacks* stream_callbacks_ = nullptr;
   http::RequestEncoder* request_encoder_ = nullptr;
   StreamWatermarkCallbacks* watermark_callbacks_ = nullptr;
-  uint32_t stream_read_disables_ = 0;
+  StreamReadDisables stream_read_disables_;
   bool request_complete_ = false;
   bool response_complete_ = false;
   bool response_bytes_seen_ = false;

@@ -6,19 +6,6 @@
 
 namespace podproxy::upstream {
 
-// The connection owns its filters; this one forwards to the TcpUpstream that owns it.
-class TcpUpstream::ReadFilter final : public network::ReadFilter {
- public:
-  explicit ReadFilter(TcpUpstream& parent) : parent_(parent) {}
-  network::FilterStatus onData(buffer::Buffer& data, bool end_stream) override {
-    parent_.onUpstreamData(data, end_stream);
-    return network::FilterStatus::kStopIteration;
-  }
-
- private:
-  TcpUpstream& parent_;
-};
-
 Cancellable* TcpUpstream::connect(event::Dispatcher& dispatcher, HostConstSharedPtr host,
                                   std::chrono::milliseconds connect_timeout,
                                   ResourceManager& resources, http::ResponseDecoder& decoder,
@@ -36,7 +23,8 @@ Cancellable* TcpUpstream::connect(event::Dispatcher& dispatcher, HostConstShared
   // Each side's FIN ends one direction of the tunnel, as through tcp_proxy.
   connection.enableHalfClose(true);
   connection.addConnectionCallbacks(*upstream);
-  connection.addReadFilter(std::make_unique<ReadFilter>(*upstream));
+  connection.addReadFilter(
+      std::make_unique<UpstreamReadFilter>(static_cast<UpstreamDataSink&>(*upstream)));
   return upstream;
 }
 
@@ -88,13 +76,7 @@ void TcpUpstream::encodeTrailers(const http::TrailerMap&) {
 
 void TcpUpstream::readDisable(bool disable) {
   if (decoder_ == nullptr || connection_->state() == network::Connection::State::kClosed) return;
-  if (disable) {
-    ++read_disables_;
-    connection_->readDisable(true);
-  } else if (read_disables_ > 0) {
-    --read_disables_;
-    connection_->readDisable(false);
-  }
+  read_disables_.apply(*connection_, disable);
 }
 
 void TcpUpstream::onUpstreamData(buffer::Buffer& data, bool end_stream) {
@@ -161,10 +143,8 @@ void TcpUpstream::detach() {
   callbacks_ = nullptr;
   stream_callbacks_ = nullptr;
   watermark_callbacks_ = nullptr;
-  if (connection_->state() != network::Connection::State::kClosed) {
-    for (; read_disables_ > 0; --read_disables_) connection_->readDisable(false);
-  }
-  read_disables_ = 0;
+  read_disables_.releaseAll(
+      connection_->state() == network::Connection::State::kClosed ? nullptr : connection_.get());
 }
 
 void TcpUpstream::abandon() {

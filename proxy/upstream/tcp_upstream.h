@@ -18,15 +18,18 @@
 #include "proxy/network/connection.h"
 #include "proxy/upstream/codec_client.h"
 #include "proxy/upstream/conn_pool.h"
+#include "proxy/upstream/connection_handoff.h"
 #include "proxy/upstream/host.h"
 #include "proxy/upstream/resource_manager.h"
+#include "proxy/upstream/stream_read_disables.h"
 
 namespace podproxy::upstream {
 
 class TcpUpstream final : public StreamHandle,
                           public Cancellable,
                           public event::DeferredDeletable,
-                          private network::ConnectionCallbacks {
+                          private network::ConnectionCallbacks,
+                          private UpstreamDataSink {
  public:
   // Connects to `host` (within `connect_timeout`, through the host's transport socket, TLS for
   // a TLS cluster) holding one of the cluster's connection slots (`resources`). Exactly one of
@@ -53,8 +56,6 @@ class TcpUpstream final : public StreamHandle,
   const network::Connection& connection() const override { return *connection_; }
 
  private:
-  class ReadFilter;
-
   TcpUpstream(event::Dispatcher& dispatcher, HostConstSharedPtr host,
               std::chrono::milliseconds connect_timeout, ResourceManager& resources,
               http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
@@ -65,7 +66,8 @@ class TcpUpstream final : public StreamHandle,
   void onAboveWriteBufferHighWatermark() override;
   void onBelowWriteBufferLowWatermark() override;
 
-  void onUpstreamData(buffer::Buffer& data, bool end_stream);
+  // UpstreamDataSink: what the upstream sent, and its FIN.
+  void onUpstreamData(buffer::Buffer& data, bool end_stream) override;
   // Both directions ended: what is queued goes out, then the connection closes.
   void maybeFinish();
   // The caller is done with us (a cancel, a reset, or the end of the tunnel): no callback
@@ -82,7 +84,7 @@ class TcpUpstream final : public StreamHandle,
   PoolCallbacks* callbacks_;
   http::StreamCallbacks* stream_callbacks_;
   StreamWatermarkCallbacks* watermark_callbacks_ = nullptr;
-  uint32_t read_disables_ = 0;
+  StreamReadDisables read_disables_;
   bool ready_ = false;             // onPoolReady went out
   bool response_started_ = false;  // the synthesized 200 went out
   bool request_ended_ = false;     // the caller's end_stream went out as our FIN

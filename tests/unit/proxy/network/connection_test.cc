@@ -92,6 +92,16 @@ struct Harness {
     connection->addReadFilter(std::move(filter));
     connection->addConnectionCallbacks(callbacks);
   }
+  // Connects to `peer`, which accepts, and returns once the connection is up with its filters
+  // initialized (false if that took more than ~5 s).
+  bool connectAccepted(Peer& peer) {
+    connect(peer.address());
+    std::thread t([&] { peer.accept(); });
+    const bool up = runUntil([&] { return !callbacks.events.empty(); });
+    t.join();
+    if (up) connection->initializeReadFilters();
+    return up;
+  }
   // Runs the loop until `done` or ~5 s.
   template <typename Pred>
   bool runUntil(Pred done) {
@@ -189,11 +199,7 @@ TEST(Connection, IdleConnectionHoldsNoSliceAfterReadAndWrite) {
 TEST(Connection, WatermarksFireWhenThePeerDoesNotRead) {
   Peer peer;
   Harness h;
-  h.connect(peer.address());
-  std::thread t([&] { peer.accept(); });
-  ASSERT_TRUE(h.runUntil([&] { return !h.callbacks.events.empty(); }));
-  t.join();
-  h.connection->initializeReadFilters();
+  ASSERT_TRUE(h.connectAccepted(peer));
   h.connection->setBufferLimits(64 * 1024);
   // Far more than the kernel buffers hold, so some stays queued above the watermark.
   buffer::Buffer out;
@@ -220,11 +226,7 @@ TEST(Connection, WatermarksFireWhenThePeerDoesNotRead) {
 TEST(Connection, ReadDisableIsReferenceCountedAndRedeliversBufferedInput) {
   Peer peer;
   Harness h;
-  h.connect(peer.address());
-  std::thread t([&] { peer.accept(); });
-  ASSERT_TRUE(h.runUntil([&] { return !h.callbacks.events.empty(); }));
-  t.join();
-  h.connection->initializeReadFilters();
+  ASSERT_TRUE(h.connectAccepted(peer));
   // First chunk arrives; the filter then disables reading twice (two independent reasons).
   h.recorder->on_data = [&] {
     h.connection->readDisable(true);
@@ -269,11 +271,7 @@ TEST(Connection, FlushWriteCloseGivesUpOnAPeerThatNeverReads) {
   // (5 s) instead of holding the socket and its queued output forever.
   Peer peer;
   Harness h;
-  h.connect(peer.address());
-  std::thread t([&] { peer.accept(); });
-  ASSERT_TRUE(h.runUntil([&] { return !h.callbacks.events.empty(); }));
-  t.join();
-  h.connection->initializeReadFilters();
+  ASSERT_TRUE(h.connectAccepted(peer));
   buffer::Buffer out;
   out.add(std::string(32 * 1024 * 1024, 'z'));  // far more than the kernel buffers hold
   h.connection->write(out, false);

@@ -3,18 +3,22 @@
 then tunnels raw bytes both ways (half-close, backpressure, idle timeout), for HTTP/1.1 (curl's
 proxytunnel, raw sockets) and HTTP/2 (python3-h2: `:method CONNECT` with `:authority` only)."""
 
+import os
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
 
 from harness import (RawConnection, bootstrap, cluster, http_listener, read_to_clean_eof, route,
+                     rss_bytes,
                      unused_port, wait_until)
 from harness.h2client import H2Client, H2Stream
 from upstreams.websocket import WebSocketUpstream, read_head
 
 NO_ERROR = 0x0
+MIB = 1024 * 1024
 
 
 def connect_route(cluster_name="tcp", name="connect", **action):
@@ -143,6 +147,75 @@ def test_refused_upstream_is_a_503_with_the_reason(make_proxy):
     assert b"upstream connect error" in body and b"refused" in body, body
     [line] = wait_until(lambda: access_log(proxy), timeout=5)
     assert line["response_code"] == 503 and line["response_flags"] == "UF"
+
+
+def test_tunnels_count_against_the_clusters_max_connections(make_proxy, tcp_upstream):
+    config = connect_config(tcp_upstream)
+    config["clusters"][0]["circuit_breakers"] = {"max_connections": 1}
+    proxy = make_proxy(config)
+    first, head, _ = open_tunnel(proxy.port("ingress"))
+    assert head.startswith("HTTP/1.1 200 "), head
+    # The first tunnel holds the cluster's only connection: the second is refused, not queued.
+    second, head, rest = open_tunnel(proxy.port("ingress"))
+    assert head.startswith("HTTP/1.1 503 "), head
+    assert b"upstream overflow" in rest + second.read_until_close(5)
+    # Once the first tunnel is gone, its slot is free again.
+    first.sock.close()
+    assert wait_until(lambda: open_tunnel(proxy.port("ingress"))[1].startswith("HTTP/1.1 200 "),
+                      timeout=5)
+    refused = wait_until(lambda: access_log(proxy, response_code=503), timeout=5)
+    assert refused and {line["response_flags"] for line in refused} == {"UO"}
+
+
+def test_slow_reader_holds_the_writer_back(make_proxy, tcp_upstream):
+    # The echo upstream sends back what the client writes, and the client reads none of it:
+    # the proxy must stop reading the upstream, the upstream then stops reading, and the
+    # client's writes stall, with the proxy holding little of the difference.
+    proxy = make_proxy(connect_config(tcp_upstream, idle_timeout="60s"), concurrency=1)
+    conn, head, rest = open_tunnel(proxy.port("ingress"))
+    assert head.startswith("HTTP/1.1 200 ") and rest == b""
+    baseline = rss_bytes(proxy.pid)
+    total = 64 * MIB
+    payload = os.urandom(total)
+    sock = conn.sock
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sent = [0]
+
+    def send():
+        view = memoryview(payload)
+        try:
+            while view:
+                n = sock.send(view[:256 * 1024])
+                view = view[n:]
+                sent[0] += n
+        except OSError:
+            pass
+
+    sock.settimeout(30)
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    last = [-1]
+
+    def stalled():
+        before, last[0] = last[0], sent[0]
+        return before == last[0]
+    assert wait_until(stalled, timeout=15, interval=0.5)
+    assert last[0] < total - 8 * MIB, f"{last[0]} of {total} bytes accepted with nobody reading"
+    peak = rss_bytes(proxy.pid)
+    echoed = bytearray()
+    deadline = time.monotonic() + 60
+    while len(echoed) < total and time.monotonic() < deadline:
+        chunk = sock.recv(256 * 1024)
+        if not chunk:
+            break
+        echoed += chunk
+        if len(echoed) % (4 * MIB) < 256 * 1024:
+            peak = max(peak, rss_bytes(proxy.pid))
+    sender.join(10)
+    assert bytes(echoed) == payload
+    growth = peak - baseline
+    assert growth < 16 * MIB, f"proxy RSS grew by {growth / MIB:.1f} MiB"
+    conn.sock.close()
 
 
 def test_connect_matching_no_connect_route_is_a_404(make_proxy, tcp_upstream, http_upstream):

@@ -100,16 +100,10 @@ Session::Stream* Session::findStream(int32_t id) {
 void Session::addStream(std::unique_ptr<Stream> stream) {
   const int32_t id = stream->id_;
   if (last_found_ != nullptr && last_found_->id_ == id) last_found_ = nullptr;
-  if (streams_.empty() || streams_.back()->id_ < id) {  // a peer's new stream: the common case
-    streams_.push_back(std::move(stream));
-    return;
-  }
-  auto it = lowerBound(id);
-  if (it != streams_.end() && (*it)->id_ == id) {
-    *it = std::move(stream);
-  } else {
-    streams_.insert(it, std::move(stream));
-  }
+  // Ids are unique: nghttp2 never reuses one, and temporary keys only count down. A peer's new
+  // stream, the common case, goes at the end.
+  const bool highest = streams_.empty() || streams_.back()->id_ < id;
+  streams_.insert(highest ? streams_.end() : lowerBound(id), std::move(stream));
 }
 
 void Session::rekey(Stream& stream, int32_t id) {

@@ -4,13 +4,14 @@
 #include <cstdint>
 #include <cstring>
 
+#include "proxy/common/hex.h"
+
 namespace podproxy {
 
 namespace {
 
 constexpr uint64_t kOnes = 0x0101010101010101ULL;
 constexpr uint64_t kHighBits = 0x8080808080808080ULL;
-constexpr char kHex[] = "0123456789abcdef";
 
 // Whether any of the 8 bytes must be escaped in a JSON string: a control character, '"' or '\\'.
 // Bytes >= 0x80 (UTF-8) pass through, as they do byte by byte.
@@ -46,8 +47,8 @@ char* escapeBytes(char* p, std::string_view s) {
         break;
       default:
         p = std::copy_n("u00", 3, p);
-        *p++ = kHex[c >> 4];
-        *p++ = kHex[c & 0xf];
+        *p++ = kLowerHexDigits[c >> 4];
+        *p++ = kLowerHexDigits[c & 0xf];
     }
   }
   return p;

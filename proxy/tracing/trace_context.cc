@@ -8,7 +8,6 @@
 namespace podproxy::tracing {
 
 namespace {
-constexpr const char* kHex = kLowerHexDigits;
 
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -97,8 +96,8 @@ std::string TraceParent::toString() const {
   out += '-';
   out += parent_id;
   out += '-';
-  out += kHex[flags >> 4];
-  out += kHex[flags & 0xF];
+  out += kLowerHexDigits[flags >> 4];
+  out += kLowerHexDigits[flags & 0xF];
   return out;
 }
 
@@ -112,8 +111,8 @@ std::string_view TraceParent::format(std::string_view trace_id, std::string_view
   *p++ = '-';
   p = std::copy(parent_id.begin(), parent_id.end(), p);
   *p++ = '-';
-  *p++ = kHex[flags >> 4];
-  *p++ = kHex[flags & 0xF];
+  *p++ = kLowerHexDigits[flags >> 4];
+  *p++ = kLowerHexDigits[flags & 0xF];
   return std::string_view(out, kLength);
 }
 

@@ -89,6 +89,10 @@ class ManualTlsClient:
             self.peer_close_notify = True
             return b""
 
+    def wait_for_fin(self):
+        """True once the peer's FIN arrived, with no bytes before it."""
+        return not self._pump() and self.peer_fin
+
     def send_close_notify_and_fin(self):
         try:
             self.tls.unwrap()  # writes our close_notify; the peer's has not come yet
@@ -145,7 +149,7 @@ def test_client_close_notify_reaches_the_upstream_as_a_fin_and_the_answer_still_
     reader.feed(answer)
     assert reader.read_frame() == (OP_TEXT, b"got 71010", False)
     assert client.peer_close_notify
-    assert not client._pump() and client.peer_fin
+    assert client.wait_for_fin()
     client.close()
     wait_until(lambda: open_fds(proxy) == fds_before, timeout=TIMEOUT)
 
@@ -165,6 +169,6 @@ def test_upstream_fin_becomes_a_close_notify_and_the_client_may_still_send(make_
     client.send(b"words")
     client.send_close_notify_and_fin()
     assert ws_upstream.after_bye.get(timeout=TIMEOUT) == (b"last words", True)
-    assert not client._pump() and client.peer_fin
+    assert client.wait_for_fin()
     client.close()
     wait_until(lambda: open_fds(proxy) == fds_before, timeout=TIMEOUT)

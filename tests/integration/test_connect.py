@@ -235,6 +235,7 @@ def test_connect_route_without_the_upgrade_type_is_a_403(make_proxy, tcp_upstrea
     assert head.startswith("HTTP/1.1 403 "), head
     conn.sock.close()
     assert tcp_upstream.connections_accepted == 0
+    assert proxy.stats()["http.ingress.router.upgrade_rejected"] == 1
 
 
 def test_ordinary_requests_do_not_match_the_connect_route(make_proxy, tcp_upstream, http_upstream):

@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from harness import RawConnection, basic_config, http_request, wait_until
+from harness import RawConnection, basic_config, wait_until
 
 # The proxy hibernates after 250 ms idle (kHibernationDelay); every wait below is bounded well
 # beyond that.
@@ -18,13 +18,8 @@ def get(path, extra=""):
     return f"GET {path} HTTP/1.1\r\nHost: a\r\n{extra}\r\n".encode()
 
 
-def plain_stats(proxy):
-    body = http_request(proxy.admin_port, "GET", "/stats", timeout=5).body.decode()
-    return dict(line.split(": ", 1) for line in body.splitlines() if ": " in line)
-
-
 def stat(proxy, name, listener="ingress"):
-    return int(plain_stats(proxy)[f"http.{listener}.{name}"])
+    return proxy.stats()[f"http.{listener}.{name}"]
 
 
 def hibernated_now(proxy):
@@ -54,10 +49,10 @@ def test_hibernated_connection_serves_next_request(make_proxy, http_upstream):
         r = conn.read_response()
         assert r.status == 200 and r.json()["path"] == "/first"
         wait_hibernated(proxy, 1)
-        stats = plain_stats(proxy)
-        assert int(stats["http.ingress.downstream_cx_hibernated"]) == 1
+        stats = proxy.stats()
+        assert stats["http.ingress.downstream_cx_hibernated"] == 1
         # The connection still counts as open while it sleeps.
-        assert int(stats["listener.ingress.downstream_cx_active"]) == 1
+        assert stats["listener.ingress.downstream_cx_active"] == 1
 
         conn.send(get("/second"))
         r = conn.read_response()
@@ -70,7 +65,7 @@ def test_hibernated_connection_serves_next_request(make_proxy, http_upstream):
         assert [r.path for r in http_upstream.requests][-2:] == ["/first", "/second"]
     assert wait_until(lambda: hibernated_now(proxy) == 0, timeout=WAIT)
     assert wait_until(
-        lambda: int(plain_stats(proxy)["listener.ingress.downstream_cx_active"]) == 0, timeout=WAIT)
+        lambda: proxy.stats()["listener.ingress.downstream_cx_active"] == 0, timeout=WAIT)
 
 
 def test_hibernated_connection_closed_by_client_is_cleaned_up(make_proxy, http_upstream):
@@ -81,7 +76,7 @@ def test_hibernated_connection_closed_by_client_is_cleaned_up(make_proxy, http_u
         conn.send(get("/warm", "Connection: close\r\n"))
         assert conn.read_response().status == 200
     assert wait_until(
-        lambda: int(plain_stats(proxy)["listener.ingress.downstream_cx_active"]) == 0, timeout=WAIT)
+        lambda: proxy.stats()["listener.ingress.downstream_cx_active"] == 0, timeout=WAIT)
     baseline = open_fds(proxy.pid)
 
     conns = [RawConnection(port) for _ in range(3)]
@@ -94,7 +89,7 @@ def test_hibernated_connection_closed_by_client_is_cleaned_up(make_proxy, http_u
         conn.close()
     assert wait_until(lambda: hibernated_now(proxy) == 0, timeout=WAIT)
     assert wait_until(
-        lambda: int(plain_stats(proxy)["listener.ingress.downstream_cx_active"]) == 0, timeout=WAIT)
+        lambda: proxy.stats()["listener.ingress.downstream_cx_active"] == 0, timeout=WAIT)
     assert wait_until(lambda: open_fds(proxy.pid) <= baseline, timeout=WAIT), (
         f"{open_fds(proxy.pid)} fds open, {baseline} before")
     assert stat(proxy, "downstream_cx_hibernated") >= 3

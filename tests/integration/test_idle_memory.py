@@ -6,7 +6,7 @@ a small record stay), so holding many idle connections costs the proxy a few hun
 import resource
 import time
 
-from harness import RawConnection, basic_config, http_request, rss_bytes, wait_until
+from harness import RawConnection, basic_config, rss_bytes, wait_until
 
 COUNT = 2000
 SLICE = 16 * 1024
@@ -20,9 +20,7 @@ def get(path):
 
 
 def hibernated_now(proxy):
-    body = http_request(proxy.admin_port, "GET", "/stats", timeout=5).body.decode()
-    stats = dict(line.split(": ", 1) for line in body.splitlines() if ": " in line)
-    return int(stats["http.ingress.downstream_cx_hibernated_active"])
+    return proxy.stats()["http.ingress.downstream_cx_hibernated_active"]
 
 
 def test_idle_keep_alive_connections_hibernate_into_a_few_hundred_bytes(make_proxy, http_upstream):

@@ -36,15 +36,6 @@ def read_until_eof(sock, timeout=5):
     return data
 
 
-def admin_stats(proxy):
-    stats = {}
-    for line in http_get(proxy.admin_port, "/stats").body.decode().splitlines():
-        key, _, value = line.partition(": ")
-        if value.isdigit():
-            stats[key] = int(value)
-    return stats
-
-
 def open_fds(proxy):
     return len(os.listdir(f"/proc/{proxy.pid}/fd"))
 
@@ -55,7 +46,7 @@ def assert_tunnel_released(proxy, fds_before, pooled=0):
     gauges = {"listener.ingress.downstream_cx_active": 0, "http.ingress.downstream_rq_active": 0,
               "cluster.backend.upstream_cx_active": pooled,
               "cluster.backend.upstream_rq_active": 0}
-    wait_until(lambda: all(admin_stats(proxy)[g] == n for g, n in gauges.items()), timeout=5,
+    wait_until(lambda: all(proxy.stats()[g] == n for g, n in gauges.items()), timeout=5,
                message=f"{gauges}")
     # The last stats request's own connection may still be closing: allow for nothing more.
     wait_until(lambda: open_fds(proxy) <= fds_before + pooled, timeout=5,

@@ -161,8 +161,9 @@ def test_route_without_the_upgrade_type_answers_403(make_proxy, ws_upstream):
         s = c.wait_stream(sid)
         assert s.status == 403, s.headers
         assert b"not enabled" in bytes(s.data)
-    # Nothing went upstream.
+    # Nothing went upstream, and the refusal was counted.
     assert ws_upstream.requests == []
+    assert proxy.stats()["http.ingress.router.upgrade_rejected"] == 1
 
 
 def test_wrong_accept_from_the_upstream_is_a_502(make_proxy, ws_upstream):

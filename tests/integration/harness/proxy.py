@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+from .client import http_request
 from .yamlgen import to_yaml
 
 _REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -261,6 +262,12 @@ class Proxy:
     @property
     def admin_port(self):
         return self.port("admin")
+
+    def stats(self):
+        """The admin /stats counters and gauges, name -> int."""
+        body = http_request(self.admin_port, "GET", "/stats", timeout=5).body.decode()
+        pairs = (line.split(": ", 1) for line in body.splitlines() if ": " in line)
+        return {name: int(value) for name, value in pairs if value.isdigit()}
 
     def url(self, listener, path="/"):
         host = self.address(listener).rsplit(":", 1)[0]

@@ -6,7 +6,6 @@ proxytunnel, raw sockets) and HTTP/2 (python3-h2: `:method CONNECT` with `:autho
 import os
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from harness import (RawConnection, bootstrap, cluster, http_listener, read_to_clean_eof, route,
                      rss_bytes,
                      unused_port, wait_until)
+from harness.backpressure import echo_with_a_stalled_reader
 from harness.h2client import H2Client, H2Stream
 from upstreams.websocket import WebSocketUpstream, read_head
 
@@ -177,45 +177,13 @@ def test_slow_reader_holds_the_writer_back(make_proxy, tcp_upstream):
     baseline = rss_bytes(proxy.pid)
     total = 64 * MIB
     payload = os.urandom(total)
-    sock = conn.sock
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-    sent = [0]
-
-    def send():
-        view = memoryview(payload)
-        try:
-            while view:
-                n = sock.send(view[:256 * 1024])
-                view = view[n:]
-                sent[0] += n
-        except OSError:
-            pass
-
-    sock.settimeout(30)
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
-    last = [-1]
-
-    def stalled():
-        before, last[0] = last[0], sent[0]
-        return before == last[0]
-    assert wait_until(stalled, timeout=15, interval=0.5)
-    assert last[0] < total - 8 * MIB, f"{last[0]} of {total} bytes accepted with nobody reading"
-    peak = rss_bytes(proxy.pid)
-    echoed = bytearray()
-    deadline = time.monotonic() + 60
-    while len(echoed) < total and time.monotonic() < deadline:
-        chunk = sock.recv(256 * 1024)
-        if not chunk:
-            break
-        echoed += chunk
-        if len(echoed) % (4 * MIB) < 256 * 1024:
-            peak = max(peak, rss_bytes(proxy.pid))
-    sender.join(10)
-    assert bytes(echoed) == payload
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    stalled_at, echoed, peak = echo_with_a_stalled_reader(conn.sock, proxy.pid, payload)
+    conn.sock.close()
+    assert stalled_at < total - 8 * MIB, f"{stalled_at} of {total} bytes accepted, nobody reading"
+    assert echoed == payload
     growth = peak - baseline
     assert growth < 16 * MIB, f"proxy RSS grew by {growth / MIB:.1f} MiB"
-    conn.sock.close()
 
 
 def test_connect_matching_no_connect_route_is_a_404(make_proxy, tcp_upstream, http_upstream):

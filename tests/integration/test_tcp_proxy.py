@@ -8,7 +8,8 @@ import struct
 import threading
 import time
 
-from harness import bootstrap, cluster, tcp_listener, unused_port, wait_until
+from harness import bootstrap, cluster, rss_bytes, tcp_listener, unused_port, wait_until
+from harness.backpressure import echo_with_a_stalled_reader
 from upstreams.base import ThreadedServer, reset_socket
 
 MiB = 1024 * 1024
@@ -63,14 +64,6 @@ def closed_by_peer(sock, timeout=3):
         except socket.timeout:
             return False
     return False
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def test_echo_round_trip(make_proxy, tcp_upstream):
@@ -193,56 +186,22 @@ def test_ten_mib_each_way_arrive_intact(make_proxy, tcp_upstream):
 
 def test_slow_reader_applies_backpressure_to_the_writer(make_proxy, tcp_upstream):
     proxy = make_proxy(tcp_config(tcp_upstream), concurrency=1)
-    baseline = rss_kib(proxy.pid)
+    baseline = rss_bytes(proxy.pid)
     total = 64 * MiB
     payload = os.urandom(total)
 
     s = connect(proxy, timeout=30)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
-    sent = [0]
-
-    def send():
-        view = memoryview(payload)
-        try:
-            while view:
-                n = s.send(view[:256 * 1024])
-                view = view[n:]
-                sent[0] += n
-        except OSError:
-            pass
-
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
     try:
         # Nobody reads the echo: once the kernel buffers along the way are full, the writer
         # must stall, and the proxy must not have soaked up the difference.
-        last = [-1]
-
-        def stalled():
-            before, last[0] = last[0], sent[0]
-            return before == last[0]
-        wait_until(stalled, timeout=15, interval=0.5, message="the writer to stall")
-        assert last[0] < total, f"all {total} bytes accepted with nobody reading"
-        peak = rss_kib(proxy.pid)
-
-        echoed = bytearray()
-        deadline = time.monotonic() + 60
-        while len(echoed) < total and time.monotonic() < deadline:
-            s.settimeout(5)
-            chunk = s.recv(256 * 1024)
-            if not chunk:
-                break
-            echoed += chunk
-            if len(echoed) % (4 * MiB) < 256 * 1024:
-                peak = max(peak, rss_kib(proxy.pid))
-        sender.join(10)
+        stalled_at, echoed, peak = echo_with_a_stalled_reader(s, proxy.pid, payload)
     finally:
         s.close()
-
-    assert len(echoed) == total
-    assert bytes(echoed) == payload
-    growth_mib = (peak - baseline) / 1024
+    assert stalled_at < total, f"all {total} bytes accepted with nobody reading"
+    assert echoed == payload
+    growth_mib = (peak - baseline) / MiB
     assert growth_mib < 8, f"proxy RSS grew by {growth_mib:.1f} MiB"
 
 

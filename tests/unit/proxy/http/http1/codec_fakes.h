@@ -1,7 +1,9 @@
 #pragma once
 
-// Recording fakes for HTTP/1 codec unit tests: a transport that keeps every write and decoders
-// that keep everything they are handed.
+// Recording fakes for HTTP/1 codec unit tests: a transport that keeps every write, decoders
+// that keep everything they are handed, and a server codec fixture built on them.
+
+#include <gtest/gtest.h>
 
 #include <functional>
 #include <memory>
@@ -11,6 +13,7 @@
 
 #include "proxy/buffer/buffer.h"
 #include "proxy/http/codec.h"
+#include "proxy/http/http1/server_codec.h"
 
 namespace podproxy::http::http1::testing {
 
@@ -113,6 +116,23 @@ class FakeResponseDecoder : public ResponseDecoder {
   int data_calls = 0;
   bool end_stream = false;
   std::unique_ptr<TrailerMap> trailers;
+};
+
+// A server codec over a recording transport and fake callbacks; tests feed it bytes with
+// dispatch() and answer through encoder().
+class ServerCodecTest : public ::testing::Test {
+ protected:
+  CodecStatus dispatch(std::string_view bytes) {
+    input_.add(bytes);
+    return codec_.dispatch(input_);
+  }
+  ResponseEncoder& encoder() { return *callbacks_.encoders.back(); }
+
+  RecordingTransport transport_;
+  FakeServerCallbacks callbacks_;
+  ServerCodecSettings settings_;
+  ServerCodec codec_{transport_, callbacks_, settings_};
+  buffer::Buffer input_;
 };
 
 }  // namespace podproxy::http::http1::testing

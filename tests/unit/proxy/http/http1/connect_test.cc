@@ -15,20 +15,7 @@ using testing::bufferOf;
 using testing::FakeServerCallbacks;
 using testing::RecordingTransport;
 
-class Http1ServerCodecConnect : public ::testing::Test {
- protected:
-  CodecStatus dispatch(std::string_view bytes) {
-    input_.add(bytes);
-    return codec_.dispatch(input_);
-  }
-  ResponseEncoder& encoder() { return *callbacks_.encoders.back(); }
-
-  RecordingTransport transport_;
-  FakeServerCallbacks callbacks_;
-  ServerCodecSettings settings_;
-  ServerCodec codec_{transport_, callbacks_, settings_};
-  buffer::Buffer input_;
-};
+class Http1ServerCodecConnect : public testing::ServerCodecTest {};
 
 TEST_F(Http1ServerCodecConnect, DeliversTheAuthorityWithoutAPath) {
   ASSERT_TRUE(

@@ -14,13 +14,8 @@ using testing::bufferOf;
 using testing::FakeServerCallbacks;
 using testing::RecordingTransport;
 
-class Http1ServerCodec : public ::testing::Test {
+class Http1ServerCodec : public testing::ServerCodecTest {
  protected:
-  CodecStatus dispatch(std::string_view bytes) {
-    input_.add(bytes);
-    return codec_.dispatch(input_);
-  }
-  ResponseEncoder& encoder() { return *callbacks_.encoders.back(); }
   void respond(uint16_t status, std::string_view body) {
     ResponseHeaders h;
     h.status = status;
@@ -31,12 +26,6 @@ class Http1ServerCodec : public ::testing::Test {
       encoder().encodeData(b, true);
     }
   }
-
-  RecordingTransport transport_;
-  FakeServerCallbacks callbacks_;
-  ServerCodecSettings settings_;
-  ServerCodec codec_{transport_, callbacks_, settings_};
-  buffer::Buffer input_;
 };
 
 TEST_F(Http1ServerCodec, DecodesGetAndKeepsConnectionAliveAcrossRequests) {

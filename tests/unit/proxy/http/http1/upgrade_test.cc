@@ -21,13 +21,8 @@ constexpr std::string_view kWebSocketRequest =
     "GET /chat HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n"
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
-class Http1ServerCodecUpgrade : public ::testing::Test {
+class Http1ServerCodecUpgrade : public testing::ServerCodecTest {
  protected:
-  CodecStatus dispatch(std::string_view bytes) {
-    input_.add(bytes);
-    return codec_.dispatch(input_);
-  }
-  ResponseEncoder& encoder() { return *callbacks_.encoders.back(); }
   void switchProtocols() {
     ResponseHeaders h;
     h.status = 101;
@@ -35,12 +30,6 @@ class Http1ServerCodecUpgrade : public ::testing::Test {
     h.headers.add("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     encoder().encodeHeaders(h, false);
   }
-
-  RecordingTransport transport_;
-  FakeServerCallbacks callbacks_;
-  ServerCodecSettings settings_;
-  ServerCodec codec_{transport_, callbacks_, settings_};
-  buffer::Buffer input_;
 };
 
 TEST_F(Http1ServerCodecUpgrade, KeepsTheOfferWhenConnectionNominatesUpgrade) {

@@ -175,7 +175,7 @@ def run_rows(ps, tmp, plan, nofile, conn_limit, backend, podproxy, args):
             skipped[name] = f"h2load warm-up failed: {e}"
     order = [n for n in order if n not in skipped]
     runs = []
-    for rnd in range(1, args.rounds + 1):
+    for rnd in range(1, args.h2_rounds + 1):
         shift = (rnd - 1) % max(1, len(order))
         for name in order[shift:] + order[:shift]:
             r = one_run(servers[name], requests, plan, timeout_s)
@@ -183,16 +183,46 @@ def run_rows(ps, tmp, plan, nofile, conn_limit, backend, podproxy, args):
             runs.append(r)
             bad = "" if not (r["failed"] or r["errored"] or r["non2xx"]) else (
                 f"  [{r['failed']} failed, {r['errored']} errored, {r['non2xx']} non-2xx]")
-            print(f"round {rnd}/{args.rounds} {name:8} h2 {PATH:17} {r['rps']:>10,.0f} req/s  "
+            print(f"round {rnd}/{args.h2_rounds} {name:8} h2 {PATH:17} {r['rps']:>10,.0f} req/s  "
                   f"mean {(r['mean_us'] or 0) / 1000:.2f} ms  "
                   f"{r['cpu_us_per_req'] or 0:.1f} CPU µs/req{bad}")
     return runs, skipped
 
 
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def paired_ratios(runs):
+    """podproxy ÷ the best rival of the same round, one pair of ratios per round.
+
+    The machine's speed drifts over a run (frequency, neighbours on the host) by more than the
+    contestants differ; runs of one round are back to back, so a ratio within a round cancels
+    most of the drift that a ratio of medians over rounds keeps."""
+    by_round = {}
+    for r in runs:
+        by_round.setdefault(r["round"], {})[r["contestant"]] = r
+    pairs = []
+    for rnd in sorted(by_round):
+        mine = by_round[rnd].get("podproxy")
+        rivals = [r for n, r in by_round[rnd].items() if n != "podproxy"]
+        if mine is None or not rivals:
+            continue
+        best_rps = max((r["rps"] for r in rivals if r["rps"]), default=None)
+        best_cpu = min((r["cpu_us_per_req"] for r in rivals if r["cpu_us_per_req"]),
+                       default=None)
+        pairs.append({
+            "round": rnd,
+            "rps": mine["rps"] / best_rps if mine["rps"] and best_rps else None,
+            "cpu_us": (mine["cpu_us_per_req"] / best_cpu
+                       if mine["cpu_us_per_req"] and best_cpu else None),
+        })
+    return pairs
+
+
 def summarize(runs, skipped):
-    def med(values):
-        values = [v for v in values if v is not None]
-        return statistics.median(values) if values else None
+    med = _median
 
     summary = {}
     for name in CONTESTANTS:
@@ -204,7 +234,11 @@ def summarize(runs, skipped):
                          "cpu_us": med([r["cpu_us_per_req"] for r in mine]),
                          "load_busy": med([r["load_cpu_busy"] for r in mine]),
                          "foreign": med([r["proxy_cpu_foreign"] for r in mine])}
-    return {"rows": summary, "skipped": skipped}
+    pairs = paired_ratios(runs)
+    paired = {"rounds": len(pairs), "per_round": pairs,
+              "rps": med([p["rps"] for p in pairs]), "cpu_us": med([p["cpu_us"] for p in pairs])}
+    return {"rows": summary, "skipped": skipped, "paired": paired,
+            "rounds": max((r["round"] for r in runs), default=0)}
 
 
 def markdown(summary, plan):
@@ -214,7 +248,8 @@ def markdown(summary, plan):
              f"http://127.0.0.1:PORT{PATH}` against each proxy's h2c port (podproxy: its HTTP "
              f"listener; nghttpx `--frontend=…;no-tls --workers=1`; HAProxy `bind … proto h2`, "
              f"nbthread 1), HTTP/1.1 to the same backend; proxy on CPU {plan['proxy']}, h2load "
-             f"on CPU {plan['load']}. Medians over rounds.", "",
+             f"on CPU {plan['load']}. Medians over {summary.get('rounds', 0)} interleaved rounds.",
+             "",
              "| contestant | req/s (h2 small) | mean time/request | CPU µs/req (h2 small) |",
              "|---|---:|---:|---:|"]
     for name in CONTESTANTS:
@@ -237,7 +272,19 @@ def markdown(summary, plan):
         if mine["cpu_us"] and best_cpu:
             parts.append(f"CPU µs/req {mine['cpu_us'] / best_cpu:.2f} (lower is better)")
         if parts:
-            lines += ["", "podproxy ÷ best of nghttpx and HAProxy: " + ", ".join(parts) + "."]
+            lines += ["", "podproxy ÷ best of nghttpx and HAProxy (ratio of the medians): "
+                      + ", ".join(parts) + "."]
+    paired = summary.get("paired") or {}
+    if paired.get("rounds"):
+        per = paired["per_round"]
+        rps = [p["rps"] for p in per if p["rps"]]
+        cpu = [p["cpu_us"] for p in per if p["cpu_us"]]
+        if rps and cpu:
+            lines += ["", f"Paired by round (podproxy ÷ the best rival of the same round, which "
+                          f"cancels the machine's drift between rounds), median of "
+                          f"{paired['rounds']} rounds: req/s {paired['rps']:.2f} (range "
+                          f"{min(rps):.2f}–{max(rps):.2f}), CPU µs/req {paired['cpu_us']:.2f} "
+                          f"(range {min(cpu):.2f}–{max(cpu):.2f})."]
     busy = [n for n, r in rows.items() if r["load_busy"] is not None and r["load_busy"] >= 0.9]
     if busy:
         lines += ["", f"h2load used ≥90% of its CPU for {', '.join(busy)}: the load generator "

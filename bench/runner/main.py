@@ -68,17 +68,28 @@ def parse_args(argv):
     p.add_argument("--callgrind-requests", default=None,
                    help="N1,N2 requests of the two callgrind runs (default 2000,12000; "
                         "quick 500,3000)")
+    p.add_argument("--h2-rounds", type=int,
+                   help="interleaved rounds of the HTTP/2 rows (default 9; quick 3)")
+    p.add_argument("--h2-only", action="store_true",
+                   help="only the HTTP/2 rows (podproxy, nghttpx, HAProxy; a few minutes)")
     p.add_argument("--no-workers", action="store_true", help="skip the two-worker rows")
     p.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
     p.add_argument("--keep-tmp", action="store_true", help="keep the generated configs and logs")
     args = p.parse_args(argv)
     args.rounds = args.rounds or (3 if args.quick else 5)
+    # The HTTP/2 rows are short and the machine's drift between rounds is larger than the
+    # differences between their contestants: they get more rounds than the HTTP/1 rows.
+    args.h2_rounds = args.h2_rounds or (3 if args.quick else 9)
     args.duration = args.duration or (3 if args.quick else 10)
     args.idle_conns = args.idle_conns if args.idle_conns is not None else (
         2000 if args.quick else 10000)
-    if not (1 <= args.rounds <= 50 and 1 <= args.duration <= 600 and
+    if args.h2_only:
+        args.contestants, args.idle_conns = "podproxy", 0
+        args.no_workers, args.callgrind = True, False
+    if not (1 <= args.rounds <= 50 and 1 <= args.h2_rounds <= 50 and 1 <= args.duration <= 600 and
             0 <= args.idle_conns <= 50000 and 1 <= args.connections <= 10000):
-        p.error("rounds 1..50, duration 1..600 s, idle-conns 0..50000, connections 1..10000")
+        p.error("rounds and h2-rounds 1..50, duration 1..600 s, idle-conns 0..50000, "
+                "connections 1..10000")
     args.floor = args.floor or os.path.join(os.path.dirname(os.path.abspath(args.podproxy)),
                                             "podproxy_bench_floor")
     cg = args.callgrind_requests or ("500,3000" if args.quick else "2000,12000")
@@ -145,6 +156,7 @@ def environment(args, plan, timestamp):
         },
         "cpu_plan": plan,
         "rounds": args.rounds,
+        "h2_rounds": args.h2_rounds,
         "duration_s": args.duration,
         "connections": args.connections,
         "idle_conns": args.idle_conns,
@@ -334,7 +346,7 @@ def run(args):
                 each = f"{bpc:,.0f} bytes each" if bpc is not None else res.get("error", "failed")
                 print(f"{name}: {res.get('idle', 0)} idle connections, {each}")
 
-        order = list(started)
+        order = [] if args.h2_only else list(started)
         if order:
             for name in order:  # one unrecorded warm-up run each
                 for _, path, scheme, headers, attr in scenarios_for(started[name]):
@@ -357,7 +369,8 @@ def run(args):
                           f"p99 {r['p99_us'] / 1000:.2f} ms  "
                           f"{r['cpu_us_per_req'] or 0:.1f} CPU µs/req{bad}")
         # CPU per request at a fixed rate (h2load --h1 --rps): every HTTP/1 contestant.
-        rate_runs = phases.fixed_rate_rows(started, plan, args)
+        if not args.h2_only:
+            rate_runs = phases.fixed_rate_rows(started, plan, args)
         if not args.no_workers:
             worker_runs = phases.two_worker_rows(ps, tmp, plan, nofile, conn_limit, backend, bins,
                                                  tls_files, mesh, started.get("podproxy"), args)
@@ -410,16 +423,22 @@ def run(args):
     stamp = timestamp.strftime("%Y%m%dT%H%M%SZ")
     md_path, json_path, png_path = (os.path.join(args.out, f"{stamp}.{ext}")
                                     for ext in ("md", "json", "png"))
-    chart_error = "not drawn (--no-chart)" if args.no_chart else chart.write(
-        png_path, summary, f"podproxy side-by-side benchmark, {meta['date']}")
-    text = report.markdown(meta, summary, static, ratio_rows, floor_rows, notes)
-    text += "\n" + "\n".join(
-        sections.fixed_rate(summary, args.rate, rate_runs)
-        + sections.instructions(summary, cg, args.cg_n1, args.cg_n2)
-        + sections.telemetry(summary)
-        + sections.mtls(summary)
-        + sections.workers(worker_runs)
-        + h2bench.markdown(h2_summary, plan))
+    if args.no_chart or args.h2_only:
+        chart_error = "not drawn (--no-chart)" if args.no_chart else "not drawn (--h2-only)"
+    else:
+        chart_error = chart.write(png_path, summary,
+                                  f"podproxy side-by-side benchmark, {meta['date']}")
+    if args.h2_only:
+        text = "\n".join(report.title_lines(meta) + h2bench.markdown(h2_summary, plan))
+    else:
+        text = report.markdown(meta, summary, static, ratio_rows, floor_rows, notes)
+        text += "\n" + "\n".join(
+            sections.fixed_rate(summary, args.rate, rate_runs)
+            + sections.instructions(summary, cg, args.cg_n1, args.cg_n2)
+            + sections.telemetry(summary)
+            + sections.mtls(summary)
+            + sections.workers(worker_runs)
+            + h2bench.markdown(h2_summary, plan))
     text += (f"\nChart: ![ratios]({stamp}.png)\n" if chart_error is None
              else f"\nChart: {chart_error}.\n")
     print()

@@ -142,15 +142,17 @@ def _fmt(key, value):
     return f"{value:,.0f}"
 
 
+def title_lines(meta):
+    """The title and the machine line every report starts with."""
+    return [f"# podproxy side-by-side benchmark — {meta['date']}", "",
+            f"{meta['date']} · nproc {meta['nproc']} (allowed CPUs {meta['allowed_cpus']}) · "
+            f"{meta['cpu_model']} · kernel {meta['kernel']} · {meta['versions']['nginx']} · "
+            f"{meta['versions']['haproxy']} · {meta['versions']['wrk']} · "
+            f"podproxy {meta['versions']['podproxy']}", ""]
+
+
 def markdown(meta, summary, static, ratio_rows, floor_rows, notes):
-    lines = [f"# podproxy side-by-side benchmark — {meta['date']}", ""]
-    lines.append(
-        f"{meta['date']} · nproc {meta['nproc']} (allowed CPUs {meta['allowed_cpus']}) · "
-        f"{meta['cpu_model']} · kernel {meta['kernel']} · {meta['versions']['nginx']} · "
-        f"{meta['versions']['haproxy']} · {meta['versions']['wrk']} · "
-        f"podproxy {meta['versions']['podproxy']}"
-    )
-    lines.append("")
+    lines = title_lines(meta)
     plan = meta["cpu_plan"]
     lines.append(
         f"CPUs: proxy on {plan['proxy']}, backend on {plan['backend']}, wrk on {plan['load']}, "

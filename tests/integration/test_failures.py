@@ -372,15 +372,6 @@ def test_client_leaving_mid_response_closes_the_upstream_connection(make_proxy, 
     assert http_upstream.connections_accepted == 2
 
 
-def admin_stat(proxy, name):
-    body = http_get(proxy.admin_port, "/stats").body.decode()
-    for line in body.splitlines():
-        key, _, value = line.partition(": ")
-        if key == name:
-            return int(value)
-    raise AssertionError(f"no stat {name} in:\n{body}")
-
-
 def test_client_leaving_while_waiting_leaks_nothing(make_proxy, http_upstream):
     # A FIN from a client whose request is complete may be a half-close (it still wants the
     # response), so the exchange goes on; once it ends, nothing of it may remain.
@@ -391,9 +382,9 @@ def test_client_leaving_while_waiting_leaks_nothing(make_proxy, http_upstream):
         conn.send(b"GET /delay/500 HTTP/1.1\r\nhost: x\r\n\r\n")
         assert http_upstream.wait_for_requests(1, timeout=5)
 
-    wait_until(lambda: admin_stat(proxy, "listener.ingress.downstream_cx_active") == 0,
+    wait_until(lambda: proxy.stats()["listener.ingress.downstream_cx_active"] == 0,
                timeout=5, message="the abandoned downstream connection to be released")
-    wait_until(lambda: admin_stat(proxy, "cluster.backend.upstream_rq_active") == 0, timeout=5,
+    wait_until(lambda: proxy.stats()["cluster.backend.upstream_rq_active"] == 0, timeout=5,
                message="the upstream request slot to be released")
     assert http_get(port, "/after").status == 200
 

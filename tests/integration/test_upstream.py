@@ -16,15 +16,6 @@ def single_cluster_config(*endpoints, timeout="5s", **cluster_extra):
                      [cluster("backend", endpoints, **cluster_extra)])
 
 
-def admin_stat(proxy, name):
-    body = http_get(proxy.admin_port, "/stats").body.decode()
-    for line in body.splitlines():
-        key, _, value = line.partition(": ")
-        if key == name:
-            return int(value)
-    raise AssertionError(f"no stat {name} in:\n{body}")
-
-
 def parallel(fn, args, workers):
     """Runs fn(arg) for every arg on `workers` threads; returns the results in order."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -175,8 +166,9 @@ def test_max_connections_with_no_pending_queue_rejects_the_second_request(make_p
     assert b"overflow" in rejected.body, rejected.body
     assert http_upstream.request_count == 1
     assert http_upstream.connections_accepted == 1
-    assert admin_stat(proxy, "cluster.backend.upstream_rq_pending_overflow") == 1
-    assert admin_stat(proxy, "cluster.backend.upstream_rq_active") == 0
+    stats = proxy.stats()
+    assert stats["cluster.backend.upstream_rq_pending_overflow"] == 1
+    assert stats["cluster.backend.upstream_rq_active"] == 0
 
 
 def test_max_requests_rejects_requests_beyond_the_limit(make_proxy, http_upstream):

@@ -23,8 +23,7 @@ Cancellable* TcpUpstream::connect(event::Dispatcher& dispatcher, HostConstShared
   // Each side's FIN ends one direction of the tunnel, as through tcp_proxy.
   connection.enableHalfClose(true);
   connection.addConnectionCallbacks(*upstream);
-  connection.addReadFilter(
-      std::make_unique<UpstreamReadFilter>(static_cast<UpstreamDataSink&>(*upstream)));
+  addUpstreamReadFilter(connection, *upstream);
   return upstream;
 }
 
@@ -99,7 +98,6 @@ void TcpUpstream::maybeFinish() {
 void TcpUpstream::onEvent(network::ConnectionEvent event) {
   switch (event) {
     case network::ConnectionEvent::kConnected:
-      ready_ = true;
       if (callbacks_ != nullptr) callbacks_->onPoolReady(*this, *host_, false);
       return;
     case network::ConnectionEvent::kConnectFailed: {

@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <memory>
-#include <string_view>
 
 #include "proxy/event/dispatcher.h"
 #include "proxy/http/codec.h"
@@ -85,7 +84,6 @@ class TcpUpstream final : public StreamHandle,
   http::StreamCallbacks* stream_callbacks_;
   StreamWatermarkCallbacks* watermark_callbacks_ = nullptr;
   StreamReadDisables read_disables_;
-  bool ready_ = false;             // onPoolReady went out
   bool response_started_ = false;  // the synthesized 200 went out
   bool request_ended_ = false;     // the caller's end_stream went out as our FIN
   bool response_ended_ = false;    // the upstream's FIN was passed on

@@ -389,13 +389,7 @@ void ServerCodec::encodeHeaders(const ResponseHeaders& headers, bool end_stream)
 
 void ServerCodec::encodeSwitchingProtocols(const ResponseHeaders& headers) {
   std::string out = "HTTP/1.1 101 Switching Protocols\r\n";
-  const ConnectionOptions connection = parseConnection(headers.headers);
-  for (const HeaderMap::Entry& e : headers.headers.entries()) {
-    if (e.name == "content-length" || isHopByHop(e.name) || isNominated(connection, e.name)) {
-      continue;
-    }
-    appendField(out, e.name, e.value);
-  }
+  appendTunnelHeadFields(out, headers.headers);
   // The upstream's choice among the offered protocols (the client codec keeps it on a 101).
   const std::string_view* upgrade = headers.headers.get("upgrade");
   if (!appendField(out, "upgrade", upgrade != nullptr ? *upgrade : request_upgrade_)) {
@@ -411,8 +405,16 @@ void ServerCodec::encodeConnectEstablished(const ResponseHeaders& headers) {
   out.append(std::to_string(headers.status));
   out.append(headers.status == 200 ? " Connection Established\r\n"
                                    : " " + std::string(reasonPhrase(headers.status)) + "\r\n");
-  const ConnectionOptions connection = parseConnection(headers.headers);
-  for (const HeaderMap::Entry& e : headers.headers.entries()) {
+  appendTunnelHeadFields(out, headers.headers);
+  out.append("\r\n");
+  startTunnel(out);
+}
+
+void ServerCodec::appendTunnelHeadFields(std::string& out, const HeaderMap& headers) {
+  // No framing (the tunnel has none) and nothing about this hop: the upstream's connection
+  // fields were its own.
+  const ConnectionOptions connection = parseConnection(headers);
+  for (const HeaderMap::Entry& e : headers.entries()) {
     const uint32_t kind = classifyField(e.name);
     if (kind == kFieldContentLength || (kind & kFieldHopByHop) != 0 ||
         isNominated(connection, e.name)) {
@@ -420,8 +422,6 @@ void ServerCodec::encodeConnectEstablished(const ResponseHeaders& headers) {
     }
     appendField(out, e.name, e.value);
   }
-  out.append("\r\n");
-  startTunnel(out);
 }
 
 void ServerCodec::startTunnel(std::string_view head) {

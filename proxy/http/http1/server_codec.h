@@ -83,6 +83,8 @@ class ServerCodec : public ServerConnection {
   void encodeHeaders(const ResponseHeaders& headers, bool end_stream);
   void encodeSwitchingProtocols(const ResponseHeaders& headers);
   void encodeConnectEstablished(const ResponseHeaders& headers);
+  // The response's end-to-end fields for a head that opens a tunnel.
+  static void appendTunnelHeadFields(std::string& out, const HeaderMap& headers);
   // Writes the head that opens a tunnel (a 101, or a 2xx to CONNECT); bytes both ways are the
   // tunnel's from here on.
   void startTunnel(std::string_view head);

@@ -174,6 +174,15 @@ class Http2ConnPoolTest : public PoolTest<Http2ConnPool> {
   }
   ~Http2ConnPoolTest() override { pool_.reset(); }  // before codec_stats_
 
+  // One exchange, which brings the server's SETTINGS (its stream limit) before a test counts on
+  // them.
+  void learnPeerSettings() {
+    TestStream warmup;
+    start(warmup);
+    ASSERT_TRUE(runUntil(dispatcher_, [&] { return warmup.done(); }));
+    ASSERT_TRUE(warmup.ok());
+  }
+
   http::http2::CodecStats codec_stats_;
 };
 
@@ -209,11 +218,7 @@ TEST_F(Http2ConnPoolTest, OpensASecondConnectionWhenThePeersStreamLimitIsReached
   FakeH2Upstream upstream({.max_concurrent_streams = 1});
   makePool(upstream.port());
 
-  // The first exchange brings the server's SETTINGS (one stream at a time).
-  TestStream warmup;
-  start(warmup);
-  ASSERT_TRUE(runUntil(dispatcher_, [&] { return warmup.done(); }));
-  ASSERT_TRUE(warmup.ok());
+  ASSERT_NO_FATAL_FAILURE(learnPeerSettings());
 
   TestStream a("/hold/a"), b("/hold/b");
   start(a);
@@ -239,11 +244,7 @@ TEST_F(Http2ConnPoolTest, QueuesAtMaxConnectionsAndOverflowsAtMaxPending) {
   FakeH2Upstream upstream({.max_concurrent_streams = 1});
   makePool(upstream.port());
 
-  // The first exchange brings the server's SETTINGS (one stream at a time).
-  TestStream warmup;
-  start(warmup);
-  ASSERT_TRUE(runUntil(dispatcher_, [&] { return warmup.done(); }));
-  ASSERT_TRUE(warmup.ok());
+  ASSERT_NO_FATAL_FAILURE(learnPeerSettings());
 
   TestStream a("/hold/a"), b("/hold/b"), c("/hold/c");
   EXPECT_EQ(start(a), nullptr);

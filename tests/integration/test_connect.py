@@ -8,8 +8,6 @@ import socket
 import subprocess
 import time
 
-import pytest
-
 from harness import (RawConnection, bootstrap, cluster, http_listener, read_to_clean_eof, route,
                      rss_bytes,
                      unused_port, wait_until)

@@ -4,8 +4,6 @@ closes, garbage, truncated bodies, and a large response to a slow reader (backpr
 import socket
 import time
 
-import pytest
-
 from harness import (RawConnection, bootstrap, cluster, curl, http_get, http_listener,
                      parse_response, unused_port, wait_until)
 from upstreams.base import ThreadedServer

@@ -7,8 +7,6 @@ import socket
 import threading
 import time
 
-import pytest
-
 from harness import RawConnection, basic_config, http_get, wait_until
 
 KIB = 1024

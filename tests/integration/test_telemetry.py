@@ -2,7 +2,6 @@
 Prometheus server), promtool's checks, JSON access logs, and trace header propagation."""
 
 import json
-import os
 import re
 import shutil
 import socket
@@ -378,6 +377,41 @@ def test_access_log_drops_are_counted_not_queued(make_proxy, http_upstream):
     [(_, lines)] = series(samples, "podproxy_access_log_lines_total")
     [(_, dropped)] = series(samples, "podproxy_access_log_dropped_total")
     assert lines == 20.0 and dropped == 0.0
+
+
+def test_a_stalled_stdout_drops_access_log_lines_but_no_request(make_proxy, http_upstream):
+    # A log collector that stops reading: the pipe fills, the writer thread blocks on it, the
+    # ring behind it (2 MiB per worker) fills, and from then on lines are dropped and counted.
+    # Workers never wait for the log: every request is still answered.
+    proxy = make_proxy(telemetry_config(http_upstream), concurrency=1)  # one ring
+    requests = 12000  # 2 MiB of ~330-byte lines is ~6,300; the pipe holds a few hundred more
+    proxy.pause_output()
+    try:
+        out = subprocess.run(["h2load", "--h1", "-n", str(requests), "-c", "4",
+                              f"http://127.0.0.1:{proxy.port('ingress')}/nowhere/x"],
+                             capture_output=True, text=True, timeout=60)
+        codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx",
+                          out.stdout)
+        assert codes and int(codes.group(3)) == requests, out.stdout[-800:]
+        samples = parse_exposition(scrape(proxy))
+        [(_, lines)] = series(samples, "podproxy_access_log_lines_total")
+        [(_, dropped)] = series(samples, "podproxy_access_log_dropped_total")
+        assert dropped > 0 and lines + dropped == requests, (lines, dropped)
+    finally:
+        proxy.resume_output()
+    # What was accepted arrives whole once the reader is back: every line parses, none is lost.
+    wait_until(lambda: len(access_logs(proxy, response_code=404)) == lines, timeout=20,
+               message=f"{lines:.0f} access log lines after the stall")
+    garbled = [line for line in proxy.lines if line.startswith("{") and not _parses(line)]
+    assert garbled == []
+
+
+def _parses(line):
+    try:
+        json.loads(line)
+        return True
+    except ValueError:
+        return False
 
 
 # --- tracing -----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness import bootstrap, cluster, curl_http, http_get, http_listener, route, tcp_listener
+from harness import bootstrap, cluster, curl_http, http_get, http_listener, tcp_listener
 from harness.tls import Certs, TlsHttpUpstream, s_client
 
 

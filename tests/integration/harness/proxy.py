@@ -77,6 +77,8 @@ class Proxy:
         self._cond = threading.Condition()
         self._reader = None
         self._expected_exit = False
+        self._output_flowing = threading.Event()  # cleared: nobody reads the proxy's stdout
+        self._output_flowing.set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -157,6 +159,7 @@ class Proxy:
         reported libuv handles left open at exit (a leak), else None."""
         if self.proc is None:
             return None
+        self._output_flowing.set()  # a proxy blocked on a full stdout could not exit
         problem = None
         code = self.proc.poll()
         if code is not None and code < 0 and not self._expected_exit:
@@ -188,8 +191,20 @@ class Proxy:
 
     # -- output -------------------------------------------------------------------------------
 
+    def pause_output(self):
+        """Stops reading the proxy's stdout, as a stalled log collector would: once the pipe is
+        full, the proxy's writes to it block."""
+        self._output_flowing.clear()
+
+    def resume_output(self):
+        self._output_flowing.set()
+
     def _read_output(self):
-        for raw in iter(self.proc.stdout.readline, b""):
+        while True:
+            self._output_flowing.wait()
+            raw = self.proc.stdout.readline()
+            if not raw:
+                break
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             entry = None
             if line.startswith("{"):
@@ -206,6 +221,7 @@ class Proxy:
             self._cond.notify_all()
 
     def _join_reader(self):
+        self._output_flowing.set()
         if self._reader is not None:
             self._reader.join(5)
 

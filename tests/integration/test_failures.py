@@ -241,13 +241,10 @@ def test_upstream_error_status_is_passed_through_not_replaced(make_proxy, http_u
 
 # -- backpressure --------------------------------------------------------------------------------
 
-def test_large_response_to_a_slow_reader_keeps_proxy_memory_bounded(make_proxy, http_upstream):
-    size = 20 * MiB
-    expected = pattern_bytes(size)
-    http_upstream.route("/big", lambda req, up: Response(200, expected))
-    proxy = make_proxy(single_cluster_config(http_upstream, timeout="60s"), concurrency=1)
+def slow_reader_growth_mib(proxy, size, expected):
+    """Fetches `size` bytes with a client that first does not read at all for a second, then
+    reads slowly; checks the body; returns how far the proxy's RSS grew above its start (MiB)."""
     baseline = rss_kib(proxy.pid)
-
     sock = socket.create_connection(("127.0.0.1", proxy.port("ingress")), timeout=10)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
     peak = baseline
@@ -279,9 +276,31 @@ def test_large_response_to_a_slow_reader_keeps_proxy_memory_bounded(make_proxy, 
     body = bytes(received[head_end + 4:])
     assert len(body) == size
     assert sha256_hex(body) == sha256_hex(expected)
-    growth_mib = (peak - baseline) / 1024
+    return (peak - baseline) / 1024
+
+
+def test_large_response_to_a_slow_reader_keeps_proxy_memory_bounded(make_proxy, http_upstream):
+    size = 20 * MiB
+    expected = pattern_bytes(size)
+    http_upstream.route("/big", lambda req, up: Response(200, expected))
+    proxy = make_proxy(single_cluster_config(http_upstream, timeout="60s"), concurrency=1)
+    growth_mib = slow_reader_growth_mib(proxy, size, expected)
     # Watermarks bound what the proxy holds to a few buffers, far below the 20 MiB body.
     assert growth_mib < 8, f"proxy RSS grew by {growth_mib:.1f} MiB"
+
+
+def test_per_connection_buffer_limit_is_what_the_proxy_holds_for_a_slow_reader(
+        make_proxy, http_upstream):
+    # A limit far above the default (1 MiB) and above what the sockets hold: the proxy now keeps
+    # reading the upstream until about that much waits for the client, and no further.
+    size, limit = 48 * MiB, 24 * MiB
+    expected = pattern_bytes(size)
+    http_upstream.route("/big", lambda req, up: Response(200, expected))
+    config = single_cluster_config(http_upstream, timeout="60s")
+    config["listeners"][0]["per_connection_buffer_limit_bytes"] = limit
+    proxy = make_proxy(config, concurrency=1)
+    growth_mib = slow_reader_growth_mib(proxy, size, expected)
+    assert 20 < growth_mib < 40, f"proxy RSS grew by {growth_mib:.1f} MiB with a 24 MiB limit"
 
 
 def test_slow_reader_does_not_stall_other_clients(make_proxy, http_upstream):

@@ -114,19 +114,21 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
       armResponseTimer(*timeout);
     }
   }
-  // An upgrade may turn its connection into a tunnel: never one that served others, never one
-  // that goes back to the pool (the HTTP/1 codec marks it not reusable).
-  startAttempt(upgrade_);
+  // An HTTP/1 upgrade may turn its connection into a tunnel: never one that served others, never
+  // one that goes back to the pool (the HTTP/1 codec marks it not reusable). Over HTTP/2 a
+  // tunnel is one stream among others.
+  startAttempt(upgrade_ && cluster_->config().protocol != config::Cluster::Protocol::kHttp2);
   return http::FilterHeadersStatus::kStopIteration;
 }
 
 bool Router::prepareTunnel(http::RequestHeaders& headers) {
   const bool connect = headers.method == "CONNECT";
   if (!connect && !headers.extended_connect) {
-    // HTTP/1.1 Upgrade. HTTP/2 upstreams have no Upgrade (RFC 9113 8.6): those get the plain
-    // request too, as do routes that do not list the protocol (Envoy's default).
-    if (upgradeAllowed(headers.upgrade) &&
-        cluster_->config().protocol != config::Cluster::Protocol::kHttp2) {
+    // HTTP/1.1 Upgrade. Routes that do not list the protocol forward the plain request (Envoy's
+    // default). HTTP/2 upstreams have no Upgrade (RFC 9113 8.6): their codec sends the offer as
+    // the extended CONNECT it stands for (RFC 8441) and answers with a 101, or, for an offer
+    // with a body or a method other than GET, sends the plain request.
+    if (upgradeAllowed(headers.upgrade)) {
       upgrade_ = true;
     } else {
       headers.upgrade.clear();
@@ -152,15 +154,11 @@ bool Router::prepareTunnel(http::RequestHeaders& headers) {
     connect_ = true;
     return true;
   }
-  if (cluster_->config().protocol == config::Cluster::Protocol::kHttp2) {
-    // It would go on as an extended CONNECT, which our HTTP/2 client does not send.
-    ++stats_.upgrade_rejected;
-    localReply(501, "upgrade to " + headers.upgrade + " is not supported towards HTTP/2 upstreams",
-               "upgrade_failed", "");
-    return false;
-  }
+  // Towards HTTP/2 it goes on as the extended CONNECT it came as; towards HTTP/1.1 (or a
+  // `protocol: auto` cluster, which may speak either) as the Upgrade it stands for.
   upgrade_ = true;
-  if (http::equalsIgnoreCase(headers.upgrade, "websocket") &&
+  if (cluster_->config().protocol != config::Cluster::Protocol::kHttp2 &&
+      http::equalsIgnoreCase(headers.upgrade, "websocket") &&
       !headers.headers.has("sec-websocket-key")) {
     // RFC 8441 replaced the key with :protocol, but an HTTP/1.1 WebSocket server insists on one
     // (RFC 6455 4.2.1): give it one, and check its answer to it (webSocketAcceptValid).
@@ -423,6 +421,14 @@ void Router::onResetStream(http::StreamResetReason reason, std::string_view deta
     pending_body_.move(retry_body_);
     cancelResponseTimer();
     startAttempt(true);
+    return;
+  }
+  if (reason == http::StreamResetReason::kUnsupported && !response_started_) {
+    // The HTTP/2 upstream does not take extended CONNECT (RFC 8441): nothing went out, and
+    // another attempt would meet the same settings.
+    ++stats_.upgrade_upstream_unsupported;
+    localReply(502, details, "upstream_extended_connect_unsupported",
+               http::response_flags::kUpstreamProtocolError);
     return;
   }
   ++stats_.upstream_rq_reset;

@@ -12,6 +12,8 @@
 // and the request goes upstream as plain HTTP. An HTTP/2 extended CONNECT (RFC 8441, which the
 // codec presents as the same offer) has no plain form: a route without its protocol answers 403,
 // and its HTTP/1.1 upstream gets the RFC 6455 key it lacks (the answer's accept is checked).
+// Towards HTTP/2 upstreams both go as extended CONNECT on a shared connection (the HTTP/2 codec
+// translates, see http2/client_codec.h); an upstream that does not accept those answers 502.
 // CONNECT: a route with `connect` in `upgrade_types` terminates it, tunnelling to a plain TCP
 // connection to a host of the cluster (upstream::TcpUpstream), after a 200; other routes 403.
 // The client's bytes of a tunnel that is not open yet (HTTP/2, CONNECT) wait here for it.
@@ -46,6 +48,8 @@ struct RouterStats {
   uint64_t direct_response = 0;
   uint64_t redirect = 0;
   uint64_t upgrade_rejected = 0;  // extended CONNECT or CONNECT on a route not enabling it
+  // An upgrade towards an HTTP/2 upstream without SETTINGS_ENABLE_CONNECT_PROTOCOL (502).
+  uint64_t upgrade_upstream_unsupported = 0;
 };
 
 class Router final : public http::StreamDecoderFilter,

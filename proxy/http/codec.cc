@@ -28,6 +28,8 @@ std::string_view resetReasonName(StreamResetReason r) {
       return "overflow";
     case StreamResetReason::kProtocolError:
       return "protocol_error";
+    case StreamResetReason::kUnsupported:
+      return "unsupported";
   }
   return "unknown";
 }

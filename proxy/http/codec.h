@@ -41,6 +41,9 @@ enum class StreamResetReason {
   kRemoteReset,            // peer reset it
   kOverflow,               // a limit was hit
   kProtocolError,          // peer violated the protocol
+  // The peer cannot carry the stream: HTTP/2 extended CONNECT (RFC 8441) to a peer that did not
+  // send SETTINGS_ENABLE_CONNECT_PROTOCOL=1. Nothing was sent; details say what was missing.
+  kUnsupported,
 };
 std::string_view resetReasonName(StreamResetReason r);
 

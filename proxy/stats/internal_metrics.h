@@ -228,6 +228,8 @@ inline constexpr FieldMetric<Rs> kRouterMetrics[] = {
     {F::kRouterResponses, "kind", "direct_response", "direct_response", &Rs::direct_response},
     {F::kRouterResponses, "kind", "redirect", "redirect", &Rs::redirect},
     {F::kRouterResponses, "kind", "upgrade_rejected", "upgrade_rejected", &Rs::upgrade_rejected},
+    {F::kRouterResponses, "kind", "upgrade_upstream_unsupported", "upgrade_upstream_unsupported",
+     &Rs::upgrade_upstream_unsupported},
     {F::kUpstreamRqAttempts, "", "", "upstream_rq_total", &Rs::upstream_rq_total},
     {F::kUpstreamRqRetry, "", "", "upstream_rq_retry", &Rs::upstream_rq_retry},
     {F::kUpstreamRqTimeout, "timeout", "route", "upstream_rq_timeout_route",

@@ -74,7 +74,9 @@ class Http2ConnPool::ActiveClient final : public http::CodecTransport,
 };
 
 // One request stream: the caller's StreamHandle, and the codec stream's decoder and callbacks
-// (so the pool sees where each exchange ends).
+// (so the pool sees where each exchange ends). A tunnel (the codec's 101 for an extended
+// CONNECT) ends when both directions did, as CodecClient's: the handle outlives the response
+// for the caller's bytes until its own end_stream.
 class Http2ConnPool::PoolStream final : public StreamHandle,
                                         public http::ResponseDecoder,
                                         public http::StreamCallbacks,
@@ -100,6 +102,10 @@ class Http2ConnPool::PoolStream final : public StreamHandle,
       return;
     }
     encoder_->encodeData(data, end_stream);
+    if (end_stream && tunnel_) {
+      request_complete_ = true;
+      if (response_complete_) detach();  // both directions ended
+    }
   }
   void encodeTrailers(const http::TrailerMap& trailers) override {
     if (client_ != nullptr) encoder_->encodeTrailers(trailers);
@@ -125,6 +131,8 @@ class Http2ConnPool::PoolStream final : public StreamHandle,
   }
   void decodeHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream) override {
     response_started_ = true;
+    // The request side is open again, whatever the head said: the caller's bytes follow.
+    if (headers->status == 101 && !end_stream) tunnel_ = true;
     if (decoder_ != nullptr) decoder_->decodeHeaders(std::move(headers), end_stream);
     if (end_stream) detach();
   }
@@ -134,7 +142,14 @@ class Http2ConnPool::PoolStream final : public StreamHandle,
     } else {
       data.clear();
     }
-    if (end_stream) detach();
+    if (!end_stream) return;
+    if (tunnel_ && !request_complete_) {
+      // The upstream's side of the tunnel ended; the caller's goes on.
+      response_complete_ = true;
+      decoder_ = nullptr;
+      return;
+    }
+    detach();
   }
   void decodeTrailers(std::unique_ptr<http::TrailerMap> trailers) override {
     if (decoder_ != nullptr) decoder_->decodeTrailers(std::move(trailers));
@@ -194,6 +209,9 @@ class Http2ConnPool::PoolStream final : public StreamHandle,
   http::StreamCallbacks* stream_callbacks_;
   StreamWatermarkCallbacks* watermarks_ = nullptr;
   bool response_started_ = false;
+  bool tunnel_ = false;             // a 101 opened a tunnel
+  bool request_complete_ = false;   // ... and the caller ended its side
+  bool response_complete_ = false;  // ... and the upstream ended its side
 };
 
 Http2ConnPool::ActiveClient::ActiveClient(Http2ConnPool& pool) : pool_(pool) {

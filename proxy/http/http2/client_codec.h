@@ -3,8 +3,21 @@
 // HTTP/2 client side of an upstream connection: many request streams multiplexed over one
 // connection, within the peer's SETTINGS_MAX_CONCURRENT_STREAMS, flow-controlled (see Session).
 // Upstream protocol errors are CodecError{502, ...}.
+//
+// Tunnels. An HTTP/1.1 Upgrade offer (a GET without body whose RequestHeaders::upgrade is set)
+// goes out as the RFC 8441 extended CONNECT it stands for (:method CONNECT, :protocol, no
+// Sec-WebSocket-Key), and a 2xx that keeps the stream open comes back as the 101 an HTTP/1.1
+// server would have sent (Upgrade, and for WebSocket the Sec-WebSocket-Accept of the caller's
+// key), so routers and HTTP/1 clients see one kind of upgrade whatever the upstream speaks. Other
+// Upgrade offers go as plain requests (HTTP/2 has no Upgrade). A CONNECT goes as RFC 9113 8.5
+// says (:authority only). Neither ends its request side with the head: the two directions end
+// apart (END_STREAM each), and a response that ends first leaves the caller's side open.
+// RFC 8441 3: the peer must have sent SETTINGS_ENABLE_CONNECT_PROTOCOL=1 first (nghttp2 1.52
+// does not check it), so an extended CONNECT on a connection whose peer SETTINGS have not come
+// yet waits for them; a peer without it fails the stream (StreamResetReason::kUnsupported).
 
 #include <cstdint>
+#include <vector>
 
 #include "proxy/buffer/buffer.h"
 #include "proxy/http/codec.h"
@@ -35,13 +48,21 @@ class ClientCodec final : public ClientConnection, private Session {
 
   using Session::stats;
 
+  // Whether the peer's SETTINGS arrived and allow extended CONNECT (RFC 8441).
+  bool peerSettingsReceived() const { return remote_settings_received_; }
+  bool peerAcceptsExtendedConnect() const;
+
  private:
   class ClientStream;
+
+  // Sends (or fails) the extended CONNECTs that waited for the peer's SETTINGS.
+  void startWaitingStreams();
 
   Stream* newRemoteStream(int32_t) override { return nullptr; }  // no server push
 
   int32_t next_temp_key_ = 0;
   uint32_t active_ = 0;  // streams handed out and not yet finished
+  std::vector<ClientStream*> waiting_for_settings_;
 };
 
 }  // namespace podproxy::http::http2

@@ -30,7 +30,7 @@ void HeaderBlock::addStatus(uint16_t status) {
 }
 
 void HeaderBlock::addRegular(const HeaderMap& headers, bool keep_te_trailers,
-                             bool skip_content_length) {
+                             bool skip_content_length, std::string_view skip_name) {
   const http1::ConnectionOptions connection = http1::parseConnection(headers);
   bool te_trailers = false;
   // RFC 9113 8.2.2: connection-specific fields (HTTP/1's hop-by-hop set; "te" is below).
@@ -44,6 +44,7 @@ void HeaderBlock::addRegular(const HeaderMap& headers, bool keep_te_trailers,
       continue;
     }
     if ((kind & dropped) != 0 || http1::isNominated(connection, e.name)) continue;
+    if (!skip_name.empty() && equalsIgnoreCase(e.name, skip_name)) continue;
     addRef(e.name, e.value);
   }
   // RFC 9113 8.2.2: "te" may only say "trailers" (gRPC needs it end to end).

@@ -30,8 +30,10 @@ class HeaderBlock {
   // Regular fields of `headers`, minus what HTTP/2 forbids or a proxy must not forward:
   // connection-specific fields and those the Connection header nominates, Host (carried in
   // :authority), pseudo-header look-alikes, and "te" unless it is "trailers" (kept only when
-  // `keep_te_trailers`). `skip_content_length` drops Content-Length (204 responses).
-  void addRegular(const HeaderMap& headers, bool keep_te_trailers, bool skip_content_length);
+  // `keep_te_trailers`). `skip_content_length` drops Content-Length (204 responses), and
+  // `skip_name` (lower case) one more field by name (RFC 8441's requests drop the RFC 6455 key).
+  void addRegular(const HeaderMap& headers, bool keep_te_trailers, bool skip_content_length,
+                  std::string_view skip_name = {});
 
   const nghttp2_nv* data() const { return overflow_.empty() ? inline_.data() : overflow_.data(); }
   size_t size() const { return size_; }

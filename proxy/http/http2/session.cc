@@ -462,6 +462,9 @@ int Session::frameReceived(const nghttp2_frame& frame) {
       return 0;
     case NGHTTP2_PING:
     case NGHTTP2_SETTINGS:
+      if (frame.hd.type == NGHTTP2_SETTINGS && (frame.hd.flags & NGHTTP2_FLAG_ACK) == 0) {
+        remote_settings_received_ = true;
+      }
       if ((frame.hd.flags & NGHTTP2_FLAG_ACK) == 0 && !takeControlFrameToken()) {
         pending_violation_.emplace(&CodecStats::control_flood, "http2.control_frame_flood");
         return NGHTTP2_ERR_CALLBACK_FAILURE;

@@ -140,6 +140,9 @@ class Session : private event::PostIoCallback {
   const bool server_;
   bool goaway_submitted_ = false;
   bool goaway_received_ = false;
+  // The peer's first SETTINGS arrived: its settings are known, not nghttp2's defaults (an
+  // extended CONNECT waits for them).
+  bool remote_settings_received_ = false;
   // Set when nghttp2 itself sent GOAWAY with an error (a connection error it detected).
   uint32_t nghttp2_error_code_ = 0;
   std::optional<CodecError> error_;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -38,15 +39,27 @@ struct ServerOptions {
   uint32_t max_concurrent_streams = 100;
   // After this many requests on a connection, GOAWAY naming the last of them (0: never).
   int goaway_after = 0;
+  // SETTINGS_ENABLE_CONNECT_PROTOCOL in its SETTINGS (RFC 8441).
+  bool enable_connect_protocol = false;
+  // Nothing is sent, its SETTINGS included, until `release` is set.
+  bool hold_output = false;
 };
 
 // One server connection: an nghttp2 server session fed from a blocking socket. Requests whose
-// path starts with "/hold" are answered only once `release` is set; others at once, "ok".
+// path starts with "/hold" are answered only once `release` is set; others at once, "ok". A
+// CONNECT is answered at its HEADERS: 200, "ok" and END_STREAM (a tunnel whose upstream side
+// ends at once); the :protocol of the last one is kept in `protocol`.
 class ServerConnection {
  public:
   ServerConnection(int fd, const ServerOptions& options, const std::atomic<bool>& release,
-                   const std::atomic<bool>& stop)
-      : fd_(fd), options_(options), release_(release), stop_(stop) {}
+                   const std::atomic<bool>& stop, std::string& protocol,
+                   std::atomic<int>& tunnel_ends)
+      : fd_(fd),
+        options_(options),
+        release_(release),
+        stop_(stop),
+        protocol_(protocol),
+        tunnel_ends_(tunnel_ends) {}
 
   void run() {
     nghttp2_session_callbacks* callbacks = nullptr;
@@ -55,9 +68,11 @@ class ServerConnection {
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &ServerConnection::onFrame);
     nghttp2_session_server_new(&session_, callbacks, this);
     nghttp2_session_callbacks_del(callbacks);
-    nghttp2_settings_entry settings{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
-                                    options_.max_concurrent_streams};
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, &settings, 1);
+    nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams},
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}};
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings,
+                            options_.enable_connect_protocol ? 2 : 1);
     while (!stop_.load() && send()) {
       respondToReady();
       if (!send()) break;
@@ -77,15 +92,22 @@ class ServerConnection {
   static int onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
     auto& self = *static_cast<ServerConnection*>(user);
-    if (std::string_view(reinterpret_cast<const char*>(name), namelen) == ":path") {
-      self.paths_[frame->hd.stream_id] =
-          std::string(reinterpret_cast<const char*>(value), valuelen);
-    }
+    const std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    const std::string v(reinterpret_cast<const char*>(value), valuelen);
+    if (n == ":path") self.paths_[frame->hd.stream_id] = v;
+    if (n == ":method" && v == "CONNECT") self.connects_.push_back(frame->hd.stream_id);
+    if (n == ":protocol") self.protocol_ = v;
     return 0;
   }
 
   static int onFrame(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
     auto& self = *static_cast<ServerConnection*>(user);
+    const int32_t id = frame->hd.stream_id;
+    if (std::find(self.connects_.begin(), self.connects_.end(), id) != self.connects_.end()) {
+      if (frame->hd.type == NGHTTP2_HEADERS) self.waiting_.push_back(id);  // the tunnel's head
+      if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) ++self.tunnel_ends_;
+      return 0;
+    }
     const bool request_end =
         (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
         (frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
@@ -124,6 +146,7 @@ class ServerConnection {
   }
 
   bool send() {
+    if (options_.hold_output && !release_.load()) return true;
     const uint8_t* data = nullptr;
     ssize_t n;
     while ((n = nghttp2_session_mem_send(session_, &data)) > 0) {
@@ -141,7 +164,10 @@ class ServerConnection {
   const std::atomic<bool>& release_;
   const std::atomic<bool>& stop_;
   nghttp2_session* session_ = nullptr;
+  std::string& protocol_;
+  std::atomic<int>& tunnel_ends_;  // CONNECT streams whose client sent END_STREAM
   std::map<int32_t, std::string> paths_;
+  std::vector<int32_t> connects_;
   std::vector<int32_t> waiting_;  // complete requests not answered yet
   int requests_ = 0;
   bool goaway_sent_ = false;
@@ -151,16 +177,22 @@ class ServerConnection {
 class FakeH2Upstream {
  public:
   explicit FakeH2Upstream(ServerOptions options)
-      : options_(options),
-        server_([this](int fd, int) { ServerConnection(fd, options_, release_, stop_).run(); }) {}
+      : options_(options), server_([this](int fd, int) {
+          ServerConnection(fd, options_, release_, stop_, protocol_, tunnel_ends_).run();
+        }) {}
   // Before server_ joins its threads.
   ~FakeH2Upstream() { stop_ = true; }
   uint16_t port() const { return server_.port(); }
   int accepted() const { return server_.accepted(); }
   void release() { release_ = true; }
+  // Read only once the exchange that set it is over.
+  const std::string& protocol() const { return protocol_; }
+  int tunnelEnds() const { return tunnel_ends_.load(); }
 
  private:
   ServerOptions options_;
+  std::string protocol_;
+  std::atomic<int> tunnel_ends_{0};
   std::atomic<bool> release_{false};
   std::atomic<bool> stop_{false};
   FakeUpstream server_;  // last: its threads use the members above
@@ -317,6 +349,76 @@ TEST_F(Http2ConnPoolTest, GoawayDrainsTheConnectionWithoutFailingAStream) {
   ASSERT_TRUE(runUntil(dispatcher_, [&] { return pool_->connections() == 1; }));
   EXPECT_EQ(pool_->stats().cx_total, 2u);
   EXPECT_EQ(pool_->stats().rq_reset, 0u);
+  finish();
+}
+
+// Sends an HTTP/1.1 WebSocket offer on the stream, which the codec turns into an extended CONNECT.
+void sendWebSocketOffer(StreamHandle& stream) {
+  http::RequestHeaders headers;
+  headers.method = "GET";
+  headers.scheme = "http";
+  headers.path = "/ws";
+  headers.authority = "upstream.test";
+  headers.upgrade = "websocket";
+  headers.headers.add("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+  stream.encodeHeaders(headers, true);
+}
+
+TEST_F(Http2ConnPoolTest, ExtendedConnectOnANewConnectionWaitsForTheServersSettings) {
+  // The server says nothing, SETTINGS included, until released.
+  FakeH2Upstream upstream({.enable_connect_protocol = true, .hold_output = true});
+  makePool(upstream.port());
+
+  TestStream ws;
+  ws.send_on_ready = false;
+  ws.on_ready = sendWebSocketOffer;
+  start(ws);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return ws.ready; }));
+  // Connected and ready, but the request must not go (nor fail) before the SETTINGS.
+  EXPECT_FALSE(runUntil(
+      dispatcher_, [&] { return ws.done(); }, 300ms));
+  EXPECT_FALSE(ws.reset.has_value());
+
+  upstream.release();
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return ws.complete || ws.reset.has_value(); }));
+  ASSERT_FALSE(ws.reset.has_value()) << ws.reset_details;
+  EXPECT_EQ(ws.status, 101);  // the server's 200, as the HTTP/1.1 answer it stands for
+  EXPECT_EQ(ws.body, "ok");
+  EXPECT_EQ(upstream.protocol(), "websocket");
+  // The upstream's side ended; the tunnel's stream stays ours until our own end.
+  EXPECT_EQ(pool_->stats().rq_active, 1u);
+  buffer::Buffer bye;
+  bye.add("bye");
+  ws.handle->encodeData(bye, true);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return upstream.tunnelEnds() == 1; }));
+  EXPECT_EQ(pool_->stats().rq_active, 0u);
+  EXPECT_EQ(pool_->stats().rq_reset, 0u);
+  EXPECT_EQ(codec_stats_.tx_reset, 0u);
+  finish();
+}
+
+TEST_F(Http2ConnPoolTest, ExtendedConnectToAServerWithoutTheSettingFailsUnsent) {
+  FakeH2Upstream upstream({.enable_connect_protocol = false});
+  makePool(upstream.port());
+
+  TestStream ws;
+  ws.send_on_ready = false;
+  ws.on_ready = sendWebSocketOffer;
+  start(ws);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return ws.done(); }));
+  ASSERT_TRUE(ws.reset.has_value());
+  EXPECT_EQ(*ws.reset, http::StreamResetReason::kUnsupported);
+  EXPECT_EQ(ws.reset_details,
+            "upstream does not accept extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL)");
+  EXPECT_EQ(ws.status, 0);
+  EXPECT_EQ(upstream.protocol(), "");  // nothing reached the server
+  // The connection itself is fine: an ordinary request goes on it.
+  TestStream plain;
+  start(plain);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return plain.done(); }));
+  EXPECT_TRUE(plain.ok());
+  EXPECT_TRUE(plain.reused);
+  EXPECT_EQ(upstream.accepted(), 1);
   finish();
 }
 

@@ -205,7 +205,7 @@ void Router::startAttempt(bool fresh_connection) {
     // A terminated CONNECT tunnels to a plain TCP connection of its own.
     pending_ = upstream::TcpUpstream::connect(
         callbacks_->dispatcher(), host, cluster_->config().connect_timeout, cluster_->resources(),
-        upstream_response_, *this, *this);
+        cluster_->unpooledStats(), upstream_response_, *this, *this);
     return;
   }
   // Either callback may run before newStream() returns.

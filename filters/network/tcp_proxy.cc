@@ -95,6 +95,7 @@ network::FilterStatus TcpProxy::onNewConnection() {
   upstream_ = network::Connection::connectTo(
       *dispatcher_, host_->address(), cluster->config().connect_timeout,
       upstream::createTransportSocket(*host_), host_->sourceAddress());
+  upstream_tally_.opened(cluster->unpooledStats());
   upstream_->enableHalfClose(true);
   upstream_->addConnectionCallbacks(upstream_callbacks_);
   upstream_->addReadFilter(std::make_unique<UpstreamReadFilter>(*this));
@@ -151,6 +152,7 @@ void TcpProxy::onUpstreamEvent(network::ConnectionEvent event) {
       LOG_DEBUG("tcp_proxy: upstream connect failed", {"cluster", cluster_name_},
                 {"host", host_->addressString()}, {"reason", upstream_->failureReason()});
       response_flags_ = "UF";
+      upstream_tally_.connectFailed(upstream_->failureReason());
       if (stats_ != nullptr) {
         ++stats_->connect_fail;
         if (upstream_->failureReason() == "connect_timeout") ++stats_->connect_timeout;
@@ -161,6 +163,7 @@ void TcpProxy::onUpstreamEvent(network::ConnectionEvent event) {
       return;
     case network::ConnectionEvent::kRemoteClose:
     case network::ConnectionEvent::kLocalClose:
+      upstream_tally_.closedBy(event);
       releaseConnectionSlot();
       closeOtherSide(*upstream_, event, downstream());
       finish();

@@ -11,6 +11,7 @@
 #include "filters/network/tcp_session_observer.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/network/connection.h"
+#include "proxy/upstream/connection_tally.h"
 #include "proxy/upstream/host.h"
 #include "proxy/upstream/thread_local_cluster.h"
 
@@ -112,6 +113,7 @@ class TcpProxy : public network::ReadFilter {
   bool session_started_ = false;                    // told the observer (see TcpSessionObserver)
   std::string_view response_flags_;                 // one of http::response_flags
   upstream::ResourceManager* resources_ = nullptr;  // holds a connection slot while non-null
+  upstream::ConnectionTally upstream_tally_;        // upstream_ in its cluster's upstream_cx_*
   std::unique_ptr<event::Timer> idle_timer_;
   uint64_t last_activity_ms_ = 0;
 

@@ -8,8 +8,8 @@ namespace podproxy::upstream {
 
 Cancellable* TcpUpstream::connect(event::Dispatcher& dispatcher, HostConstSharedPtr host,
                                   std::chrono::milliseconds connect_timeout,
-                                  ResourceManager& resources, http::ResponseDecoder& decoder,
-                                  PoolCallbacks& callbacks,
+                                  ResourceManager& resources, PoolStats& stats,
+                                  http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
                                   http::StreamCallbacks& stream_callbacks) {
   // The cluster's max_connections bounds these as it bounds pooled and tcp_proxy connections.
   if (!resources.tryAcquireConnection()) {
@@ -19,6 +19,7 @@ Cancellable* TcpUpstream::connect(event::Dispatcher& dispatcher, HostConstShared
   // It owns itself from here: retired through deferredDelete once its connection closed.
   auto* upstream = new TcpUpstream(dispatcher, std::move(host), connect_timeout, resources, decoder,
                                    callbacks, stream_callbacks);
+  upstream->tally_.opened(stats);
   network::Connection& connection = *upstream->connection_;
   // Each side's FIN ends one direction of the tunnel, as through tcp_proxy.
   connection.enableHalfClose(true);
@@ -101,6 +102,7 @@ void TcpUpstream::onEvent(network::ConnectionEvent event) {
       if (callbacks_ != nullptr) callbacks_->onPoolReady(*this, *host_, false);
       return;
     case network::ConnectionEvent::kConnectFailed: {
+      tally_.connectFailed(connection_->failureReason());
       PoolCallbacks* callbacks = callbacks_;
       detach();
       closeAndRetire(network::CloseType::kNoFlush);
@@ -115,6 +117,7 @@ void TcpUpstream::onEvent(network::ConnectionEvent event) {
     case network::ConnectionEvent::kLocalClose: {
       // Still attached: the tunnel lost its upstream before both directions ended (a reset, an
       // error, the flush bound), which the caller hears as a reset.
+      tally_.closedBy(event);
       http::StreamCallbacks* target = stream_callbacks_;
       detach();
       closeAndRetire(network::CloseType::kNoFlush);
@@ -151,6 +154,8 @@ void TcpUpstream::abandon() {
 }
 
 void TcpUpstream::closeAndRetire(network::CloseType type) {
+  // Counted now, not in the destructor: deferred deletion may run after the cluster is gone.
+  tally_.closed(ClientCloseReason::kLocalClose);
   if (resources_ != nullptr) {
     resources_->releaseConnection();
     resources_ = nullptr;

@@ -18,6 +18,7 @@
 #include "proxy/upstream/codec_client.h"
 #include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/connection_handoff.h"
+#include "proxy/upstream/connection_tally.h"
 #include "proxy/upstream/host.h"
 #include "proxy/upstream/resource_manager.h"
 #include "proxy/upstream/stream_read_disables.h"
@@ -31,13 +32,14 @@ class TcpUpstream final : public StreamHandle,
                           private UpstreamDataSink {
  public:
   // Connects to `host` (within `connect_timeout`, through the host's transport socket, TLS for
-  // a TLS cluster) holding one of the cluster's connection slots (`resources`). Exactly one of
+  // a TLS cluster) holding one of the cluster's connection slots (`resources`), counted in the
+  // cluster's `stats` (its upstream_cx_* counters outside the pools). Exactly one of
   // callbacks.onPoolReady / onPoolFailure follows unless the returned handle is cancelled;
   // nullptr when it already came (a refused slot: kOverflow).
   static Cancellable* connect(event::Dispatcher& dispatcher, HostConstSharedPtr host,
                               std::chrono::milliseconds connect_timeout, ResourceManager& resources,
-                              http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
-                              http::StreamCallbacks& stream_callbacks);
+                              PoolStats& stats, http::ResponseDecoder& decoder,
+                              PoolCallbacks& callbacks, http::StreamCallbacks& stream_callbacks);
   ~TcpUpstream() override;
 
   // Cancellable: before the connection is ready; no callback follows.
@@ -78,6 +80,7 @@ class TcpUpstream final : public StreamHandle,
   event::Dispatcher& dispatcher_;
   HostConstSharedPtr host_;
   ResourceManager* resources_;  // holds a connection slot while non-null
+  ConnectionTally tally_;
   std::unique_ptr<network::Connection> connection_;
   http::ResponseDecoder* decoder_;
   PoolCallbacks* callbacks_;

@@ -106,6 +106,7 @@ ConnPool& ThreadLocalCluster::pool(const Host& host) {
 
 PoolStats ThreadLocalCluster::stats() const {
   PoolStats total = retired_stats_;
+  addPoolStats(total, unpooled_stats_);
   for (const auto& [key, pool] : pools_) addPoolStats(total, pool->stats());
   for (const auto& pool : draining_pools_) addPoolStats(total, pool->stats());
   return total;

@@ -49,8 +49,11 @@ class ThreadLocalCluster {
   const config::Cluster& config() const { return config_; }
   ResourceManager& resources() { return *resources_; }
   const HostSetConstSharedPtr& hosts() const { return hosts_; }
-  // Sum of the counters of this worker's pools of this cluster (draining ones included).
+  // Sum of the counters of this worker's pools of this cluster (draining ones included) and of
+  // its connections made outside the pools.
   PoolStats stats() const;
+  // Where connections made outside the pools (tcp_proxy, CONNECT tunnels) are counted.
+  PoolStats& unpooledStats() { return unpooled_stats_; }
   const http::http2::CodecStats& http2Stats() const { return http2_stats_; }
   // Visits this worker's live pools of the cluster (admin /clusters, per-host stats).
   template <typename Fn>
@@ -81,6 +84,7 @@ class ThreadLocalCluster {
   std::vector<std::unique_ptr<ConnPool>> draining_pools_;
   // Counters of pools already deleted, so stats() never goes backwards.
   PoolStats retired_stats_;
+  PoolStats unpooled_stats_;
   // HTTP/2 codec counters of this cluster's connections on this worker.
   http::http2::CodecStats http2_stats_;
 };

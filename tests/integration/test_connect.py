@@ -65,6 +65,13 @@ def h2_connect(client, authority="upstream.test:443"):
     return sid
 
 
+def cluster_cx(proxy, name="tcp"):
+    """The cluster's upstream connection counters (admin /stats), which tunnels count in."""
+    stats = proxy.stats()
+    return {k: stats[f"cluster.{name}.upstream_cx_{k}"]
+            for k in ("total", "active", "destroy_local", "destroy_remote", "connect_fail")}
+
+
 def access_log(proxy, **fields):
     return [e for e in proxy.find_logs(method="CONNECT", **fields) if "msg" not in e]
 
@@ -90,6 +97,9 @@ def test_http1_tunnel_carries_bytes_and_the_client_half_close(make_proxy, tcp_up
     conn, head, rest = open_tunnel(proxy.port("ingress"))
     assert head.startswith("HTTP/1.1 200 "), head
     assert "content-length" not in head.lower() and "transfer-encoding" not in head.lower()
+    # The tunnel's connection is the cluster's, as a pooled one would be.
+    assert cluster_cx(proxy) == {"total": 1, "active": 1, "destroy_local": 0,
+                                 "destroy_remote": 0, "connect_fail": 0}
     payload = bytes(range(256)) * 1024  # 256 KiB
     conn.send(payload)
     assert read_exactly(conn.sock, len(payload), rest) == payload
@@ -104,6 +114,10 @@ def test_http1_tunnel_carries_bytes_and_the_client_half_close(make_proxy, tcp_up
     assert line["response_code"] == 200 and line["response_flags"] == "-"
     assert line["bytes_received"] == len(payload) + 4
     assert line["bytes_sent"] == len(payload) + 4
+    # Both ends finished, then we closed it.
+    assert wait_until(lambda: cluster_cx(proxy)["active"] == 0, timeout=5)
+    assert cluster_cx(proxy) == {"total": 1, "active": 0, "destroy_local": 1,
+                                 "destroy_remote": 0, "connect_fail": 0}
 
 
 def test_bytes_sent_with_the_connect_are_not_lost(make_proxy, tcp_upstream):
@@ -145,6 +159,8 @@ def test_refused_upstream_is_a_503_with_the_reason(make_proxy):
     assert b"upstream connect error" in body and b"refused" in body, body
     [line] = wait_until(lambda: access_log(proxy), timeout=5)
     assert line["response_code"] == 503 and line["response_flags"] == "UF"
+    assert cluster_cx(proxy) == {"total": 1, "active": 0, "destroy_local": 0,
+                                 "destroy_remote": 0, "connect_fail": 1}
 
 
 def test_tunnels_count_against_the_clusters_max_connections(make_proxy, tcp_upstream):

@@ -24,6 +24,14 @@ def connect(proxy, timeout=5):
     return socket.create_connection(("127.0.0.1", proxy.port("tcp_in")), timeout=timeout)
 
 
+def cluster_cx(proxy, name="tcp_backend"):
+    """(total, active, destroy_local, destroy_remote, connect_fail) of the cluster's upstream
+    connections, from admin /stats."""
+    stats = proxy.stats()
+    return tuple(stats[f"cluster.{name}.upstream_cx_{k}"]
+                 for k in ("total", "active", "destroy_local", "destroy_remote", "connect_fail"))
+
+
 def recv_exactly(sock, n, timeout=10):
     deadline = time.monotonic() + timeout
     out = bytearray()
@@ -73,8 +81,13 @@ def test_echo_round_trip(make_proxy, tcp_upstream):
         for message in (b"hello\n", b"second message\n", bytes(range(256))):
             s.sendall(message)
             assert recv_exactly(s, len(message), timeout=5) == message
+        # The session's upstream connection is the cluster's, as a pooled one would be.
+        assert cluster_cx(proxy)[:2] == (1, 1)
 
     assert tcp_upstream.connections_accepted == 1
+    # The client's FIN reached the echo upstream, which closed: closed by the remote.
+    assert wait_until(lambda: cluster_cx(proxy) == (1, 0, 0, 1, 0), timeout=5,
+                      message=f"cluster counters after the session: {cluster_cx(proxy)}")
     wait_until(lambda: tcp_upstream.bytes_received == 6 + 15 + 256, timeout=3,
                message="the upstream to count every byte")
 
@@ -132,6 +145,7 @@ def test_refused_upstream_closes_the_client_promptly(make_proxy):
     with connect(proxy) as s:
         assert closed_by_peer(s, timeout=3)
     assert time.monotonic() - started < 2.0
+    assert cluster_cx(proxy) == (1, 0, 0, 0, 1)
 
 
 def test_idle_timeout_closes_both_sides(make_proxy, tcp_upstream):

@@ -120,7 +120,8 @@ void ActiveStream::prepareRequest(RequestHeaders& headers) {
     } else {
       headers.headers.add("x-forwarded-for", manager_.remoteIp());
     }
-    const std::string_view proto = headers.scheme.empty() ? "http" : headers.scheme;
+    const std::string_view proto =
+        headers.scheme.empty() ? std::string_view("http") : std::string_view(headers.scheme);
     if (has_xfp) {
       headers.headers.set("x-forwarded-proto", proto);
     } else {

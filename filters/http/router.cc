@@ -3,6 +3,7 @@
 #include "filters/http/header_mutations.h"
 #include "proxy/common/logger.h"
 #include "proxy/http/grpc.h"
+#include "proxy/http/http1/header_rules.h"
 #include "proxy/http/websocket_handshake.h"
 #include "proxy/upstream/tcp_upstream.h"
 
@@ -178,10 +179,7 @@ bool Router::webSocketAcceptValid(const http::ResponseHeaders& headers) const {
 }
 
 bool Router::upgradeAllowed(std::string_view upgrade) const {
-  const std::string_view first = upgrade.substr(0, upgrade.find(','));
-  std::string_view name = first.substr(0, first.find('/'));
-  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-  while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+  const std::string_view name = http::http1::firstUpgradeProtocol(upgrade);
   for (const std::string& type : action_->upgrade_types) {
     if (http::equalsIgnoreCase(name, type)) return true;
   }

@@ -104,7 +104,8 @@ class Http2ConnPool::PoolStream final : public StreamHandle,
     encoder_->encodeData(data, end_stream);
     if (end_stream && tunnel_) {
       request_complete_ = true;
-      if (response_complete_) detach();  // both directions ended
+      // Still attached without a decoder: the upstream's side ended first (decodeData).
+      if (decoder_ == nullptr) detach();
     }
   }
   void encodeTrailers(const http::TrailerMap& trailers) override {
@@ -145,7 +146,6 @@ class Http2ConnPool::PoolStream final : public StreamHandle,
     if (!end_stream) return;
     if (tunnel_ && !request_complete_) {
       // The upstream's side of the tunnel ended; the caller's goes on.
-      response_complete_ = true;
       decoder_ = nullptr;
       return;
     }
@@ -209,9 +209,8 @@ class Http2ConnPool::PoolStream final : public StreamHandle,
   http::StreamCallbacks* stream_callbacks_;
   StreamWatermarkCallbacks* watermarks_ = nullptr;
   bool response_started_ = false;
-  bool tunnel_ = false;             // a 101 opened a tunnel
-  bool request_complete_ = false;   // ... and the caller ended its side
-  bool response_complete_ = false;  // ... and the upstream ended its side
+  bool tunnel_ = false;            // a 101 opened a tunnel
+  bool request_complete_ = false;  // ... and the caller ended its side
 };
 
 Http2ConnPool::ActiveClient::ActiveClient(Http2ConnPool& pool) : pool_(pool) {

@@ -34,6 +34,12 @@ void forEachListElement(std::string_view value, F&& f) {
     value.remove_prefix(comma + 1);
   }
 }
+// The protocol an Upgrade field offers first, its version dropped (RFC 9110 7.8:
+// protocol-name ["/" protocol-version]): what routes list and what RFC 8441's :protocol names.
+inline std::string_view firstUpgradeProtocol(std::string_view upgrade) {
+  const std::string_view first = upgrade.substr(0, upgrade.find(','));
+  return trimOws(first.substr(0, first.find('/')));
+}
 // A value that cannot end its line early or smuggle another field: no CR, LF or NUL.
 bool isSafeFieldValue(std::string_view value);
 // One or more ASCII digits: a Content-Length value the encoders pass on as it is.

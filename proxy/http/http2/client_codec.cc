@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "proxy/http/http1/header_rules.h"
 #include "proxy/http/http2/headers.h"
 #include "proxy/http/websocket_handshake.h"
 
@@ -14,14 +15,6 @@ namespace podproxy::http::http2 {
 namespace {
 constexpr std::string_view kNoExtendedConnect =
     "upstream does not accept extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL)";
-
-// The protocol an Upgrade offer names first, as RFC 8441's :protocol (a token, lower case).
-std::string firstProtocol(std::string_view upgrade) {
-  std::string_view first = upgrade.substr(0, upgrade.find(','));
-  while (!first.empty() && (first.front() == ' ' || first.front() == '\t')) first.remove_prefix(1);
-  while (!first.empty() && (first.back() == ' ' || first.back() == '\t')) first.remove_suffix(1);
-  return toLower(first);
-}
 }  // namespace
 
 class ClientCodec::ClientStream final : public Session::Stream, public RequestEncoder {
@@ -127,7 +120,8 @@ class ClientCodec::ClientStream final : public Session::Stream, public RequestEn
     if (connect || extended) {
       tunnel_ = std::make_unique<Tunnel>();
       if (extended) {
-        tunnel_->protocol = firstProtocol(headers.upgrade);
+        // RFC 8441's :protocol: the offer's first protocol, a token, in lower case.
+        tunnel_->protocol = toLower(http1::firstUpgradeProtocol(headers.upgrade));
         if (tunnel_->protocol == "websocket") {
           if (const std::string_view* key = headers.headers.get("sec-websocket-key")) {
             tunnel_->accept = webSocketAccept(*key);
@@ -225,30 +219,24 @@ class ClientCodec::ClientStream final : public Session::Stream, public RequestEn
     const int32_t id = nghttp2_submit_request(codec_.session_, nullptr, block.data(), block.size(),
                                               end ? nullptr : &provider, nullptr);
     if (id < 0) {
-      StreamCallbacks* callbacks = callbacks_;
-      decoder_ = nullptr;
-      finishActive();
-      closed_ = true;  // nghttp2 never opened it
-      codec_.release(*this);
-      if (callbacks != nullptr) {
-        callbacks->onResetStream(StreamResetReason::kConnectionTermination,
-                                 "upstream_reset_before_response_started");
-      }
+      failUnsent(StreamResetReason::kConnectionTermination,
+                 "upstream_reset_before_response_started");
       return;
     }
     codec_.rekey(*this, id);
   }
 
-  // The peer does not take extended CONNECT: the stream ends before anything was sent.
-  void failUnsupported() {
+  // The peer does not take extended CONNECT.
+  void failUnsupported() { failUnsent(StreamResetReason::kUnsupported, kNoExtendedConnect); }
+
+  // The stream ends before nghttp2 knew it (nothing was sent), and its owner hears why.
+  void failUnsent(StreamResetReason reason, std::string_view details) {
     StreamCallbacks* callbacks = callbacks_;
     decoder_ = nullptr;
     finishActive();
-    closed_ = true;  // never submitted
+    closed_ = true;  // nghttp2 never opened it: nothing else will close it
     codec_.release(*this);
-    if (callbacks != nullptr) {
-      callbacks->onResetStream(StreamResetReason::kUnsupported, kNoExtendedConnect);
-    }
+    if (callbacks != nullptr) callbacks->onResetStream(reason, details);
   }
 
   bool waiting() const { return tunnel_ != nullptr && tunnel_->held != nullptr; }

@@ -136,5 +136,12 @@ TEST(Http1HeaderRules, AppendFieldChecksAndAppends) {
   EXPECT_EQ(s, "xk: v\r\n");
 }
 
+TEST(Http1HeaderRules, FirstUpgradeProtocolDropsTheVersionTheOthersAndOws) {
+  EXPECT_EQ(firstUpgradeProtocol("websocket"), "websocket");
+  EXPECT_EQ(firstUpgradeProtocol(" WebSocket/13 , h2c"), "WebSocket");
+  EXPECT_EQ(firstUpgradeProtocol("\tfoo\t,bar"), "foo");
+  EXPECT_EQ(firstUpgradeProtocol(""), "");
+}
+
 }  // namespace
 }  // namespace podproxy::http::http1

@@ -32,8 +32,8 @@ def make_h2_ws_upstream():
         server.stop()
 
 
-def ws_config(upstream, protocol="http2", **cluster_extra):
-    routes = [route("/", "backend", "5s", name="ws", upgrade_types=["websocket"])]
+def ws_config(upstream, protocol="http2", timeout="5s", **cluster_extra):
+    routes = [route("/", "backend", timeout, name="ws", upgrade_types=["websocket"])]
     return bootstrap([http_listener("ingress", routes=routes)],
                      [cluster("backend", [upstream], protocol=protocol, **cluster_extra)])
 
@@ -140,6 +140,33 @@ def test_upstream_without_extended_connect_gets_a_clear_local_reply(make_proxy,
         assert entry["response_code"] == 502
         assert "UPE" in entry["response_flags"]
         assert entry["response_code_details"] == "upstream_extended_connect_unsupported"
+
+
+def test_the_wait_for_the_upstreams_settings_is_bounded_by_the_route_timeout(
+        make_proxy, make_h2_ws_upstream):
+    # An upstream that never says whether it takes extended CONNECT: the request waits for its
+    # SETTINGS no longer than the route timeout, and no CONNECT is sent meanwhile.
+    upstream = make_h2_ws_upstream(withhold_settings=True)
+    proxy = make_proxy(ws_config(upstream, timeout="1s"))
+    start = time.monotonic()
+    client = WebSocketClient(proxy.port("ingress"), "/echo", timeout=10)
+    waited = time.monotonic() - start
+    assert client.status == 504, (client.status, client.headers)
+    assert 0.9 < waited < 5, waited
+    client.close()
+    # What reached it: the connection preface and control frames, never a HEADERS frame.
+    received = bytes(upstream.received)
+    assert received.startswith(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), received[:40]
+    frame_types, at = [], 24
+    while at + 9 <= len(received):
+        length = int.from_bytes(received[at:at + 3], "big")
+        frame_types.append(received[at + 3])
+        at += 9 + length
+    assert frame_types and frame_types[0] == 0x4, frame_types  # SETTINGS first
+    assert 0x1 not in frame_types, frame_types  # no HEADERS: the CONNECT never went
+    [entry] = wait_until(lambda: tunnel_logs(proxy, "/echo"), timeout=5,
+                         message="the access log line")
+    assert entry["response_code"] == 504 and "UT" in entry["response_flags"]
 
 
 def test_refused_upgrade_is_an_ordinary_response(make_proxy, make_h2_ws_upstream):

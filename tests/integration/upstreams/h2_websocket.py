@@ -2,7 +2,8 @@
 takes WebSockets as RFC 8441 extended CONNECTs, for tests of tunnels towards HTTP/2 upstreams.
 
 `enable_connect_protocol`: whether its SETTINGS say SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (without
-it, python3-h2 itself refuses a `:protocol`). `tls`: (cert_file, key_file) to speak h2 over TLS
+it, python3-h2 itself refuses a `:protocol`). `withhold_settings`: it reads what comes and never
+sends a byte, not even its SETTINGS (`received`: the bytes it read). `tls`: (cert_file, key_file) to speak h2 over TLS
 (ALPN h2 only). Extended CONNECTs, by `:path`:
   /echo         200, then every WebSocket frame is sent back (unmasked); the client's END_STREAM
                 is answered with END_STREAM.
@@ -32,9 +33,11 @@ FRAME_CHUNK = 64 * 1024
 
 
 class H2WebSocketUpstream(ThreadedServer):
-    def __init__(self, enable_connect_protocol=True, tls=None, **kwargs):
+    def __init__(self, enable_connect_protocol=True, withhold_settings=False, tls=None, **kwargs):
         super().__init__(**kwargs)
         self.enable_connect_protocol = enable_connect_protocol
+        self.withhold_settings = withhold_settings
+        self.received = bytearray()
         self.requests = []
         self.negotiated = []
         self.streamed = 0
@@ -52,6 +55,11 @@ class H2WebSocketUpstream(ThreadedServer):
             with self._lock:
                 self.negotiated.append(sock.selected_alpn_protocol() or "")
         sock.settimeout(0.05)
+        if self.withhold_settings:
+            while (data := self.recv_some(sock)):
+                with self._lock:
+                    self.received += data
+            return
         conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
         conn.local_settings = h2.settings.Settings(client=False, initial_values={

@@ -163,6 +163,17 @@ def disturbed(run):
     return max(run["proxy_cpu_foreign"], run.get("load_cpu_foreign", 0.0)) >= FOREIGN
 
 
+def measure_undisturbed(measure, on_retry=lambda run: None):
+    """measure() again while its run was disturbed, at most RETRIES more times; the last run,
+    with `attempt` (retries before it) and `disturbed` set."""
+    for attempt in range(RETRIES + 1):
+        r = measure()
+        r["attempt"], r["disturbed"] = attempt, disturbed(r)
+        if not r["disturbed"] or attempt == RETRIES:
+            return r
+        on_retry(r)
+
+
 def run_rows(ps, tmp, plan, nofile, conn_limit, backend, podproxy, args):
     """Measures the HTTP/2 rows in interleaved rounds. `podproxy`: its running Server, or None.
     Returns (runs, skipped {name: why})."""
@@ -198,15 +209,14 @@ def run_rows(ps, tmp, plan, nofile, conn_limit, backend, podproxy, args):
     for rnd in range(1, args.h2_rounds + 1):
         shift = (rnd - 1) % max(1, len(order))
         for name in order[shift:] + order[:shift]:
-            for attempt in range(RETRIES + 1):
-                r = one_run(servers[name], backend, requests, plan, timeout_s)
-                r["round"], r["attempt"] = rnd, attempt
-                r["disturbed"] = disturbed(r)
-                if not r["disturbed"] or attempt == RETRIES:
-                    break
+            def note(r, rnd=rnd, name=name):
                 print(f"round {rnd}/{args.h2_rounds} {name:8} disturbed (other processes took "
                       f"{r['proxy_cpu_foreign']:.0%} of the proxy's CPU, "
                       f"{r['load_cpu_foreign']:.0%} of the load's): measuring again")
+
+            r = measure_undisturbed(
+                lambda: one_run(servers[name], backend, requests, plan, timeout_s), note)
+            r["round"] = rnd
             runs.append(r)
             bad = "" if not (r["failed"] or r["errored"] or r["non2xx"]) else (
                 f"  [{r['failed']} failed, {r['errored']} errored, {r['non2xx']} non-2xx]")

@@ -97,3 +97,22 @@ def test_the_report_counts_runs_measured_again_and_those_still_disturbed():
     text = "\n".join(h2bench.markdown(summary, {"proxy": 0, "load": 1}))
     assert "3 run(s) were measured again" in text, text
     assert "Still disturbed after 2 more tries (runs per contestant): podproxy 1;" in text, text
+
+
+def test_a_disturbed_run_is_measured_again_at_most_twice():
+    def measurer(foreign):
+        runs = iter(foreign)
+
+        def measure():
+            return run("podproxy", 1, 100.0, 20.0, proxy_cpu_foreign=next(runs))
+        return measure
+
+    retried = []
+    calm_second = h2bench.measure_undisturbed(measurer([0.3, 0.01, 0.9]), retried.append)
+    assert (calm_second["attempt"], calm_second["disturbed"]) == (1, False)
+    assert [r["proxy_cpu_foreign"] for r in retried] == [0.3]
+    # Never calm: the third run is kept, flagged, and no fourth is made (next() would raise).
+    always = h2bench.measure_undisturbed(measurer([0.2, 0.3, 0.4]))
+    assert (always["attempt"], always["disturbed"], always["proxy_cpu_foreign"]) == (2, True, 0.4)
+    calm_first = h2bench.measure_undisturbed(measurer([0.0]))
+    assert (calm_first["attempt"], calm_first["disturbed"]) == (0, False)

@@ -1,11 +1,10 @@
 #include "proxy/access_log/access_log_writer.h"
 
-#include <poll.h>
-#include <unistd.h>
-
-#include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <climits>
+
+#include "proxy/common/fd_writer.h"
 
 namespace podproxy::access_log {
 
@@ -73,29 +72,13 @@ bool AccessLogWriter::drainOnce() {
     for (int i = 0; i < 64; ++i) {
       batch_.clear();
       if (ring->drainTo(batch_, kChunk) == 0) break;
-      writeAll(batch_);
+      if (!writeFully(fd_, batch_)) {
+        write_errors_.fetch_add(std::ranges::count(batch_, '\n'), std::memory_order_relaxed);
+      }
       wrote = true;
     }
   }
   return wrote;
-}
-
-void AccessLogWriter::writeAll(std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
-    if (n > 0) {
-      bytes.remove_prefix(static_cast<size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      pollfd p{fd_, POLLOUT, 0};
-      ::poll(&p, 1, 100);
-      continue;
-    }
-    write_errors_.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
 }
 
 }  // namespace podproxy::access_log

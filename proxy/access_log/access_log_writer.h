@@ -38,7 +38,6 @@ class AccessLogWriter {
   void run();
   // Drains every ring once; returns whether anything was written.
   bool drainOnce();
-  void writeAll(std::string_view bytes);
 
   const int fd_;
   std::vector<std::unique_ptr<AccessLogRing>> rings_;

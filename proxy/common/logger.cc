@@ -7,10 +7,12 @@
 #include <ctime>
 
 #include "proxy/common/json_escape.h"
+#include "proxy/common/log_sink.h"
 
 namespace podproxy {
 
 std::atomic<LogLevel> Logger::level_{LogLevel::kInfo};
+std::atomic<LogSink*> Logger::sink_{nullptr};
 
 namespace {
 constexpr std::string_view kLevelNames[] = {"trace", "debug", "info", "warn", "error", "off"};
@@ -69,6 +71,10 @@ void Logger::log(LogLevel level, std::string_view msg, std::initializer_list<Log
     }
   }
   line += "}\n";
+  if (LogSink* sink = sink_.load(std::memory_order_acquire)) {
+    sink->push(line);
+    return;
+  }
   // Best effort: a log line is never worth blocking or failing for.
   ssize_t unused = ::write(STDOUT_FILENO, line.data(), line.size());
   (void)unused;

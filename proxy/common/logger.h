@@ -3,6 +3,8 @@
 // Structured logging: one JSON object per line on stdout, e.g.
 //   {"time":"2026-11-21T06:12:34.123Z","level":"info","msg":"listening","address":"127.0.0.1:10000"}
 // The level check is one relaxed atomic load, so disabled log lines cost nothing on the hot path.
+// While the server runs, lines go to its LogSink (a writer thread), so a stalled stdout costs
+// dropped lines, never a blocked event loop.
 
 #include <atomic>
 #include <initializer_list>
@@ -13,6 +15,8 @@
 #include <utility>
 
 namespace podproxy {
+
+class LogSink;
 
 enum class LogLevel { kTrace = 0, kDebug, kInfo, kWarn, kError, kOff };
 
@@ -41,14 +45,20 @@ class Logger {
   static LogLevel level() { return level_.load(std::memory_order_relaxed); }
   static bool enabled(LogLevel level) { return level >= Logger::level(); }
 
-  // Writes one line with a single write(2) so lines from several threads never interleave.
+  // Hands one line to the sink, or without one writes it with a single write(2), so lines from
+  // several threads never interleave.
   static void log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields);
+
+  // The sink for every thread's lines from now on (nullptr: write directly again). Installed
+  // before other threads start logging and removed after they stop.
+  static void setSink(LogSink* sink) { sink_.store(sink, std::memory_order_release); }
 
   // Appends `s` to `out` as a JSON string body (no surrounding quotes).
   static void appendJsonEscaped(std::string& out, std::string_view s);
 
  private:
   static std::atomic<LogLevel> level_;
+  static std::atomic<LogSink*> sink_;
 };
 
 }  // namespace podproxy

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "config/json_dump.h"
+#include "proxy/common/log_sink.h"
 #include "proxy/common/logger.h"
 #include "proxy/network/listen_socket.h"
 
@@ -21,6 +22,27 @@ namespace podproxy::server {
 namespace {
 // Per worker: at 100k lines/s of ~400 bytes, 2 MiB covers 50 ms of a stalled stdout.
 constexpr size_t kAccessLogRingBytes = 2 * 1024 * 1024;
+// Process log lines waiting for a stalled stdout: about 1,500 lines of debug output.
+constexpr size_t kLogSinkBytes = 256 * 1024;
+
+// Routes every thread's log lines through `sink` for the life of this object, then writes what
+// the sink still holds and goes back to direct writes, however Server::run() returns.
+class InstalledLogSink {
+ public:
+  explicit InstalledLogSink(LogSink& sink) : sink_(sink) {
+    sink_.start();
+    Logger::setSink(&sink_);
+  }
+  ~InstalledLogSink() {
+    Logger::setSink(nullptr);
+    sink_.stop();
+  }
+  InstalledLogSink(const InstalledLogSink&) = delete;
+  InstalledLogSink& operator=(const InstalledLogSink&) = delete;
+
+ private:
+  LogSink& sink_;
+};
 }  // namespace
 
 uint32_t defaultConcurrency() {
@@ -218,6 +240,8 @@ void Server::startSignals() {
 }
 
 int Server::run() {
+  log_sink_ = std::make_unique<LogSink>(STDOUT_FILENO, kLogSinkBytes);
+  const InstalledLogSink installed(*log_sink_);
   const uint32_t concurrency =
       config_->concurrency > 0 ? config_->concurrency : defaultConcurrency();
   concurrency_ = concurrency;
@@ -365,6 +389,7 @@ stats::ServerStats Server::serverStats() const {
   s.draining = draining_ || listeners_drained_;
   s.concurrency = concurrency_;
   s.start_time_seconds = start_time_seconds_;
+  if (log_sink_) s.log_dropped = log_sink_->dropped();
   if (access_log_) {
     s.access_log_lines = access_log_->pushed();
     s.access_log_dropped = access_log_->dropped() + access_log_->writeErrors();

@@ -9,6 +9,7 @@
 #include "config/model.h"
 #include "proxy/access_log/access_log_writer.h"
 #include "proxy/admin/admin_filter.h"
+#include "proxy/common/log_sink.h"
 #include "proxy/common/random.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/http/connection_manager.h"
@@ -94,7 +95,8 @@ class Server final : public admin::AdminHandler {
   std::vector<std::unique_ptr<MainListener>> main_listeners_;
   std::vector<std::pair<std::string, std::string>> bound_addresses_;  // listener -> "ip:port"
 
-  // Telemetry.
+  // Telemetry. The log sink carries every thread's log lines while run() runs.
+  std::unique_ptr<LogSink> log_sink_;
   std::unique_ptr<access_log::AccessLogWriter> access_log_;
   std::vector<std::shared_ptr<StatsCollection>> collections_;
   uint32_t concurrency_ = 0;

@@ -100,6 +100,8 @@ enum class MetricType { kCounter, kGauge, kHistogram };
     "Access-log lines handed to the writer.")                                                      \
   X(kAccessLogDropped, kCounter, "podproxy_access_log_dropped_total",                              \
     "Access-log lines dropped because stdout was slower than traffic.")                            \
+  X(kLogDropped, kCounter, "podproxy_log_dropped_total",                                           \
+    "The proxy's own log lines dropped because stdout was slower than they came.")                 \
   X(kConfigLoads, kCounter, "podproxy_config_loads_total", "Configuration loads, by result.")      \
   X(kServerReady, kGauge, "podproxy_server_ready",                                                 \
     "1 when every listener accepts and the proxy is not draining.")                                \

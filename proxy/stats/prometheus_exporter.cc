@@ -369,6 +369,7 @@ std::string renderPrometheus(const config::Bootstrap& config,
   families.add(InternalFamily::kAccessLogLines, {}, static_cast<double>(server.access_log_lines));
   families.add(InternalFamily::kAccessLogDropped, {},
                static_cast<double>(server.access_log_dropped));
+  families.add(InternalFamily::kLogDropped, {}, static_cast<double>(server.log_dropped));
   families.add(InternalFamily::kConfigLoads, {{"result", "success"}},
                static_cast<double>(server.config_loads));
   families.add(InternalFamily::kServerReady, {}, server.ready ? 1 : 0);
@@ -416,6 +417,7 @@ std::string renderPlainStats(const config::Bootstrap& config,
   }
   out << "access_log.lines: " << server.access_log_lines << '\n';
   out << "access_log.dropped: " << server.access_log_dropped << '\n';
+  out << "log.dropped: " << server.log_dropped << '\n';
   return out.str();
 }
 

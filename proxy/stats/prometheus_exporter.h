@@ -37,6 +37,7 @@ struct ServerStats {
   int64_t start_time_seconds = 0;
   uint64_t access_log_lines = 0;
   uint64_t access_log_dropped = 0;
+  uint64_t log_dropped = 0;         // the process's own log lines
   std::vector<Listener> listeners;  // configuration order
   std::vector<Cluster> clusters;    // configuration order
 };

@@ -460,6 +460,43 @@ def test_every_output_line_is_json(make_proxy, http_upstream, tcp_upstream):
     assert proxy.logs[-1]["msg"] == "exited"
 
 
+def test_a_stalled_stdout_drops_log_lines_but_blocks_no_loop(make_proxy, http_upstream):
+    # At debug level every refused request logs a line from its worker. A log collector that
+    # stops reading fills the pipe; the lines then wait in the log sink (256 KiB) and beyond it
+    # are dropped and counted. No event loop waits for stdout: every request is answered at
+    # once, and so is the admin server on the main thread.
+    proxy = make_proxy(basic_config(http_upstream), log_level="debug", concurrency=1)
+    smuggle = (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    requests = 3000  # ~200-byte lines: 600 KB, past the pipe (64 KiB) and the sink together
+    proxy.pause_output()
+    try:
+        for i in range(requests):
+            with socket.create_connection(("127.0.0.1", proxy.port("ingress")), timeout=5) as s:
+                s.sendall(smuggle)
+                head = s.recv(64)  # a worker blocked on stdout would time out here
+                assert head.startswith(b"HTTP/1.1 400 "), (i, head)
+        dropped = proxy.stats()["log.dropped"]
+        assert dropped > 0
+    finally:
+        proxy.resume_output()
+    # What the sink took arrives whole once the reader is back.
+    errors = lambda: [e for e in proxy.logs if e.get("msg") == "downstream protocol error"]
+    wait_until(lambda: len(errors()) >= 1000, timeout=20,
+               message="the debug lines the sink held")
+    assert len(errors()) < requests  # the rest were dropped, not queued
+    garbled = [line for line in proxy.lines if line.startswith("{") and not _parses(line)]
+    assert garbled == []
+
+
+def _parses(line):
+    try:
+        json.loads(line)
+        return True
+    except ValueError:
+        return False
+
+
 def test_yaml_written_by_the_harness_round_trips_through_validate(tmp_path, http_upstream):
     # Guards the other tests: what the harness writes is what the proxy reads.
     path = tmp_path / "basic.yaml"

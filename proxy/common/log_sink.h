@@ -1,0 +1,52 @@
+#pragma once
+
+// The thread that writes the process's own log lines while the server runs, so that no event
+// loop ever blocks on a stalled stdout. Logger::log hands each whole line to push() (a short
+// lock: log lines are rare and off the request path); when the bounded buffer is full the line is
+// dropped and counted. Before start-up and after shutdown Logger writes directly, so a failing
+// start prints its error at once.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace podproxy {
+
+class LogSink {
+ public:
+  LogSink(int fd, size_t capacity_bytes);
+  ~LogSink();
+  LogSink(const LogSink&) = delete;
+  LogSink& operator=(const LogSink&) = delete;
+
+  void start();
+  // Writes what is buffered, then joins the thread.
+  void stop();
+
+  // Any thread. False (and counted) when the line does not fit.
+  bool push(std::string_view line);
+
+  uint64_t written() const { return written_.load(std::memory_order_relaxed); }
+  // Lines dropped because the buffer was full, or that stdout refused.
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  void run();
+
+  const int fd_;
+  const size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::string pending_;  // whole lines, under mutex_
+  size_t pending_lines_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+  std::atomic<uint64_t> written_{0};
+  std::atomic<uint64_t> dropped_{0};
+};
+
+}  // namespace podproxy

@@ -251,6 +251,12 @@ class Proxy:
                              f"{self.output_tail()}")
         return None
 
+    def garbled_lines(self):
+        """Output lines that begin a JSON object but do not parse: lines torn apart by writes
+        that interleaved."""
+        with self._cond:
+            return [line for line in self.lines if line.startswith("{") and not _parses(line)]
+
     def find_logs(self, **fields):
         """All JSON log entries whose fields equal `fields`."""
         with self._cond:
@@ -288,3 +294,11 @@ class Proxy:
     def url(self, listener, path="/"):
         host = self.address(listener).rsplit(":", 1)[0]
         return f"http://{host}:{self.port(listener)}{path}"
+
+
+def _parses(line):
+    try:
+        json.loads(line)
+        return True
+    except ValueError:
+        return False

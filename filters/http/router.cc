@@ -115,10 +115,9 @@ http::FilterHeadersStatus Router::decodeHeaders(http::RequestHeaders& headers, b
       armResponseTimer(*timeout);
     }
   }
-  // An HTTP/1 upgrade may turn its connection into a tunnel: never one that served others, never
-  // one that goes back to the pool (the HTTP/1 codec marks it not reusable). Over HTTP/2 a
-  // tunnel is one stream among others.
-  startAttempt(upgrade_ && cluster_->config().protocol != config::Cluster::Protocol::kHttp2);
+  // The pool knows what a tunnel needs of the protocol it picks: a connection of its own for
+  // HTTP/1.1, a stream for HTTP/2.
+  startAttempt(upgrade_ ? upstream::StreamPurpose::kTunnel : upstream::StreamPurpose::kRequest);
   return http::FilterHeadersStatus::kStopIteration;
 }
 
@@ -186,7 +185,7 @@ bool Router::upgradeAllowed(std::string_view upgrade) const {
   return false;
 }
 
-void Router::startAttempt(bool fresh_connection) {
+void Router::startAttempt(upstream::StreamPurpose purpose) {
   upstream::HostConstSharedPtr host = cluster_->chooseHost(
       capture_ != nullptr ? &capture_->upstream_target : nullptr,
       capture_ != nullptr && capture_->upstream_source ? &*capture_->upstream_source : nullptr);
@@ -207,7 +206,7 @@ void Router::startAttempt(bool fresh_connection) {
     return;
   }
   // Either callback may run before newStream() returns.
-  pending_ = cluster_->pool(*host).newStream(upstream_response_, *this, *this, fresh_connection);
+  pending_ = cluster_->pool(*host).newStream(upstream_response_, *this, *this, purpose);
 }
 
 void Router::onPoolReady(upstream::StreamHandle& stream, const upstream::Host& host, bool reused) {
@@ -414,11 +413,11 @@ void Router::onResetStream(http::StreamResetReason reason, std::string_view deta
     // The keep-alive race: the upstream closed an idle connection just as we reused it.
     retried_ = true;
     ++stats_.upstream_rq_retry;
-    LOG_DEBUG("retrying on a fresh connection after keep-alive race",
+    LOG_DEBUG("retrying on a new connection after keep-alive race",
               {"request_id", callbacks_->streamInfo().request_id.view()});
     pending_body_.move(retry_body_);
     cancelResponseTimer();
-    startAttempt(true);
+    startAttempt(upstream::StreamPurpose::kRetryOnNewConnection);
     return;
   }
   if (reason == http::StreamResetReason::kUnsupported && !response_started_) {

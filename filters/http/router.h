@@ -5,14 +5,15 @@
 // that worker's connection pool, streaming both directions with flow control. It owns the
 // per-attempt decisions: timeouts (504), connect failures and overflows (503 with a reason),
 // the keep-alive race retry, and resetting the downstream when an upstream dies mid-response.
-// HTTP/1.1 Upgrade: a route listing the offered protocol in `upgrade_types` forwards the offer on
-// a fresh connection (never pooled); a 101 makes the exchange a byte tunnel bounded by the idle
-// timeout (the route's, else one hour) instead of the route timeout, whose two directions end
-// apart (each side's FIN is passed on; the tunnel ends when both did). Other offers are dropped
-// and the request goes upstream as plain HTTP. An HTTP/2 extended CONNECT (RFC 8441, which the
-// codec presents as the same offer) has no plain form: a route without its protocol answers 403,
-// and its HTTP/1.1 upstream gets the RFC 6455 key it lacks (the answer's accept is checked).
-// Towards HTTP/2 upstreams both go as extended CONNECT on a shared connection (the HTTP/2 codec
+// HTTP/1.1 Upgrade: a route listing the offered protocol in `upgrade_types` forwards the offer
+// as a kTunnel stream (the pool gives it an HTTP/1.1 connection of its own, never pooled again,
+// or a stream on a shared HTTP/2 connection); a 101 makes the exchange a byte tunnel bounded by
+// the idle timeout (the route's, else one hour) instead of the route timeout, whose two
+// directions end apart (each side's FIN is passed on; the tunnel ends when both did). Other
+// offers are dropped and the request goes upstream as plain HTTP. An HTTP/2 extended CONNECT
+// (RFC 8441, which the codec presents as the same offer) has no plain form: a route without its
+// protocol answers 403, and its HTTP/1.1 upstream gets the RFC 6455 key it lacks (the answer's
+// accept is checked). Towards HTTP/2 upstreams both go as extended CONNECT (the HTTP/2 codec
 // translates, see http2/client_codec.h); an upstream that does not accept those answers 502.
 // CONNECT: a route with `connect` in `upgrade_types` terminates it, tunnelling to a plain TCP
 // connection to a host of the cluster (upstream::TcpUpstream), after a 200; other routes 403.
@@ -119,7 +120,7 @@ class Router final : public http::StreamDecoderFilter,
   void onUpstreamHeaders(std::unique_ptr<http::ResponseHeaders> headers, bool end_stream);
   void onUpstreamData(buffer::Buffer& data, bool end_stream);
   void onUpstreamTrailers(std::unique_ptr<http::TrailerMap> trailers);
-  void startAttempt(bool fresh_connection);
+  void startAttempt(upstream::StreamPurpose purpose);
   void onRequestComplete();
   void onResponseTimeout();
   // Route idle_timeout: restarted by every byte in either direction.

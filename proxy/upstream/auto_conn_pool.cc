@@ -72,12 +72,12 @@ void AutoConnPool::release(Waiter& waiter) {
 
 Cancellable* AutoConnPool::newStream(http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
                                      http::StreamCallbacks& stream_callbacks,
-                                     bool require_fresh_connection) {
+                                     StreamPurpose purpose) {
   Waiter& waiter = acquire();
   waiter.decoder = &decoder;
   waiter.callbacks = &callbacks;
   waiter.stream_callbacks = &stream_callbacks;
-  waiter.require_fresh = require_fresh_connection;
+  waiter.purpose = purpose;
   const uint64_t serial = waiter.serial;
   submit(waiter, poolFor(protocol_));
   // Answered at once (ready, or refused): the waiter went back to the free list.
@@ -90,7 +90,7 @@ void AutoConnPool::submit(Waiter& waiter, ConnPool& pool) {
   waiter.handle = nullptr;
   const uint64_t serial = waiter.serial;
   Cancellable* handle =
-      pool.newStream(*waiter.decoder, waiter, *waiter.stream_callbacks, waiter.require_fresh);
+      pool.newStream(*waiter.decoder, waiter, *waiter.stream_callbacks, waiter.purpose);
   if (handle != nullptr && waiter.active && waiter.serial == serial) waiter.handle = handle;
 }
 

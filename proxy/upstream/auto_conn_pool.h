@@ -7,7 +7,9 @@
 // protocols; one whose handshake chose the other protocol moves, handshake and all, to the
 // other pool, the host's protocol flips, and the requests waiting in the first pool move with
 // it, so requests queued during the first handshake (or while a host switched) all land on a
-// connection that speaks their protocol. Same caller contract as Http1ConnPool.
+// connection that speaks their protocol. A request's StreamPurpose goes with it to whichever
+// pool serves it: on an h2 host WebSockets share connections, on an HTTP/1.1 host each gets its
+// own. Same caller contract as Http1ConnPool.
 
 #include <cstdint>
 #include <functional>
@@ -40,7 +42,7 @@ class AutoConnPool final : public ConnPool, private AlpnMismatchHandler {
 
   Cancellable* newStream(http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
                          http::StreamCallbacks& stream_callbacks,
-                         bool require_fresh_connection = false) override;
+                         StreamPurpose purpose = StreamPurpose::kRequest) override;
   void drain(std::function<void()> on_drained = nullptr) override;
   void shutdown() override;
 
@@ -77,7 +79,9 @@ class AutoConnPool final : public ConnPool, private AlpnMismatchHandler {
     http::ResponseDecoder* decoder = nullptr;
     PoolCallbacks* callbacks = nullptr;
     http::StreamCallbacks* stream_callbacks = nullptr;
-    bool require_fresh = false;
+    // Kept as the caller said it: each pool reads it for its own protocol, and the request
+    // may move to the other one.
+    StreamPurpose purpose = StreamPurpose::kRequest;
     ConnPool* target = nullptr;     // the pool that holds the request
     Cancellable* handle = nullptr;  // its handle there; null while moving
     bool active = false;            // between newStream and ready / failure / cancel

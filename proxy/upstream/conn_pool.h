@@ -17,6 +17,19 @@ namespace podproxy::upstream {
 
 enum class PoolFailureReason { kConnectFailure, kTimeout, kOverflow, kLocalConnectionFailure };
 
+// Why the caller wants a stream. Each pool decides what that asks of its connections, so the
+// caller need not know the protocol (an `auto` pool only learns it per connection).
+enum class StreamPurpose {
+  // An ordinary request: any connection with room.
+  kRequest,
+  // Resending a request whose reused connection died before answering (the keep-alive race, a
+  // refused HTTP/2 stream): never on a connection that carried streams, lest it fail again.
+  kRetryOnNewConnection,
+  // An Upgrade (WebSocket): HTTP/1.1 turns the connection into a byte tunnel after the 101, so
+  // it needs one that served nothing; HTTP/2 carries it as one stream among others (RFC 8441).
+  kTunnel,
+};
+
 class PoolCallbacks {
  public:
   virtual ~PoolCallbacks() = default;
@@ -63,11 +76,10 @@ void addPoolStats(PoolStats& into, const PoolStats& s);
 class ConnPool : public event::DeferredDeletable {
  public:
   // Returns a handle to cancel a pending request, or nullptr when onPoolReady/onPoolFailure
-  // was already called synchronously. `require_fresh_connection`: not on a connection that
-  // served earlier requests (the keep-alive race retry).
+  // was already called synchronously.
   virtual Cancellable* newStream(http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
                                  http::StreamCallbacks& stream_callbacks,
-                                 bool require_fresh_connection = false) = 0;
+                                 StreamPurpose purpose = StreamPurpose::kRequest) = 0;
   // The host left the cluster (or the worker is draining): idle connections close now, busy
   // ones when their streams end, pending requests still get served. `on_drained` runs once
   // idle() becomes true (possibly at once); delete the pool through deferredDelete().

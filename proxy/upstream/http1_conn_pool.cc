@@ -21,9 +21,13 @@ Http1ConnPool::~Http1ConnPool() {
 
 Cancellable* Http1ConnPool::newStream(http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
                                       http::StreamCallbacks& stream_callbacks,
-                                      bool require_fresh_connection) {
+                                      StreamPurpose purpose) {
   if (!acquireRequest(callbacks)) return nullptr;
-  if (!require_fresh_connection && !idle_.empty()) {
+  // A retry and a tunnel need a connection that carried nothing. Never an idle one: even one
+  // whose request was cancelled before it connected may have been closed by the upstream since,
+  // and neither would be retried again.
+  const bool needs_unused_connection = purpose != StreamPurpose::kRequest;
+  if (!needs_unused_connection && !idle_.empty()) {
     CodecClient* client = idle_.back();
     idle_.pop_back();
     attach(*client, decoder, callbacks, stream_callbacks);
@@ -33,7 +37,7 @@ Cancellable* Http1ConnPool::newStream(http::ResponseDecoder& decoder, PoolCallba
   // A new connection for it if the circuit breaker allows; else it waits for a connection slot.
   const bool open = resources_.tryAcquireConnection();
   PendingRequests::Request* request =
-      pending_.enqueue(decoder, callbacks, stream_callbacks, require_fresh_connection, !open);
+      pending_.enqueue(decoder, callbacks, stream_callbacks, needs_unused_connection, !open);
   if (request == nullptr) return nullptr;  // overflow, already reported
   // Connecting always completes asynchronously, so the caller gets its handle first.
   if (open) openConnection();
@@ -67,8 +71,8 @@ void Http1ConnPool::attach(CodecClient& client, http::ResponseDecoder& decoder,
   callbacks.onPoolReady(client, *host_, reused);
 }
 
-bool Http1ConnPool::servePending(CodecClient& client, bool fresh_connection) {
-  auto it = pending_.firstServable(fresh_connection);
+bool Http1ConnPool::servePending(CodecClient& client, bool unused) {
+  auto it = pending_.firstServable(unused);
   if (it == pending_.end()) return false;
   std::unique_ptr<PendingRequests::Request> request = pending_.take(it);
   attach(client, request->decoder, request->callbacks, request->stream_callbacks);
@@ -86,7 +90,7 @@ void Http1ConnPool::onClientConnected(CodecClient& client) {
     handOff(client);
     return;
   }
-  if (servePending(client, /*fresh_connection=*/true)) return;
+  if (servePending(client, /*unused=*/true)) return;
   onClientReusable(client);
 }
 
@@ -111,7 +115,7 @@ void Http1ConnPool::adoptConnection(HandedOffConnection connection) {
   CodecClient& client = *clients_.back();
   client.pool_entry = std::prev(clients_.end());
   ++stats_.cx_active;
-  if (servePending(client, /*fresh_connection=*/true)) return;
+  if (servePending(client, /*unused=*/true)) return;
   onClientReusable(client);
 }
 
@@ -131,7 +135,7 @@ void Http1ConnPool::onClientReusable(CodecClient& client) {
     client.close();
     return;
   }
-  if (servePending(client, /*fresh_connection=*/false)) return;
+  if (servePending(client, /*unused=*/false)) return;
   idle_.push_back(&client);
   client.setIdleTimeout(cluster_.idle_timeout);
 }

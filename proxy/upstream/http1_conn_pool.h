@@ -15,9 +15,14 @@
 //
 // Resets. A connection lost under a stream gives onResetStream(kConnectionTermination,
 // "upstream_reset_before_response_started") when no byte of the response arrived (with
-// `reused` from onPoolReady this is the keep-alive race a router may retry on a fresh
-// connection), "upstream_reset_after_response_started" otherwise; a malformed response gives
-// kProtocolError with the codec's details.
+// `reused` from onPoolReady this is the keep-alive race a router may retry, with
+// StreamPurpose::kRetryOnNewConnection), "upstream_reset_after_response_started" otherwise; a
+// malformed response gives kProtocolError with the codec's details.
+//
+// Purposes. kRetryOnNewConnection and kTunnel both get a connection opened for them, never an
+// idle one: a retry must not meet the same race again, and an Upgrade makes its connection a
+// byte tunnel (the codec then never lets that connection back into the pool, whatever the
+// answer).
 
 #include <chrono>
 #include <cstdint>
@@ -52,7 +57,7 @@ class Http1ConnPool final : public ConnPoolBase, private CodecClientCallbacks {
   // was already called synchronously.
   Cancellable* newStream(http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
                          http::StreamCallbacks& stream_callbacks,
-                         bool require_fresh_connection = false) override;
+                         StreamPurpose purpose = StreamPurpose::kRequest) override;
   void drain(std::function<void()> on_drained = nullptr) override;
   void shutdown() override;
 
@@ -80,8 +85,9 @@ class Http1ConnPool final : public ConnPoolBase, private CodecClientCallbacks {
   // Starts a stream on `client` and tells the caller.
   void attach(CodecClient& client, http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
               http::StreamCallbacks& stream_callbacks);
-  // Serves the oldest pending request `client` may take; false when there is none.
-  bool servePending(CodecClient& client, bool fresh_connection);
+  // Serves the oldest pending request `client` may take (`unused`: it carried no stream yet);
+  // false when there is none.
+  bool servePending(CodecClient& client, bool unused);
   void removeIdle(CodecClient& client);
 
   CodecFactory codec_factory_;

@@ -404,21 +404,23 @@ size_t Http2ConnPool::idleConnections() const {
 
 Cancellable* Http2ConnPool::newStream(http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
                                       http::StreamCallbacks& stream_callbacks,
-                                      bool require_fresh_connection) {
+                                      StreamPurpose purpose) {
   if (!acquireRequest(callbacks)) return nullptr;
-  if (ActiveClient* client = readyClient(require_fresh_connection)) {
+  // A tunnel is one stream like any other here; only a retry shuns used connections.
+  const bool needs_unused_connection = purpose == StreamPurpose::kRetryOnNewConnection;
+  if (ActiveClient* client = readyClient(needs_unused_connection)) {
     attach(*client, decoder, callbacks, stream_callbacks);
     return nullptr;
   }
   // A connection on its way may have room for it; else a new one if the circuit breaker
   // allows; else it waits for a connection slot.
   bool open = false;
-  if (require_fresh_connection || pending_.size() >= connectingCapacity()) {
+  if (needs_unused_connection || pending_.size() >= connectingCapacity()) {
     open = resources_.tryAcquireConnection();
   }
-  const bool covered = !require_fresh_connection && pending_.size() < connectingCapacity();
+  const bool covered = !needs_unused_connection && pending_.size() < connectingCapacity();
   PendingRequests::Request* request = pending_.enqueue(decoder, callbacks, stream_callbacks,
-                                                       require_fresh_connection, !covered && !open);
+                                                       needs_unused_connection, !covered && !open);
   if (request == nullptr) return nullptr;  // overflow, already reported
   if (open) openConnection();
   return request;
@@ -454,9 +456,9 @@ void Http2ConnPool::openConnection() {
   ++stats_.cx_active;
 }
 
-Http2ConnPool::ActiveClient* Http2ConnPool::readyClient(bool fresh) {
+Http2ConnPool::ActiveClient* Http2ConnPool::readyClient(bool unused) {
   for (auto& client : clients_) {
-    if (fresh && client->streams_started_ > 0) continue;
+    if (unused && client->streams_started_ > 0) continue;
     if (client->capacity() > 0) return client.get();
   }
   return nullptr;
@@ -496,7 +498,7 @@ void Http2ConnPool::servePending() {
   // connectingCapacity() below walks every connection.
   if (pending_.empty()) return;
   for (auto it = pending_.begin(); it != pending_.end();) {
-    ActiveClient* client = readyClient((*it)->require_fresh);
+    ActiveClient* client = readyClient((*it)->needs_unused_connection);
     if (client == nullptr) {
       ++it;
       continue;

@@ -8,7 +8,9 @@
 // finish, new ones go elsewhere, and it closes when empty. Same caller contract as
 // Http1ConnPool (see http1_conn_pool.h); a stream the upstream refused (REFUSED_STREAM, or
 // beyond GOAWAY's last stream id) is reported as "upstream_reset_before_response_started", which
-// a router may retry.
+// a router may retry. Purposes: kRetryOnNewConnection never goes on a connection that carried
+// streams (the retry stays off the connection that refused it); kTunnel is an ordinary stream
+// (RFC 8441 extended CONNECT), sharing connections with the others.
 
 #include <chrono>
 #include <cstdint>
@@ -39,7 +41,7 @@ class Http2ConnPool final : public ConnPoolBase {
 
   Cancellable* newStream(http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
                          http::StreamCallbacks& stream_callbacks,
-                         bool require_fresh_connection = false) override;
+                         StreamPurpose purpose = StreamPurpose::kRequest) override;
   void drain(std::function<void()> on_drained = nullptr) override;
   void shutdown() override;
 
@@ -59,8 +61,8 @@ class Http2ConnPool final : public ConnPoolBase {
   void openConnection();
   // The client's connection did not negotiate h2: off to the other pool.
   void handOff(ActiveClient& client);
-  // A connected client that can take one more stream (fresh: one that never carried one).
-  ActiveClient* readyClient(bool fresh);
+  // A connected client that can take one more stream (`unused`: one that never carried one).
+  ActiveClient* readyClient(bool unused);
   // Streams the connections still connecting will be able to take.
   size_t connectingCapacity() const;
   void attach(ActiveClient& client, http::ResponseDecoder& decoder, PoolCallbacks& callbacks,

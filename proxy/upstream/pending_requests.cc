@@ -22,7 +22,8 @@ PendingRequests::~PendingRequests() {
 PendingRequests::Request* PendingRequests::enqueue(http::ResponseDecoder& decoder,
                                                    PoolCallbacks& callbacks,
                                                    http::StreamCallbacks& stream_callbacks,
-                                                   bool require_fresh, bool needs_pending_slot) {
+                                                   bool needs_unused_connection,
+                                                   bool needs_pending_slot) {
   if (needs_pending_slot && !resources_.tryAcquirePendingRequest()) {
     resources_.releaseRequest();
     ++stats_.overflow;
@@ -30,8 +31,8 @@ PendingRequests::Request* PendingRequests::enqueue(http::ResponseDecoder& decode
                             host_);
     return nullptr;
   }
-  list_.push_back(
-      std::make_unique<Request>(*this, decoder, callbacks, stream_callbacks, require_fresh));
+  list_.push_back(std::make_unique<Request>(*this, decoder, callbacks, stream_callbacks,
+                                            needs_unused_connection));
   Request* request = list_.back().get();
   request->holds_pending_slot_ = needs_pending_slot;
   request->entry_ = std::prev(list_.end());
@@ -40,9 +41,9 @@ PendingRequests::Request* PendingRequests::enqueue(http::ResponseDecoder& decode
   return request;
 }
 
-PendingRequests::List::iterator PendingRequests::firstServable(bool fresh_connection) {
+PendingRequests::List::iterator PendingRequests::firstServable(bool unused_connection) {
   return std::find_if(list_.begin(), list_.end(), [&](const std::unique_ptr<Request>& request) {
-    return fresh_connection || !request->require_fresh;
+    return unused_connection || !request->needs_unused_connection;
   });
 }
 

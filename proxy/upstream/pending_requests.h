@@ -26,11 +26,11 @@ class PendingRequests {
   class Request final : public Cancellable {
    public:
     Request(PendingRequests& owner, http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
-            http::StreamCallbacks& stream_callbacks, bool require_fresh)
+            http::StreamCallbacks& stream_callbacks, bool needs_unused_connection)
         : decoder(decoder),
           callbacks(callbacks),
           stream_callbacks(stream_callbacks),
-          require_fresh(require_fresh),
+          needs_unused_connection(needs_unused_connection),
           owner_(owner) {}
     // Destroys this object.
     void cancel() override { owner_.cancel(*this); }
@@ -38,7 +38,9 @@ class PendingRequests {
     http::ResponseDecoder& decoder;
     PoolCallbacks& callbacks;
     http::StreamCallbacks& stream_callbacks;
-    const bool require_fresh;
+    // Only a connection that has carried no stream may serve it (the pool's reading of the
+    // caller's StreamPurpose).
+    const bool needs_unused_connection;
 
    private:
     friend class PendingRequests;
@@ -58,12 +60,12 @@ class PendingRequests {
   // `needs_pending_slot` (no connection is coming for it) it also takes a max_pending_requests
   // slot; when none is free the request fails with kOverflow and nullptr is returned.
   Request* enqueue(http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
-                   http::StreamCallbacks& stream_callbacks, bool require_fresh,
+                   http::StreamCallbacks& stream_callbacks, bool needs_unused_connection,
                    bool needs_pending_slot);
 
-  // The oldest request a connection of this kind may serve (`fresh_connection`: one that has
-  // served nothing yet, so requests that asked for a fresh one qualify too).
-  List::iterator firstServable(bool fresh_connection);
+  // The oldest request a connection of this kind may serve (`unused_connection`: one that has
+  // carried no stream yet, so requests that need such a one qualify too).
+  List::iterator firstServable(bool unused_connection);
   // Removes a request to serve it; its max_requests slot passes to the caller.
   std::unique_ptr<Request> take(List::iterator it);
   // Fails every queued request (connect failure, shutdown), releasing its slots.

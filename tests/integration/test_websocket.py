@@ -324,6 +324,29 @@ def test_other_upgrade_protocols_are_not_forwarded(make_proxy, ws_upstream):
     sock.close()
 
 
+def test_websocket_gets_an_upstream_connection_of_its_own(make_proxy, ws_upstream):
+    # The keep-alive connection an ordinary request left idle is not taken: after the 101 the
+    # connection is the tunnel's alone, and it never goes back to the pool.
+    proxy = make_proxy(ws_config(ws_upstream), concurrency=1)  # one worker: one pool
+    assert http_get(proxy.port("ingress"), "/plain/first").status == 200
+    wait_until(lambda: proxy.stats()["cluster.backend.upstream_cx_active"] == 1, timeout=5,
+               message="the keep-alive connection in the pool")
+    client = WebSocketClient(proxy.port("ingress"), "/echo")
+    assert client.accepted(), (client.status, client.headers)
+    client.send(b"own connection")
+    assert client.recv_frame()[1] == b"own connection"
+    assert ws_upstream.connections_accepted == 2
+    stats = proxy.stats()
+    assert stats["cluster.backend.upstream_cx_total"] == 2
+    assert stats["cluster.backend.upstream_cx_active"] == 2
+    client.close()
+    # The tunnel's connection closes with it; the keep-alive one stays in the pool.
+    wait_until(lambda: proxy.stats()["cluster.backend.upstream_cx_active"] == 1, timeout=5,
+               message="the tunnel's upstream connection to close")
+    assert ws_upstream.open_connections == 1
+    assert ws_upstream.connections_accepted == 2
+
+
 def test_upstream_refusing_the_upgrade_is_an_ordinary_response(make_proxy, ws_upstream):
     proxy = make_proxy(ws_config(ws_upstream))
     client = WebSocketClient(proxy.port("ingress"), "/refuse")

@@ -241,3 +241,41 @@ def test_auto_cluster_whose_alpn_picks_h2_carries_the_websocket(make_proxy, make
         frames = StreamFrames(c, sid)
         send(c, sid, encode_frame(OP_TEXT, b"again", mask=True))
         assert frames.read_frame() == (OP_TEXT, b"again", False)
+
+
+@pytest.mark.parametrize("protocol", ["http2", "auto"])
+def test_concurrent_websockets_share_one_upstream_connection(make_proxy, make_h2_ws_upstream,
+                                                             tmp_path, protocol):
+    # Towards HTTP/2 a tunnel is one stream among others: a second WebSocket, opened while the
+    # first is up, goes on the same connection. On an `auto` cluster too: the pool, not the
+    # router, knows that this host's connections speak h2.
+    if protocol == "auto":
+        certs = Certs(tmp_path / "certs")
+        certs.make("backend", dns=["backend.local"])
+        upstream = make_h2_ws_upstream(tls=(certs.file("backend", "cert.pem"),
+                                            certs.file("backend", "key.pem")))
+        tls = {"sni": "backend.local", "ca_file": certs.file("backend", "ca.pem")}
+        config = ws_config(upstream.address, protocol="auto", tls=tls)
+    else:
+        upstream = make_h2_ws_upstream()
+        config = ws_config(upstream)
+    # One worker: both WebSockets meet the same pool.
+    proxy = make_proxy(config, concurrency=1)
+    first = WebSocketClient(proxy.port("ingress"), "/echo")
+    assert first.accepted(), (first.status, first.headers)
+    second = WebSocketClient(proxy.port("ingress"), "/echo")
+    assert second.accepted(), (second.status, second.headers)
+    for i, client in enumerate([first, second, first]):
+        client.send(f"message {i}".encode())
+        assert client.recv_frame() == (OP_TEXT, f"message {i}".encode(), False)
+    assert len(upstream.requests) == 2
+    for seen in upstream.requests:
+        assert_extended_connect(seen, "/echo")
+    assert upstream.connections_accepted == 1
+    stats = proxy.stats()
+    assert stats["cluster.backend.upstream_cx_total"] == 1
+    assert stats["cluster.backend.upstream_rq_active"] == 2
+    if protocol == "auto":
+        assert upstream.negotiated == ["h2"]
+    first.close()
+    second.close()

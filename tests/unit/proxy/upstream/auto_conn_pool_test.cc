@@ -78,6 +78,47 @@ TEST_F(AutoConnPoolTest, RequestsQueuedDuringTheFirstHandshakeMoveToHttp1) {
   finish();
 }
 
+TEST_F(AutoConnPoolTest, EachSideReadsATunnelsPurposeForItsOwnProtocol) {
+  FakeUpstream upstream(respondForever);
+  makePool(upstream.port());
+
+  // On the HTTP/2 side a tunnel is an ordinary stream: both wait for the one connection.
+  TestStream a, b;
+  offerUpgrade(a);
+  offerUpgrade(b);
+  EXPECT_NE(start(a, StreamPurpose::kTunnel), nullptr);
+  EXPECT_NE(start(b, StreamPurpose::kTunnel), nullptr);
+  EXPECT_EQ(pool_->stats().cx_total, 1u);
+
+  // That connection speaks HTTP/1.1, where a tunnel needs a connection that carried nothing:
+  // each gets a new one, and the handed-off connection (idle by the time they move) is left for
+  // ordinary requests.
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return a.done() && b.done(); }));
+  EXPECT_EQ(pool_->protocol(), http::Protocol::kHttp11);
+  EXPECT_TRUE(a.ok()) << a.reset_details << a.failure_details;
+  EXPECT_TRUE(b.ok()) << b.reset_details << b.failure_details;
+  EXPECT_FALSE(a.reused);
+  EXPECT_FALSE(b.reused);
+  EXPECT_EQ(upstream.accepted(), 3);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return pool_->connections() == 1; }));
+  EXPECT_EQ(pool_->idleConnections(), 1u);
+
+  // Known to be HTTP/1.1 now: a tunnel still skips the idle connection, a request takes it.
+  TestStream c;
+  offerUpgrade(c);
+  EXPECT_NE(start(c, StreamPurpose::kTunnel), nullptr);
+  EXPECT_FALSE(c.ready);
+  TestStream plain;
+  EXPECT_EQ(start(plain), nullptr);
+  EXPECT_TRUE(plain.ready);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return c.done() && plain.done(); }));
+  EXPECT_TRUE(c.ok());
+  EXPECT_FALSE(c.reused);
+  EXPECT_TRUE(plain.ok());
+  EXPECT_EQ(upstream.accepted(), 4);
+  finish();
+}
+
 TEST_F(AutoConnPoolTest, ACancelledQueuedRequestIsNeverServed) {
   FakeUpstream upstream(respondForever);
   makePool(upstream.port());

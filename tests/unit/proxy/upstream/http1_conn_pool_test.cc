@@ -374,7 +374,7 @@ TEST_F(Http1ConnPoolTest, HonoursMaxRequestsPerConnection) {
   finish();
 }
 
-TEST_F(Http1ConnPoolTest, RequireFreshConnectionSkipsIdleOnes) {
+TEST_F(Http1ConnPoolTest, RetryOnNewConnectionSkipsIdleOnes) {
   FakeUpstream upstream(respondForever);
   makePool(upstream.port());
 
@@ -382,7 +382,7 @@ TEST_F(Http1ConnPoolTest, RequireFreshConnectionSkipsIdleOnes) {
   start(a);
   ASSERT_TRUE(runUntil(dispatcher_, [&] { return a.done(); }));
   TestStream b;
-  EXPECT_NE(start(b, /*fresh=*/true), nullptr);
+  EXPECT_NE(start(b, StreamPurpose::kRetryOnNewConnection), nullptr);
   ASSERT_TRUE(runUntil(dispatcher_, [&] { return b.done(); }));
   EXPECT_TRUE(b.complete);
   EXPECT_FALSE(b.reused);
@@ -430,21 +430,39 @@ TEST_F(Http1ConnPoolTest, ShutdownFailsPendingAndResetsActiveStreams) {
   finish();
 }
 
-// Offers a WebSocket upgrade on a fresh connection when the pool hands it one.
-void offerUpgrade(TestStream& s) {
-  s.send_on_ready = false;
-  s.on_ready = [](StreamHandle& stream) {
-    http::RequestHeaders headers;
-    headers.method = "GET";
-    headers.path = "/ws";
-    headers.authority = "upstream.test";
-    headers.upgrade = "websocket";
-    stream.encodeHeaders(headers, true);
-  };
-}
-
 constexpr std::string_view kSwitching =
     "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n";
+
+TEST_F(Http1ConnPoolTest, TunnelNeverTakesAnIdleKeepAliveConnection) {
+  FakeUpstream upstream(respondForever);
+  makePool(upstream.port());
+
+  TestStream plain;
+  start(plain);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return plain.done(); }));
+  ASSERT_EQ(pool_->idleConnections(), 1u);
+
+  TestStream ws;
+  offerUpgrade(ws);
+  EXPECT_NE(start(ws, StreamPurpose::kTunnel), nullptr);  // waits for a connection of its own
+  EXPECT_FALSE(ws.ready);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return ws.done(); }));
+  EXPECT_TRUE(ws.ok());  // refused with a plain 200: an ordinary answer
+  EXPECT_FALSE(ws.reused);
+  EXPECT_EQ(upstream.accepted(), 2);
+  // The connection that was offered the upgrade never goes back to the pool, whatever the
+  // answer; the keep-alive one still waits there.
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return pool_->connections() == 1; }));
+  EXPECT_EQ(pool_->idleConnections(), 1u);
+
+  TestStream after;
+  EXPECT_EQ(start(after), nullptr);
+  EXPECT_TRUE(after.reused);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return after.done(); }));
+  EXPECT_TRUE(after.ok());
+  EXPECT_EQ(upstream.accepted(), 2);
+  finish();
+}
 
 TEST_F(Http1ConnPoolTest, TunnelCarriesTheCallersBytesAfterTheUpstreamFin) {
   std::mutex mutex;
@@ -466,7 +484,7 @@ TEST_F(Http1ConnPoolTest, TunnelCarriesTheCallersBytesAfterTheUpstreamFin) {
 
   TestStream a;
   offerUpgrade(a);
-  start(a, /*fresh=*/true);
+  start(a, StreamPurpose::kTunnel);
   ASSERT_TRUE(runUntil(dispatcher_, [&] { return a.done(); }));
   EXPECT_EQ(a.status, 101);
   EXPECT_EQ(a.body, "bye");
@@ -510,7 +528,7 @@ TEST_F(Http1ConnPoolTest, TunnelLostAfterTheUpstreamFinIsAReset) {
 
   TestStream a;
   offerUpgrade(a);
-  start(a, /*fresh=*/true);
+  start(a, StreamPurpose::kTunnel);
   ASSERT_TRUE(runUntil(dispatcher_, [&] { return a.complete; }));
   // The caller keeps writing; only a failed write can tell it the upstream is gone.
   ASSERT_TRUE(runUntil(dispatcher_, [&] {

@@ -364,6 +364,56 @@ void sendWebSocketOffer(StreamHandle& stream) {
   stream.encodeHeaders(headers, true);
 }
 
+TEST_F(Http2ConnPoolTest, TunnelSharesAReadyConnectionWithRoom) {
+  FakeH2Upstream upstream({.enable_connect_protocol = true});
+  makePool(upstream.port());
+  ASSERT_NO_FATAL_FAILURE(learnPeerSettings());
+
+  TestStream held("/hold");
+  start(held);
+  ASSERT_TRUE(held.ready);
+  TestStream ws;
+  ws.send_on_ready = false;
+  ws.on_ready = sendWebSocketOffer;
+  // At once, beside the stream in flight on the one connection.
+  EXPECT_EQ(start(ws, StreamPurpose::kTunnel), nullptr);
+  EXPECT_TRUE(ws.ready);
+  EXPECT_TRUE(ws.reused);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return ws.complete || ws.reset.has_value(); }));
+  ASSERT_FALSE(ws.reset.has_value()) << ws.reset_details;
+  EXPECT_EQ(ws.status, 101);
+  buffer::Buffer bye;
+  bye.add("bye");
+  ws.handle->encodeData(bye, true);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return upstream.tunnelEnds() == 1; }));
+
+  upstream.release();
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return held.done(); }));
+  EXPECT_TRUE(held.ok());
+  EXPECT_EQ(upstream.accepted(), 1);
+  EXPECT_EQ(pool_->stats().cx_total, 1u);
+  EXPECT_EQ(pool_->stats().rq_reused, 2u);  // the held stream and the tunnel
+  finish();
+}
+
+TEST_F(Http2ConnPoolTest, RetryOnNewConnectionAvoidsAConnectionThatCarriedStreams) {
+  FakeH2Upstream upstream({});
+  makePool(upstream.port());
+  ASSERT_NO_FATAL_FAILURE(learnPeerSettings());
+  ASSERT_EQ(pool_->idleConnections(), 1u);
+
+  // The connected one has room, but it carried a stream: the retry waits for a new one.
+  TestStream retry;
+  EXPECT_NE(start(retry, StreamPurpose::kRetryOnNewConnection), nullptr);
+  EXPECT_FALSE(retry.ready);
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return retry.done(); }));
+  EXPECT_TRUE(retry.ok());
+  EXPECT_FALSE(retry.reused);
+  EXPECT_EQ(upstream.accepted(), 2);
+  EXPECT_EQ(pool_->stats().cx_total, 2u);
+  finish();
+}
+
 TEST_F(Http2ConnPoolTest, ExtendedConnectOnANewConnectionWaitsForTheServersSettings) {
   // The server says nothing, SETTINGS included, until released.
   FakeH2Upstream upstream({.enable_connect_protocol = true, .hold_output = true});

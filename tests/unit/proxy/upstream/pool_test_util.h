@@ -203,6 +203,19 @@ class TestStream : public http::ResponseDecoder,
   std::string path_;
 };
 
+// Makes `s` offer a WebSocket upgrade (GET /ws, no body) instead of its plain GET.
+inline void offerUpgrade(TestStream& s) {
+  s.send_on_ready = false;
+  s.on_ready = [](StreamHandle& stream) {
+    http::RequestHeaders headers;
+    headers.method = "GET";
+    headers.path = "/ws";
+    headers.authority = "upstream.test";
+    headers.upgrade = "websocket";
+    stream.encodeHeaders(headers, true);
+  };
+}
+
 // A pool of type `Pool` for one loopback host, and the checks every test ends with.
 template <typename Pool>
 class PoolTest : public ::testing::Test {
@@ -217,7 +230,9 @@ class PoolTest : public ::testing::Test {
                                    std::forward<Args>(pool_args)...);
   }
 
-  Cancellable* start(TestStream& s, bool fresh = false) { return pool_->newStream(s, s, s, fresh); }
+  Cancellable* start(TestStream& s, StreamPurpose purpose = StreamPurpose::kRequest) {
+    return pool_->newStream(s, s, s, purpose);
+  }
 
   // Every test ends here: nothing may leak out of the pool or the loop.
   void finish() {

@@ -30,7 +30,7 @@ Cancellable* Http1ConnPool::newStream(http::ResponseDecoder& decoder, PoolCallba
   if (!needs_unused_connection && !idle_.empty()) {
     CodecClient* client = idle_.back();
     idle_.pop_back();
-    attach(*client, decoder, callbacks, stream_callbacks);
+    attach(*client, decoder, callbacks, stream_callbacks, /*was_idle=*/true);
     return nullptr;
   }
 
@@ -61,21 +61,25 @@ void Http1ConnPool::openConnectionsForPending() {
 }
 
 void Http1ConnPool::attach(CodecClient& client, http::ResponseDecoder& decoder,
-                           PoolCallbacks& callbacks, http::StreamCallbacks& stream_callbacks) {
-  const bool reused = client.streamsStarted() > 0;
+                           PoolCallbacks& callbacks, http::StreamCallbacks& stream_callbacks,
+                           bool was_idle) {
+  const bool served_before = client.streamsStarted() > 0;
   client.startStream(decoder, stream_callbacks);
   ++stats_.rq_total;
   ++stats_.rq_active;
-  if (reused) ++stats_.rq_reused;
+  if (served_before) ++stats_.rq_reused;
   // The caller may reset the stream (closing the client) inside; touch nothing after this.
-  callbacks.onPoolReady(client, *host_, reused);
+  // `reused` tells the caller the keep-alive race is possible: so it is on any connection that
+  // waited idle, even one whose first request was cancelled before it connected.
+  callbacks.onPoolReady(client, *host_, served_before || was_idle);
 }
 
 bool Http1ConnPool::servePending(CodecClient& client, bool unused) {
   auto it = pending_.firstServable(unused);
   if (it == pending_.end()) return false;
   std::unique_ptr<PendingRequests::Request> request = pending_.take(it);
-  attach(client, request->decoder, request->callbacks, request->stream_callbacks);
+  attach(client, request->decoder, request->callbacks, request->stream_callbacks,
+         /*was_idle=*/false);
   return true;
 }
 

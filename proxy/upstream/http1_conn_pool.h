@@ -82,9 +82,9 @@ class Http1ConnPool final : public ConnPoolBase, private CodecClientCallbacks {
   void handOff(CodecClient& client);
   // Opens connections for pending requests no connecting connection will serve.
   void openConnectionsForPending();
-  // Starts a stream on `client` and tells the caller.
+  // Starts a stream on `client` and tells the caller (`was_idle`: taken from the idle list).
   void attach(CodecClient& client, http::ResponseDecoder& decoder, PoolCallbacks& callbacks,
-              http::StreamCallbacks& stream_callbacks);
+              http::StreamCallbacks& stream_callbacks, bool was_idle);
   // Serves the oldest pending request `client` may take (`unused`: it carried no stream yet);
   // false when there is none.
   bool servePending(CodecClient& client, bool unused);

@@ -247,6 +247,28 @@ TEST_F(Http1ConnPoolTest, KeepAliveRaceReportsResetBeforeResponseStarted) {
   finish();
 }
 
+TEST_F(Http1ConnPoolTest, AnIdleConnectionThatNeverServedStillReportsTheKeepAliveRace) {
+  // The first request is cancelled before its connection is up, so the connection waits idle
+  // without having served anything; the upstream then drops it as the next request arrives.
+  FakeUpstream upstream([](int fd, int) { readRequest(fd); });
+  makePool(upstream.port());
+
+  TestStream a;
+  Cancellable* handle = start(a);
+  ASSERT_NE(handle, nullptr);
+  handle->cancel();
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return pool_->idleConnections() == 1; }));
+
+  TestStream b;
+  EXPECT_EQ(start(b), nullptr);
+  EXPECT_TRUE(b.reused);  // so a router retries it on a new connection
+  ASSERT_TRUE(runUntil(dispatcher_, [&] { return b.done(); }));
+  ASSERT_TRUE(b.reset.has_value());
+  EXPECT_EQ(b.reset_details, "upstream_reset_before_response_started");
+  EXPECT_EQ(pool_->stats().rq_reused, 0u);  // the stat still counts requests after requests
+  finish();
+}
+
 TEST_F(Http1ConnPoolTest, ConnectionLostMidResponseReportsResetAfterResponseStarted) {
   FakeUpstream upstream([](int fd, int) {
     if (!readRequest(fd)) return;

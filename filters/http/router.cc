@@ -154,14 +154,14 @@ bool Router::prepareTunnel(http::RequestHeaders& headers) {
     connect_ = true;
     return true;
   }
-  // Towards HTTP/2 it goes on as the extended CONNECT it came as; towards HTTP/1.1 (or a
-  // `protocol: auto` cluster, which may speak either) as the Upgrade it stands for.
+  // It goes on as the Upgrade it stands for; an HTTP/2 upstream's codec sends that as the
+  // extended CONNECT it came as (dropping the key below, answering with its accept).
   upgrade_ = true;
-  if (cluster_->config().protocol != config::Cluster::Protocol::kHttp2 &&
-      http::equalsIgnoreCase(headers.upgrade, "websocket") &&
+  if (http::equalsIgnoreCase(headers.upgrade, "websocket") &&
       !headers.headers.has("sec-websocket-key")) {
     // RFC 8441 replaced the key with :protocol, but an HTTP/1.1 WebSocket server insists on one
-    // (RFC 6455 4.2.1): give it one, and check its answer to it (webSocketAcceptValid).
+    // (RFC 6455 4.2.1): give it one, and check its answer to it (webSocketAcceptValid). Which
+    // protocol the upstream speaks is the pool's to know (an `auto` cluster's may speak either).
     headers.headers.add("sec-websocket-key", http::webSocketKey(random_.next(), random_.next()));
     if (!headers.headers.has("sec-websocket-version")) {
       headers.headers.add("sec-websocket-version", "13");

@@ -37,7 +37,6 @@ bool LogSink::push(std::string_view line) {
     }
     const bool was_empty = pending_.empty();
     pending_.append(line);
-    ++pending_lines_;
     if (!was_empty) return true;  // the writer was already told
   }
   wake_.notify_one();
@@ -52,11 +51,8 @@ void LogSink::run() {
     wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
     if (pending_.empty()) break;  // stopping, and everything written
     batch.swap(pending_);
-    const size_t lines = pending_lines_;
-    pending_lines_ = 0;
     lock.unlock();
     const size_t lost = writeLineChunks(fd_, batch, PIPE_BUF);
-    written_.fetch_add(lines - lost, std::memory_order_relaxed);
     if (lost > 0) dropped_.fetch_add(lost, std::memory_order_relaxed);
     batch.clear();
     lock.lock();

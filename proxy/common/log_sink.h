@@ -30,7 +30,6 @@ class LogSink {
   // Any thread. False (and counted) when the line does not fit.
   bool push(std::string_view line);
 
-  uint64_t written() const { return written_.load(std::memory_order_relaxed); }
   // Lines dropped because the buffer was full, or that stdout refused.
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
@@ -42,10 +41,8 @@ class LogSink {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::string pending_;  // whole lines, under mutex_
-  size_t pending_lines_ = 0;
   bool stopping_ = false;
   std::thread thread_;
-  std::atomic<uint64_t> written_{0};
   std::atomic<uint64_t> dropped_{0};
 };
 

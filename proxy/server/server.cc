@@ -65,7 +65,7 @@ uint32_t defaultConcurrency() {
 }
 
 Server::Server(std::shared_ptr<const config::Bootstrap> config)
-    : config_(std::move(config)), main_("main") {}
+    : config_(std::move(config)), main_("main"), log_sink_(STDOUT_FILENO, kLogSinkBytes) {}
 
 Server::~Server() = default;
 
@@ -240,8 +240,7 @@ void Server::startSignals() {
 }
 
 int Server::run() {
-  log_sink_ = std::make_unique<LogSink>(STDOUT_FILENO, kLogSinkBytes);
-  const InstalledLogSink installed(*log_sink_);
+  const InstalledLogSink installed(log_sink_);
   const uint32_t concurrency =
       config_->concurrency > 0 ? config_->concurrency : defaultConcurrency();
   concurrency_ = concurrency;
@@ -389,7 +388,7 @@ stats::ServerStats Server::serverStats() const {
   s.draining = draining_ || listeners_drained_;
   s.concurrency = concurrency_;
   s.start_time_seconds = start_time_seconds_;
-  if (log_sink_) s.log_dropped = log_sink_->dropped();
+  s.log_dropped = log_sink_.dropped();
   if (access_log_) {
     s.access_log_lines = access_log_->pushed();
     s.access_log_dropped = access_log_->dropped() + access_log_->writeErrors();

@@ -96,7 +96,7 @@ class Server final : public admin::AdminHandler {
   std::vector<std::pair<std::string, std::string>> bound_addresses_;  // listener -> "ip:port"
 
   // Telemetry. The log sink carries every thread's log lines while run() runs.
-  std::unique_ptr<LogSink> log_sink_;
+  LogSink log_sink_;
   std::unique_ptr<access_log::AccessLogWriter> access_log_;
   std::vector<std::shared_ptr<StatsCollection>> collections_;
   uint32_t concurrency_ = 0;

@@ -44,7 +44,6 @@ TEST_F(LogSinkTest, WritesLinesInOrder) {
   EXPECT_TRUE(sink.push("two\n"));
   sink.stop();
   EXPECT_EQ(output(), "one\ntwo\n");
-  EXPECT_EQ(sink.written(), 2u);
   EXPECT_EQ(sink.dropped(), 0u);
 }
 
@@ -68,7 +67,6 @@ TEST_F(LogSinkTest, LinesTheFdRefusesCountAsDropped) {
   sink.push("two\n");
   sink.start();
   sink.stop();
-  EXPECT_EQ(sink.written(), 0u);
   EXPECT_EQ(sink.dropped(), 2u);
   ::close(full);
 }

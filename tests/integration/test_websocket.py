@@ -99,6 +99,25 @@ def test_bytes_sent_with_the_handshake_are_not_lost(make_proxy, ws_upstream):
     sock.close()
 
 
+def read_stream_slowly(client, proxy_pid, peak):
+    """Reads a /stream/N tunnel to its close frame as a slow reader (a pause every 2 MiB), checking
+    every byte of the pattern; returns (bytes received, the proxy's peak RSS, at least `peak`)."""
+    received = 0
+    expected = bytes(range(256)) * 256
+    for _ in range(100_000):  # frames; a 20 MiB stream comes in far fewer
+        frame = client.recv_frame()
+        assert frame is not None, f"the tunnel ended after {received} bytes"
+        opcode, payload, _ = frame
+        if opcode == OP_CLOSE:
+            return received, peak
+        assert payload == expected[:len(payload)]
+        received += len(payload)
+        if received % (2 * MIB) == 0:
+            peak = max(peak, rss_bytes(proxy_pid))
+            time.sleep(0.02)
+    raise AssertionError(f"no close frame after {received} bytes")
+
+
 def test_slow_reader_keeps_proxy_memory_bounded(make_proxy, ws_upstream):
     total = 20 * MIB
     proxy = make_proxy(ws_config(ws_upstream))
@@ -112,17 +131,7 @@ def test_slow_reader_keeps_proxy_memory_bounded(make_proxy, ws_upstream):
     assert stalled_at < total - 4 * MIB, stalled_at
     peak = rss_bytes(proxy.pid)
     print(f"stalled after {stalled_at / MIB:.1f} MiB, RSS +{(peak - baseline) / MIB:.1f} MiB")
-    received = 0
-    expected = bytes(range(256)) * 256
-    while True:
-        opcode, payload, _ = client.recv_frame()
-        if opcode == OP_CLOSE:
-            break
-        assert payload == expected[:len(payload)]
-        received += len(payload)
-        if received % (2 * MIB) == 0:
-            peak = max(peak, rss_bytes(proxy.pid))
-            time.sleep(0.02)  # a slow reader, still
+    received, peak = read_stream_slowly(client, proxy.pid, peak)
     assert received == total
     print(f"peak RSS +{(peak - baseline) / MIB:.1f} MiB")
     growth = peak - baseline

@@ -11,6 +11,7 @@ import pytest
 from harness import bootstrap, cluster, http_listener, route, rss_bytes, wait_until
 from harness.h2client import H2Client
 from harness.tls import Certs
+from test_websocket import read_stream_slowly
 from test_websocket_http2 import StreamFrames, open_websocket, send
 from upstreams.h2_websocket import H2WebSocketUpstream
 from upstreams.websocket import OP_CLOSE, OP_TEXT, WebSocketClient, accept_key, encode_frame
@@ -195,20 +196,7 @@ def test_slow_reader_holds_the_http2_upstream_back(make_proxy, make_h2_ws_upstre
     time.sleep(2)
     stalled_at = upstream.streamed
     assert stalled_at < total - 4 * MIB, stalled_at
-    peak = rss_bytes(proxy.pid)
-    received = 0
-    expected = bytes(range(256)) * 256
-    while True:
-        frame = client.recv_frame()
-        assert frame is not None, f"the tunnel ended after {received} bytes"
-        opcode, payload, _ = frame
-        if opcode == OP_CLOSE:
-            break
-        assert payload == expected[:len(payload)]
-        received += len(payload)
-        if received % (2 * MIB) == 0:
-            peak = max(peak, rss_bytes(proxy.pid))
-            time.sleep(0.02)
+    received, peak = read_stream_slowly(client, proxy.pid, rss_bytes(proxy.pid))
     assert received == total
     growth = peak - baseline
     print(f"stalled after {stalled_at / MIB:.1f} MiB, peak RSS +{growth / MIB:.1f} MiB")

@@ -43,6 +43,12 @@ bool LogSink::push(std::string_view line) {
   return true;
 }
 
+bool LogSink::flushWithin(std::chrono::milliseconds limit) {
+  std::unique_lock lock(mutex_);
+  if (!thread_.joinable()) return pending_.empty();
+  return written_.wait_for(lock, limit, [this] { return pending_.empty() && !writing_; });
+}
+
 void LogSink::run() {
   std::string batch;
   std::unique_lock lock(mutex_);
@@ -51,11 +57,14 @@ void LogSink::run() {
     wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
     if (pending_.empty()) break;  // stopping, and everything written
     batch.swap(pending_);
+    writing_ = true;
     lock.unlock();
     const size_t lost = writeLineChunks(fd_, batch, PIPE_BUF);
     if (lost > 0) dropped_.fetch_add(lost, std::memory_order_relaxed);
     batch.clear();
     lock.lock();
+    writing_ = false;
+    if (pending_.empty()) written_.notify_all();
   }
 }
 

@@ -7,6 +7,7 @@
 // start prints its error at once.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -30,6 +31,10 @@ class LogSink {
   // Any thread. False (and counted) when the line does not fit.
   bool push(std::string_view line);
 
+  // Waits at most `limit` for the thread to have written everything pushed so far; true if it
+  // did. For an exit that cannot wait for stop(): a stalled stdout costs it `limit`, not a hang.
+  bool flushWithin(std::chrono::milliseconds limit);
+
   // Lines dropped because the buffer was full, or that stdout refused.
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
@@ -40,7 +45,9 @@ class LogSink {
   const size_t capacity_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::string pending_;  // whole lines, under mutex_
+  std::condition_variable written_;  // pending_ is empty and no batch is being written
+  std::string pending_;              // whole lines, under mutex_
+  bool writing_ = false;             // a batch is out of pending_ but not yet written
   bool stopping_ = false;
   std::thread thread_;
   std::atomic<uint64_t> dropped_{0};

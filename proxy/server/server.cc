@@ -24,6 +24,9 @@ namespace {
 constexpr size_t kAccessLogRingBytes = 2 * 1024 * 1024;
 // Process log lines waiting for a stalled stdout: about 1,500 lines of debug output.
 constexpr size_t kLogSinkBytes = 256 * 1024;
+// How long an exit on a second signal waits for the sink to write its last lines (this one
+// included): long enough for any stdout that is being read, short enough to still be "at once".
+constexpr std::chrono::milliseconds kExitLogFlush{300};
 
 // Routes every thread's log lines through `sink` for the life of this object, then writes what
 // the sink still holds and goes back to direct writes, however Server::run() returns.
@@ -225,6 +228,7 @@ void Server::startSignals() {
     if (self->draining_) {
       // A second signal: the operator does not want to wait.
       LOG_WARN("second signal, exiting now", {"signal", signum});
+      self->log_sink_.flushWithin(kExitLogFlush);
       std::_Exit(1);
     }
     self->beginDrain(signum == SIGTERM ? "SIGTERM" : "SIGINT");

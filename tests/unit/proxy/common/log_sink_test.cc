@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
 
 #include "proxy/common/logger.h"
@@ -69,6 +70,38 @@ TEST_F(LogSinkTest, LinesTheFdRefusesCountAsDropped) {
   sink.stop();
   EXPECT_EQ(sink.dropped(), 2u);
   ::close(full);
+}
+
+TEST_F(LogSinkTest, FlushWithinReturnsOnceThePushedLinesAreWritten) {
+  // What an exit that cannot join the thread relies on: after flushWithin the lines are out.
+  ASSERT_EQ(::fcntl(fds_[0], F_SETFL, O_NONBLOCK), 0);
+  LogSink sink(fds_[1], 1024);
+  sink.start();
+  ASSERT_TRUE(sink.push("last words\n"));
+  EXPECT_TRUE(sink.flushWithin(std::chrono::seconds(10)));
+  char buf[64];
+  const ssize_t n = ::read(fds_[0], buf, sizeof(buf));  // must already be there
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "last words\n");
+  sink.stop();
+}
+
+TEST_F(LogSinkTest, FlushWithinGivesUpOnAStdoutThatStoppedReading) {
+  // Fill the pipe so the writer thread blocks in write(2) with a batch in hand.
+  ASSERT_EQ(::fcntl(fds_[1], F_SETFL, O_NONBLOCK), 0);
+  const std::string filler(4096, 'x');
+  while (::write(fds_[1], filler.data(), filler.size()) > 0) {
+  }
+  LogSink sink(fds_[1], 1024);
+  sink.start();
+  ASSERT_TRUE(sink.push("stuck\n"));
+  EXPECT_FALSE(sink.flushWithin(std::chrono::milliseconds(50)));
+  // Unblock the writer so stop() can join it.
+  ::fcntl(fds_[0], F_SETFL, O_NONBLOCK);
+  std::string drained = readAll(fds_[0]);
+  sink.stop();
+  drained += output();
+  EXPECT_EQ(drained.substr(drained.size() - 6), "stuck\n");
 }
 
 TEST_F(LogSinkTest, TheLoggerUsesTheInstalledSinkAndWritesDirectlyWithout) {

@@ -71,8 +71,20 @@ void Dispatcher::schedulePostIo(PostIoCallback* target) {
   ensureCheckSoon();
 }
 
+void Dispatcher::schedulePostIoAfterNextPoll(PostIoCallback* target) {
+  after_next_poll_.push_back(target);
+  ensureCheckSoon();
+}
+
 void Dispatcher::cancelPostIo(PostIoCallback* target) {
   std::replace(post_io_.begin(), post_io_.end(), target, static_cast<PostIoCallback*>(nullptr));
+  std::replace(after_next_poll_.begin(), after_next_poll_.end(), target,
+               static_cast<PostIoCallback*>(nullptr));
+}
+
+void Dispatcher::promoteAfterNextPoll() {
+  post_io_.insert(post_io_.end(), after_next_poll_.begin(), after_next_poll_.end());
+  after_next_poll_.clear();
 }
 
 void Dispatcher::onCheck(uv_check_t* handle) {
@@ -82,6 +94,11 @@ void Dispatcher::onCheck(uv_check_t* handle) {
   if (self->idle_active_) {
     self->idle_active_ = false;
     uv_idle_stop(&self->idle_);
+  }
+  if (!self->after_next_poll_.empty()) {
+    // Due at the next check; the idle handle keeps the poll in between from blocking.
+    self->promoteAfterNextPoll();
+    self->ensureCheckSoon();
   }
 }
 
@@ -109,6 +126,7 @@ void Dispatcher::run() {
   thread_id_ = uv_thread_self();
   thread_known_ = true;
   uv_run(&loop_, UV_RUN_DEFAULT);
+  promoteAfterNextPoll();
   runPostIo();
   clearDeferred();
 }
@@ -127,6 +145,7 @@ bool Dispatcher::shutdown() {
   if (closed_) return true;
   closed_ = true;
   drainPosted();
+  promoteAfterNextPoll();
   runPostIo();
   clearDeferred();
   if (wheel_ != nullptr) wheel_->close();

@@ -50,6 +50,11 @@ class Dispatcher {
   TimerWheel& timerWheel();
   void deferredDelete(std::unique_ptr<DeferredDeletable> object);
   void schedulePostIo(PostIoCallback* target);
+  // As schedulePostIo, but after one more (non-blocking) poll: what that poll brings joins the
+  // work. For output that many sources share, such as a multiplexed HTTP/2 connection, so that
+  // responses arriving a moment apart leave in one write instead of several.
+  void schedulePostIoAfterNextPoll(PostIoCallback* target);
+  // Cancels either kind.
   void cancelPostIo(PostIoCallback* target);
 
   // Loop time in milliseconds, cached per iteration (uv_now).
@@ -70,6 +75,8 @@ class Dispatcher {
   static void onCheck(uv_check_t* handle);
   void drainPosted();
   void runPostIo();
+  // Makes the targets waiting for one more poll due in the next post-I/O run.
+  void promoteAfterNextPoll();
   void clearDeferred();
   // Work scheduled outside an I/O pass (from a timer, say) must not wait for unrelated I/O:
   // an active idle handle makes the next poll return at once, so the check phase runs.
@@ -86,6 +93,7 @@ class Dispatcher {
   std::vector<std::unique_ptr<DeferredDeletable>> deferred_;
   std::vector<std::unique_ptr<DeferredDeletable>> deferred_batch_;  // being destroyed
   std::vector<PostIoCallback*> post_io_;
+  std::vector<PostIoCallback*> after_next_poll_;
   std::unique_ptr<TimerWheel> wheel_;
   uv_thread_t thread_id_{};
   bool thread_known_ = false;

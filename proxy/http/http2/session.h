@@ -21,7 +21,9 @@
 // Output. Frames a stream submits while the loop is handling other I/O (responses arriving from
 // upstreams) are serialized once, after the I/O pass, when the session has a dispatcher: one
 // nghttp2_session_mem_send run and one transport write for all of them instead of one per
-// frame. Control frames (GOAWAY, RST_STREAM, WINDOW_UPDATE) and input handling flush at once.
+// frame. While two or more streams are open, that waits for one more (non-blocking) poll, so
+// the other streams' output that it brings leaves in the same write. Control frames (GOAWAY,
+// RST_STREAM, WINDOW_UPDATE) and input handling flush at once.
 
 #include <nghttp2/nghttp2.h>
 
@@ -173,6 +175,8 @@ class Session : private event::PostIoCallback {
   void maybeFree(Stream& stream);
   std::vector<std::unique_ptr<Stream>>::iterator lowerBound(int32_t id);
   void onPostIo() override;
+  // At least two streams are not closed yet: others' output may be one poll away (sendSoon).
+  bool multiplexing() const;
 
   event::Dispatcher* const dispatcher_;
   bool send_scheduled_ = false;

@@ -22,10 +22,12 @@ using http1::testing::FakeServerCallbacks;
 class Pipe : public CodecTransport {
  public:
   void write(buffer::Buffer& data, bool) override {
+    ++writes;
     total += data.length();
     out.move(data);
   }
   buffer::Buffer out;
+  size_t writes = 0;
   size_t total = 0;
 };
 
@@ -46,8 +48,10 @@ class RecordingStreamCallbacks : public StreamCallbacks {
 };
 
 struct CodecPair {
-  explicit CodecPair(Http2Settings server_settings = {}, Http2Settings client_settings = {})
-      : server(to_client, callbacks, server_settings, &server_stats),
+  // With `server_dispatcher`, the server sends stream output after the I/O pass, as in the proxy.
+  explicit CodecPair(Http2Settings server_settings = {}, Http2Settings client_settings = {},
+                     event::Dispatcher* server_dispatcher = nullptr)
+      : server(to_client, callbacks, server_settings, &server_stats, server_dispatcher),
         client(to_server, client_settings, &client_stats) {
     client.flush();
   }

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "proxy/event/dispatcher.h"
 #include "tests/unit/proxy/http/http2/codec_pair.h"
 
 namespace podproxy::http::http2 {
@@ -186,6 +187,71 @@ TEST(Http2Codec, MultiplexesStreamsAndAnswersThemOutOfOrder) {
   ASSERT_NE(first.headers, nullptr);
   EXPECT_EQ(first.headers->status, 404);
   EXPECT_EQ(p.client.activeStreams(), 0u);
+}
+
+// Two responses on one connection: the first is encoded in one I/O pass, the second in the
+// next (an upstream's answer arriving a moment later). Returns the server's transport writes
+// from the first encode on, and checks both responses reach the client.
+size_t writesForResponsesAPollApart(bool second_stream_open) {
+  event::Dispatcher d("test");
+  size_t writes = 0;
+  {
+    CodecPair p({}, {}, &d);
+    FakeResponseDecoder first, second;
+    p.client.newStream(first).encodeHeaders(get("/1"), true);
+    if (second_stream_open) p.client.newStream(second).encodeHeaders(get("/2"), true);
+    p.pump();
+    const size_t before = p.to_client.writes;
+    ResponseHeaders rh;
+    rh.status = 200;
+    d.post([&] {
+      p.callbacks.encoders[0]->encodeHeaders(rh, true);
+      d.post([&] {
+        if (second_stream_open) p.callbacks.encoders[1]->encodeHeaders(rh, true);
+        d.post([&] { d.exit(); });
+      });
+    });
+    d.run();
+    writes = p.to_client.writes - before;
+    p.pump();
+    EXPECT_NE(first.headers, nullptr);
+    if (second_stream_open) EXPECT_NE(second.headers, nullptr);
+  }
+  EXPECT_TRUE(d.shutdown());
+  return writes;
+}
+
+TEST(Http2Codec, MultiplexedResponsesAPollApartLeaveInOneWrite) {
+  // The first response waits one more poll for the other open stream's: the client reads both
+  // at once instead of waking twice.
+  EXPECT_EQ(writesForResponsesAPollApart(true), 1u);
+}
+
+TEST(Http2Codec, ALoneStreamsResponseLeavesAtTheEndOfItsPass) {
+  // Nothing else can join it, so it does not wait: the write is done before the next poll.
+  event::Dispatcher d("test");
+  {
+    CodecPair p({}, {}, &d);
+    FakeResponseDecoder only;
+    p.client.newStream(only).encodeHeaders(get("/1"), true);
+    p.pump();
+    const size_t before = p.to_client.writes;
+    size_t written_by_next_poll = 0;
+    ResponseHeaders rh;
+    rh.status = 200;
+    d.post([&] {
+      p.callbacks.encoders[0]->encodeHeaders(rh, true);
+      d.post([&] {
+        written_by_next_poll = p.to_client.writes - before;
+        d.exit();
+      });
+    });
+    d.run();
+    EXPECT_EQ(written_by_next_poll, 1u);
+    p.pump();
+    EXPECT_NE(only.headers, nullptr);
+  }
+  EXPECT_TRUE(d.shutdown());
 }
 
 TEST(Http2Codec, ReadDisabledStreamStopsThePeerAtTheWindow) {

@@ -343,6 +343,18 @@ def test_drain_timeout_bounds_the_wait_for_slow_requests(make_proxy, http_upstre
         conn.close()
 
 
+def send_refused_requests(proxy, count):
+    """`count` smuggling attempts on new connections: each answered 400 at once, and each a
+    debug line ("downstream protocol error") of about 200 bytes."""
+    smuggle = (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    for i in range(count):
+        with socket.create_connection(("127.0.0.1", proxy.port("ingress")), timeout=5) as s:
+            s.sendall(smuggle)
+            head = s.recv(64)  # a worker blocked on stdout would time out here
+            assert head.startswith(b"HTTP/1.1 400 "), (i, head)
+
+
 def test_second_sigterm_exits_at_once(make_proxy, http_upstream):
     config = basic_config(http_upstream, timeout="10s")
     config["drain_timeout"] = "30s"
@@ -365,6 +377,33 @@ def test_second_sigterm_exits_at_once(make_proxy, http_upstream):
         assert code != 0, "an interrupted drain is not a clean exit"
         assert proxy.find_logs(msg="second signal, exiting now")
     finally:
+        conn.close()
+
+
+def test_second_sigterm_does_not_wait_for_a_stalled_stdout(make_proxy, http_upstream):
+    # The second signal gives the log sink a bounded moment (300 ms) to write its last lines;
+    # a log collector that stopped reading must not hold the exit beyond it.
+    config = basic_config(http_upstream, timeout="10s")
+    config["drain_timeout"] = "30s"
+    proxy = make_proxy(config, log_level="debug", concurrency=1)
+    conn = RawConnection(proxy.port("ingress"), timeout=10)
+    proxy.pause_output()
+    try:
+        # ~200-byte debug lines: 100 KB fill the pipe (64 KiB) and leave the rest in the sink.
+        send_refused_requests(proxy, 500)
+        conn.send(b"GET /delay/5000 HTTP/1.1\r\nhost: x\r\n\r\n")
+        assert http_upstream.wait_for_requests(1, timeout=5)
+        proxy.signal(signal.SIGTERM)
+        wait_until(lambda: admin_get(proxy, "/ready").status == 503, timeout=5,
+                   message="the drain to start")
+
+        started = time.monotonic()
+        code = proxy.stop(signal.SIGTERM, timeout=5)
+
+        assert time.monotonic() - started < 2.0
+        assert code == 1, "exited by itself, after the bounded wait for stdout"
+    finally:
+        proxy.resume_output()
         conn.close()
 
 
@@ -466,16 +505,10 @@ def test_a_stalled_stdout_drops_log_lines_but_blocks_no_loop(make_proxy, http_up
     # are dropped and counted. No event loop waits for stdout: every request is answered at
     # once, and so is the admin server on the main thread.
     proxy = make_proxy(basic_config(http_upstream), log_level="debug", concurrency=1)
-    smuggle = (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
-               b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
     requests = 3000  # ~200-byte lines: 600 KB, past the pipe (64 KiB) and the sink together
     proxy.pause_output()
     try:
-        for i in range(requests):
-            with socket.create_connection(("127.0.0.1", proxy.port("ingress")), timeout=5) as s:
-                s.sendall(smuggle)
-                head = s.recv(64)  # a worker blocked on stdout would time out here
-                assert head.startswith(b"HTTP/1.1 400 "), (i, head)
+        send_refused_requests(proxy, requests)
         dropped = proxy.stats()["log.dropped"]
         assert dropped > 0
     finally:

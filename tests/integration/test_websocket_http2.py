@@ -4,7 +4,6 @@ HTTP/1.1 WebSocket upstream (upstreams/websocket.py, which insists on an RFC 645
 Upgrade, answers 200 for its 101, and carries DATA frames as the tunnel's bytes both ways, with
 half-close (END_STREAM <-> FIN), resets and backpressure."""
 
-import socket
 import struct
 import time
 
@@ -31,6 +30,18 @@ def open_websocket(client, path, extra=()):
     return client.request(path, method="CONNECT", end_stream=False,
                           headers=[(":protocol", "websocket"), ("sec-websocket-version", "13"),
                                    *extra])
+
+
+def open_accepted_websocket(client, path, extra=()):
+    """open_websocket, then waits for the answer and checks it is RFC 8441's: 200 and none of
+    RFC 6455's Upgrade machinery (no accept: the key was the proxy's, not the client's).
+    Returns the stream id."""
+    sid = open_websocket(client, path, extra)
+    assert client.wait(lambda: client.streams[sid].headers is not None)
+    s = client.streams[sid]
+    assert s.status == 200, s.headers
+    assert "sec-websocket-accept" not in s.headers and "upgrade" not in s.headers
+    return sid
 
 
 class StreamFrames:
@@ -69,12 +80,8 @@ def test_server_advertises_extended_connect(make_proxy, ws_upstream):
 def test_websocket_echo_over_http2(make_proxy, ws_upstream):
     proxy = make_proxy(ws_config(ws_upstream))
     with H2Client(proxy.port("ingress")) as c:
-        sid = open_websocket(c, "/echo", [("sec-websocket-protocol", "chat")])
-        assert c.wait(lambda: c.streams[sid].headers is not None)
+        sid = open_accepted_websocket(c, "/echo", [("sec-websocket-protocol", "chat")])
         s = c.streams[sid]
-        # RFC 8441 5: 200, no Upgrade machinery, no accept (the key was ours, not the client's).
-        assert s.status == 200, s.headers
-        assert "sec-websocket-accept" not in s.headers and "upgrade" not in s.headers
         assert "content-length" not in s.headers
         # The upstream saw an RFC 6455 handshake: GET, the offer, and a key it could answer.
         target, seen = ws_upstream.requests[-1]
@@ -104,9 +111,7 @@ def test_websocket_echo_over_http2(make_proxy, ws_upstream):
 def test_client_end_stream_half_closes_the_upstream(make_proxy, ws_upstream):
     proxy = make_proxy(ws_config(ws_upstream))
     with H2Client(proxy.port("ingress")) as c:
-        sid = open_websocket(c, "/until-eof")
-        assert c.wait(lambda: c.streams[sid].headers is not None)
-        assert c.streams[sid].status == 200
+        sid = open_accepted_websocket(c, "/until-eof")
         frames = [encode_frame(OP_BINARY, b"a" * n, mask=True) for n in (10, 1000, 70000)]
         for f in frames[:-1]:
             send(c, sid, f)

@@ -12,7 +12,7 @@ from harness import bootstrap, cluster, http_listener, route, rss_bytes, wait_un
 from harness.h2client import H2Client
 from harness.tls import Certs
 from test_websocket import read_stream_slowly
-from test_websocket_http2 import StreamFrames, open_websocket, send
+from test_websocket_http2 import StreamFrames, open_accepted_websocket, open_websocket, send
 from upstreams.h2_websocket import H2WebSocketUpstream
 from upstreams.websocket import OP_CLOSE, OP_TEXT, WebSocketClient, accept_key, encode_frame
 
@@ -102,11 +102,8 @@ def test_http2_extended_connect_through_an_http2_upstream(make_proxy, make_h2_ws
     upstream = make_h2_ws_upstream()
     proxy = make_proxy(ws_config(upstream))
     with H2Client(proxy.port("ingress")) as c:
-        sid = open_websocket(c, "/echo", [("sec-websocket-protocol", "chat")])
-        assert c.wait(lambda: c.streams[sid].headers is not None)
+        sid = open_accepted_websocket(c, "/echo", [("sec-websocket-protocol", "chat")])
         s = c.streams[sid]
-        assert s.status == 200, s.headers
-        assert "sec-websocket-accept" not in s.headers and "upgrade" not in s.headers
         seen = upstream.requests[-1]
         assert_extended_connect(seen, "/echo")
         assert seen["sec-websocket-protocol"] == "chat"
@@ -222,9 +219,7 @@ def test_auto_cluster_whose_alpn_picks_h2_carries_the_websocket(make_proxy, make
     # An HTTP/2 client's extended CONNECT: the router gave it an RFC 6455 key (the cluster may
     # speak HTTP/1.1), which the HTTP/2 request must not carry.
     with H2Client(proxy.port("ingress")) as c:
-        sid = open_websocket(c, "/echo")
-        assert c.wait(lambda: c.streams[sid].headers is not None)
-        assert c.streams[sid].status == 200
+        sid = open_accepted_websocket(c, "/echo")
         assert_extended_connect(upstream.requests[-1], "/echo")
         frames = StreamFrames(c, sid)
         send(c, sid, encode_frame(OP_TEXT, b"again", mask=True))

@@ -26,7 +26,9 @@ class AccessLogRing {
   size_t drainTo(std::string& out, size_t max_bytes);
 
   size_t capacity() const { return mask_ + 1; }
-  // Any thread.
+  // Any thread. Bytes pushed so far (a position that only grows): once the consumer has taken
+  // and written this many, every line pushed before the call is out.
+  uint64_t pushedBytes() const { return head_.load(std::memory_order_acquire); }
   uint64_t pushed() const { return pushed_.load(std::memory_order_relaxed); }
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 

@@ -22,8 +22,8 @@ AccessLogWriter::~AccessLogWriter() {
 }
 
 AccessLogRing& AccessLogWriter::addRing(size_t capacity) {
-  rings_.push_back(std::make_unique<AccessLogRing>(capacity));
-  return *rings_.back();
+  sources_.push_back(std::make_unique<Source>(capacity));
+  return sources_.back()->ring;
 }
 
 void AccessLogWriter::start() {
@@ -42,21 +42,41 @@ void AccessLogWriter::stop() {
   thread_.join();
 }
 
+bool AccessLogWriter::flushWithin(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  std::unique_lock lock(mutex_);
+  if (!thread_.joinable()) return false;
+  wake_.notify_one();  // rather than at its next idle poll
+  for (const auto& source : sources_) {
+    const uint64_t target = source->ring.pushedBytes();
+    const bool out = written_.wait_until(lock, deadline, [&] {
+      return source->written_bytes.load(std::memory_order_acquire) >= target;
+    });
+    if (!out) return false;
+  }
+  return true;
+}
+
 uint64_t AccessLogWriter::pushed() const {
   uint64_t total = 0;
-  for (const auto& r : rings_) total += r->pushed();
+  for (const auto& s : sources_) total += s->ring.pushed();
   return total;
 }
 
 uint64_t AccessLogWriter::dropped() const {
   uint64_t total = 0;
-  for (const auto& r : rings_) total += r->dropped();
+  for (const auto& s : sources_) total += s->ring.dropped();
   return total;
 }
 
 void AccessLogWriter::run() {
   while (true) {
-    if (drainOnce()) continue;
+    if (drainOnce()) {
+      // One uncontended lock per round of up to 256 KiB per ring; it lets flushWithin sleep.
+      std::lock_guard lock(mutex_);
+      written_.notify_all();
+      continue;
+    }
     std::unique_lock lock(mutex_);
     if (stopping_) break;
     wake_.wait_for(lock, kIdlePoll);
@@ -67,14 +87,16 @@ void AccessLogWriter::run() {
 
 bool AccessLogWriter::drainOnce() {
   bool wrote = false;
-  for (auto& ring : rings_) {
+  for (auto& source : sources_) {
     // A bounded amount per ring per round, so one busy worker cannot starve the others.
     for (int i = 0; i < 64; ++i) {
       batch_.clear();
-      if (ring->drainTo(batch_, kChunk) == 0) break;
+      const size_t taken = source->ring.drainTo(batch_, kChunk);
+      if (taken == 0) break;
       if (!writeFully(fd_, batch_)) {
         write_errors_.fetch_add(std::ranges::count(batch_, '\n'), std::memory_order_relaxed);
       }
+      source->written_bytes.fetch_add(taken, std::memory_order_release);
       wrote = true;
     }
   }

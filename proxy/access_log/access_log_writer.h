@@ -5,6 +5,8 @@
 // Each write(2) carries whole lines and at most PIPE_BUF bytes, so lines never interleave with
 // the process log lines other threads write to the same pipe.
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -28,6 +30,10 @@ class AccessLogWriter {
   void start();
   // Writes what the rings still hold, then joins the thread. Producers must have stopped.
   void stop();
+  // Waits at most `limit` for the thread to have written every line pushed before the call;
+  // true if it did. Producers may go on. For an exit that cannot wait for stop(): a stalled
+  // stdout costs it `limit`, not a hang.
+  bool flushWithin(std::chrono::milliseconds limit);
 
   uint64_t pushed() const;
   uint64_t dropped() const;
@@ -39,11 +45,18 @@ class AccessLogWriter {
   // Drains every ring once; returns whether anything was written.
   bool drainOnce();
 
+  struct Source {
+    explicit Source(size_t capacity) : ring(capacity) {}
+    AccessLogRing ring;
+    std::atomic<uint64_t> written_bytes{0};  // of ring.pushedBytes(): taken and written (or lost)
+  };
+
   const int fd_;
-  std::vector<std::unique_ptr<AccessLogRing>> rings_;
+  std::vector<std::unique_ptr<Source>> sources_;
   std::thread thread_;
-  std::mutex mutex_;  // the writer's sleep only; producers never take it
+  std::mutex mutex_;  // the writer's sleep and flushWithin's wait; producers never take it
   std::condition_variable wake_;
+  std::condition_variable written_;  // a drain round wrote something
   bool stopping_ = false;
   std::string batch_;
   std::atomic<uint64_t> write_errors_{0};

@@ -24,8 +24,8 @@ namespace {
 constexpr size_t kAccessLogRingBytes = 2 * 1024 * 1024;
 // Process log lines waiting for a stalled stdout: about 1,500 lines of debug output.
 constexpr size_t kLogSinkBytes = 256 * 1024;
-// How long an exit on a second signal waits for the sink to write its last lines (this one
-// included): long enough for any stdout that is being read, short enough to still be "at once".
+// How long an exit on a second signal waits for the access-log writer and the sink to write their
+// last lines: long enough for any stdout that is being read, short enough to still be "at once".
 constexpr std::chrono::milliseconds kExitLogFlush{300};
 
 // Routes every thread's log lines through `sink` for the life of this object, then writes what
@@ -228,7 +228,15 @@ void Server::startSignals() {
     if (self->draining_) {
       // A second signal: the operator does not want to wait.
       LOG_WARN("second signal, exiting now", {"signal", signum});
-      self->log_sink_.flushWithin(kExitLogFlush);
+      // First the access-log lines of the requests that just finished, then the process log
+      // (this line included), both within the one bound.
+      const auto deadline = std::chrono::steady_clock::now() + kExitLogFlush;
+      const auto left = [deadline] {
+        return std::chrono::ceil<std::chrono::milliseconds>(std::max(
+            deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration{}));
+      };
+      if (self->access_log_ != nullptr) self->access_log_->flushWithin(left());
+      self->log_sink_.flushWithin(left());
       std::_Exit(1);
     }
     self->beginDrain(signum == SIGTERM ? "SIGTERM" : "SIGINT");

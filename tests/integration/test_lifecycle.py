@@ -380,6 +380,33 @@ def test_second_sigterm_exits_at_once(make_proxy, http_upstream):
         conn.close()
 
 
+def test_second_sigterm_writes_the_access_log_lines_of_finished_requests(make_proxy,
+                                                                         http_upstream):
+    # Access-log lines wait in the worker's ring for the writer thread, which looks every 5 ms:
+    # a second signal right after a response must not lose that response's line.
+    config = basic_config(http_upstream, timeout="10s")
+    config["drain_timeout"] = "30s"
+    proxy = make_proxy(config, concurrency=1)
+    slow = RawConnection(proxy.port("ingress"), timeout=10)
+    last = RawConnection(proxy.port("ingress"), timeout=10)
+    try:
+        slow.send(b"GET /delay/5000 HTTP/1.1\r\nhost: x\r\n\r\n")
+        last.send(b"GET /delay/300/last-words HTTP/1.1\r\nhost: x\r\n\r\n")
+        assert http_upstream.wait_for_requests(2, timeout=5)
+        proxy.signal(signal.SIGTERM)
+        proxy.wait_for_log(msg="draining")
+
+        # The drain lets the request in flight finish; the second signal follows its response.
+        assert last.read_response().status == 200
+        code = proxy.stop(signal.SIGTERM, timeout=5)
+
+        assert code == 1
+        assert [e for e in proxy.find_logs(path="/delay/300/last-words") if "response_code" in e]
+    finally:
+        slow.close()
+        last.close()
+
+
 def test_second_sigterm_does_not_wait_for_a_stalled_stdout(make_proxy, http_upstream):
     # The second signal gives the log sink a bounded moment (300 ms) to write its last lines;
     # a log collector that stopped reading must not hold the exit beyond it.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
 #include <thread>
 
@@ -111,6 +112,56 @@ TEST(AccessLogWriter, WritesEveryRingToTheFileDescriptor) {
   EXPECT_EQ(got.size(), 16u);
   EXPECT_NE(got.find("{\"a\":1}\n"), std::string::npos);
   EXPECT_NE(got.find("{\"b\":2}\n"), std::string::npos);
+}
+
+TEST(AccessLogWriter, FlushWithinReturnsOnceEveryRingsLinesAreWritten) {
+  // What an exit that cannot join the thread relies on: after flushWithin the lines are out,
+  // not waiting for the writer's next idle poll.
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_EQ(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+  AccessLogWriter writer(fds[1]);
+  AccessLogRing& a = writer.addRing(1024);
+  AccessLogRing& b = writer.addRing(1024);
+  writer.start();
+  ASSERT_TRUE(a.tryPush("{\"a\":1}\n"));
+  ASSERT_TRUE(b.tryPush("{\"b\":2}\n"));
+  EXPECT_TRUE(writer.flushWithin(std::chrono::seconds(10)));
+  char buf[64];
+  const ssize_t n = read(fds[0], buf, sizeof(buf));  // must already be there
+  ASSERT_EQ(n, 16);
+  EXPECT_EQ(std::string(buf, 16), "{\"a\":1}\n{\"b\":2}\n");
+  writer.stop();
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST(AccessLogWriter, FlushWithinGivesUpOnAStdoutThatStoppedReading) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  // Fill the pipe so the writer thread blocks in write(2) with the line in hand.
+  ASSERT_EQ(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0);
+  const std::string filler(4096, 'x');
+  while (write(fds[1], filler.data(), filler.size()) > 0) {
+  }
+  ASSERT_EQ(fcntl(fds[1], F_SETFL, 0), 0);
+  AccessLogWriter writer(fds[1]);
+  AccessLogRing& ring = writer.addRing(1024);
+  writer.start();
+  ASSERT_TRUE(ring.tryPush("stuck\n"));
+  EXPECT_FALSE(writer.flushWithin(std::chrono::milliseconds(50)));
+  // Unblock the writer so stop() can join it, and find the line behind the filler.
+  std::string got;
+  std::thread reader([&] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof(buf))) > 0) got.append(buf, static_cast<size_t>(n));
+  });
+  writer.stop();
+  close(fds[1]);
+  reader.join();
+  close(fds[0]);
+  EXPECT_EQ(got.substr(got.size() - 6), "stuck\n");
 }
 
 }  // namespace

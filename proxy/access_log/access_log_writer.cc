@@ -42,10 +42,10 @@ void AccessLogWriter::stop() {
   thread_.join();
 }
 
-bool AccessLogWriter::flushWithin(std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
+bool AccessLogWriter::flushUntil(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(mutex_);
-  if (!thread_.joinable()) return false;
+  // Without the thread nothing more gets written: look, do not wait.
+  if (!thread_.joinable()) deadline = std::chrono::steady_clock::now();
   wake_.notify_one();  // rather than at its next idle poll
   for (const auto& source : sources_) {
     const uint64_t target = source->ring.pushedBytes();
@@ -72,7 +72,7 @@ uint64_t AccessLogWriter::dropped() const {
 void AccessLogWriter::run() {
   while (true) {
     if (drainOnce()) {
-      // One uncontended lock per round of up to 256 KiB per ring; it lets flushWithin sleep.
+      // One uncontended lock per round of up to 256 KiB per ring; it lets flushUntil sleep.
       std::lock_guard lock(mutex_);
       written_.notify_all();
       continue;

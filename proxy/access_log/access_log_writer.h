@@ -30,10 +30,10 @@ class AccessLogWriter {
   void start();
   // Writes what the rings still hold, then joins the thread. Producers must have stopped.
   void stop();
-  // Waits at most `limit` for the thread to have written every line pushed before the call;
-  // true if it did. Producers may go on. For an exit that cannot wait for stop(): a stalled
-  // stdout costs it `limit`, not a hang.
-  bool flushWithin(std::chrono::milliseconds limit);
+  // Waits until `deadline` at most for the thread to have written every line pushed before the
+  // call; true if it did. Producers may go on. For an exit that cannot wait for stop(): a stalled
+  // stdout costs it the time to `deadline`, not a hang.
+  bool flushUntil(std::chrono::steady_clock::time_point deadline);
 
   uint64_t pushed() const;
   uint64_t dropped() const;
@@ -54,7 +54,7 @@ class AccessLogWriter {
   const int fd_;
   std::vector<std::unique_ptr<Source>> sources_;
   std::thread thread_;
-  std::mutex mutex_;  // the writer's sleep and flushWithin's wait; producers never take it
+  std::mutex mutex_;  // the writer's sleep and flushUntil's wait; producers never take it
   std::condition_variable wake_;
   std::condition_variable written_;  // a drain round wrote something
   bool stopping_ = false;

@@ -43,10 +43,10 @@ bool LogSink::push(std::string_view line) {
   return true;
 }
 
-bool LogSink::flushWithin(std::chrono::milliseconds limit) {
+bool LogSink::flushUntil(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(mutex_);
   if (!thread_.joinable()) return pending_.empty();
-  return written_.wait_for(lock, limit, [this] { return pending_.empty() && !writing_; });
+  return written_.wait_until(lock, deadline, [this] { return pending_.empty() && !writing_; });
 }
 
 void LogSink::run() {

@@ -31,9 +31,10 @@ class LogSink {
   // Any thread. False (and counted) when the line does not fit.
   bool push(std::string_view line);
 
-  // Waits at most `limit` for the thread to have written everything pushed so far; true if it
-  // did. For an exit that cannot wait for stop(): a stalled stdout costs it `limit`, not a hang.
-  bool flushWithin(std::chrono::milliseconds limit);
+  // Waits until `deadline` at most for the thread to have written everything pushed so far;
+  // true if it did. For an exit that cannot wait for stop(): a stalled stdout costs it the time
+  // to `deadline`, not a hang.
+  bool flushUntil(std::chrono::steady_clock::time_point deadline);
 
   // Lines dropped because the buffer was full, or that stdout refused.
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }

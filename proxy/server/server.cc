@@ -231,12 +231,8 @@ void Server::startSignals() {
       // First the access-log lines of the requests that just finished, then the process log
       // (this line included), both within the one bound.
       const auto deadline = std::chrono::steady_clock::now() + kExitLogFlush;
-      const auto left = [deadline] {
-        return std::chrono::ceil<std::chrono::milliseconds>(std::max(
-            deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration{}));
-      };
-      if (self->access_log_ != nullptr) self->access_log_->flushWithin(left());
-      self->log_sink_.flushWithin(left());
+      if (self->access_log_ != nullptr) self->access_log_->flushUntil(deadline);
+      self->log_sink_.flushUntil(deadline);
       std::_Exit(1);
     }
     self->beginDrain(signum == SIGTERM ? "SIGTERM" : "SIGINT");

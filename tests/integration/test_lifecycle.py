@@ -408,8 +408,9 @@ def test_second_sigterm_writes_the_access_log_lines_of_finished_requests(make_pr
 
 
 def test_second_sigterm_does_not_wait_for_a_stalled_stdout(make_proxy, http_upstream):
-    # The second signal gives the log sink a bounded moment (300 ms) to write its last lines;
-    # a log collector that stopped reading must not hold the exit beyond it.
+    # The second signal gives the access-log writer and the log sink one bounded moment (300 ms)
+    # to write their last lines; a log collector that stopped reading must not hold the exit
+    # beyond it.
     config = basic_config(http_upstream, timeout="10s")
     config["drain_timeout"] = "30s"
     proxy = make_proxy(config, log_level="debug", concurrency=1)
@@ -418,6 +419,9 @@ def test_second_sigterm_does_not_wait_for_a_stalled_stdout(make_proxy, http_upst
     try:
         # ~200-byte debug lines: 100 KB fill the pipe (64 KiB) and leave the rest in the sink.
         send_refused_requests(proxy, 500)
+        # Access-log lines behind them: the access-log writer is stuck in write(2) too.
+        for _ in range(20):
+            assert http_get(proxy.port("ingress"), "/").status == 200
         conn.send(b"GET /delay/5000 HTTP/1.1\r\nhost: x\r\n\r\n")
         assert http_upstream.wait_for_requests(1, timeout=5)
         proxy.signal(signal.SIGTERM)

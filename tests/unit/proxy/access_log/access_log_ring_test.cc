@@ -114,8 +114,8 @@ TEST(AccessLogWriter, WritesEveryRingToTheFileDescriptor) {
   EXPECT_NE(got.find("{\"b\":2}\n"), std::string::npos);
 }
 
-TEST(AccessLogWriter, FlushWithinReturnsOnceEveryRingsLinesAreWritten) {
-  // What an exit that cannot join the thread relies on: after flushWithin the lines are out,
+TEST(AccessLogWriter, FlushUntilReturnsOnceEveryRingsLinesAreWritten) {
+  // What an exit that cannot join the thread relies on: after flushUntil the lines are out,
   // not waiting for the writer's next idle poll.
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
@@ -126,7 +126,7 @@ TEST(AccessLogWriter, FlushWithinReturnsOnceEveryRingsLinesAreWritten) {
   writer.start();
   ASSERT_TRUE(a.tryPush("{\"a\":1}\n"));
   ASSERT_TRUE(b.tryPush("{\"b\":2}\n"));
-  EXPECT_TRUE(writer.flushWithin(std::chrono::seconds(10)));
+  EXPECT_TRUE(writer.flushUntil(std::chrono::steady_clock::now() + std::chrono::seconds(10)));
   char buf[64];
   const ssize_t n = read(fds[0], buf, sizeof(buf));  // must already be there
   ASSERT_EQ(n, 16);
@@ -136,7 +136,27 @@ TEST(AccessLogWriter, FlushWithinReturnsOnceEveryRingsLinesAreWritten) {
   close(fds[1]);
 }
 
-TEST(AccessLogWriter, FlushWithinGivesUpOnAStdoutThatStoppedReading) {
+TEST(AccessLogWriter, FlushUntilWithoutTheThreadTellsWhetherEverythingIsOut) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  {
+    AccessLogWriter writer(fds[1]);
+    AccessLogRing& ring = writer.addRing(1024);
+    const auto soon = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+    EXPECT_TRUE(writer.flushUntil(soon));  // nothing was pushed
+    ASSERT_TRUE(ring.tryPush("late\n"));
+    EXPECT_FALSE(writer.flushUntil(soon));  // and nothing will write it
+    writer.start();
+    writer.stop();  // writes what the ring holds
+    EXPECT_TRUE(writer.flushUntil(soon));
+  }
+  close(fds[1]);
+  char buf[16];
+  EXPECT_EQ(read(fds[0], buf, sizeof(buf)), 5);
+  close(fds[0]);
+}
+
+TEST(AccessLogWriter, FlushUntilGivesUpOnAStdoutThatStoppedReading) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   // Fill the pipe so the writer thread blocks in write(2) with the line in hand.
@@ -149,7 +169,7 @@ TEST(AccessLogWriter, FlushWithinGivesUpOnAStdoutThatStoppedReading) {
   AccessLogRing& ring = writer.addRing(1024);
   writer.start();
   ASSERT_TRUE(ring.tryPush("stuck\n"));
-  EXPECT_FALSE(writer.flushWithin(std::chrono::milliseconds(50)));
+  EXPECT_FALSE(writer.flushUntil(std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
   // Unblock the writer so stop() can join it, and find the line behind the filler.
   std::string got;
   std::thread reader([&] {

@@ -72,13 +72,13 @@ TEST_F(LogSinkTest, LinesTheFdRefusesCountAsDropped) {
   ::close(full);
 }
 
-TEST_F(LogSinkTest, FlushWithinReturnsOnceThePushedLinesAreWritten) {
-  // What an exit that cannot join the thread relies on: after flushWithin the lines are out.
+TEST_F(LogSinkTest, FlushUntilReturnsOnceThePushedLinesAreWritten) {
+  // What an exit that cannot join the thread relies on: after flushUntil the lines are out.
   ASSERT_EQ(::fcntl(fds_[0], F_SETFL, O_NONBLOCK), 0);
   LogSink sink(fds_[1], 1024);
   sink.start();
   ASSERT_TRUE(sink.push("last words\n"));
-  EXPECT_TRUE(sink.flushWithin(std::chrono::seconds(10)));
+  EXPECT_TRUE(sink.flushUntil(std::chrono::steady_clock::now() + std::chrono::seconds(10)));
   char buf[64];
   const ssize_t n = ::read(fds_[0], buf, sizeof(buf));  // must already be there
   ASSERT_GT(n, 0);
@@ -86,7 +86,7 @@ TEST_F(LogSinkTest, FlushWithinReturnsOnceThePushedLinesAreWritten) {
   sink.stop();
 }
 
-TEST_F(LogSinkTest, FlushWithinGivesUpOnAStdoutThatStoppedReading) {
+TEST_F(LogSinkTest, FlushUntilGivesUpOnAStdoutThatStoppedReading) {
   // Fill the pipe so the writer thread blocks in write(2) with a batch in hand.
   ASSERT_EQ(::fcntl(fds_[1], F_SETFL, O_NONBLOCK), 0);
   const std::string filler(4096, 'x');
@@ -95,7 +95,7 @@ TEST_F(LogSinkTest, FlushWithinGivesUpOnAStdoutThatStoppedReading) {
   LogSink sink(fds_[1], 1024);
   sink.start();
   ASSERT_TRUE(sink.push("stuck\n"));
-  EXPECT_FALSE(sink.flushWithin(std::chrono::milliseconds(50)));
+  EXPECT_FALSE(sink.flushUntil(std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
   // Unblock the writer so stop() can join it.
   ::fcntl(fds_[0], F_SETFL, O_NONBLOCK);
   std::string drained = readAll(fds_[0]);

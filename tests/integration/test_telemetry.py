@@ -278,12 +278,8 @@ def test_real_prometheus_scrapes_istio_metrics(make_proxy, http_upstream, promet
 
 # --- access logs -------------------------------------------------------------------------------
 
-def access_logs(proxy, **fields):
-    return [e for e in proxy.find_logs(**fields) if "response_flags" in e and "msg" not in e]
-
-
 def wait_access_log(proxy, **fields):
-    return wait_until(lambda: access_logs(proxy, **fields), timeout=5,
+    return wait_until(lambda: proxy.access_logs(**fields), timeout=5,
                       message=f"an access log line with {fields}")[-1]
 
 
@@ -372,7 +368,7 @@ def test_access_log_drops_are_counted_not_queued(make_proxy, http_upstream):
     proxy = make_proxy(telemetry_config(http_upstream))
     for i in range(20):
         assert http_get(proxy.port("ingress"), f"/app/{i}").status == 200
-    wait_until(lambda: len(access_logs(proxy)) >= 20, timeout=5)
+    wait_until(lambda: len(proxy.access_logs()) >= 20, timeout=5)
     samples = parse_exposition(scrape(proxy))
     [(_, lines)] = series(samples, "podproxy_access_log_lines_total")
     [(_, dropped)] = series(samples, "podproxy_access_log_dropped_total")
@@ -400,7 +396,7 @@ def test_a_stalled_stdout_drops_access_log_lines_but_no_request(make_proxy, http
     finally:
         proxy.resume_output()
     # What was accepted arrives whole once the reader is back: every line parses, none is lost.
-    wait_until(lambda: len(access_logs(proxy, response_code=404)) == lines, timeout=20,
+    wait_until(lambda: len(proxy.access_logs(response_code=404)) == lines, timeout=20,
                message=f"{lines:.0f} access log lines after the stall")
     assert proxy.garbled_lines() == []
 

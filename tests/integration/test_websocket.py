@@ -53,10 +53,6 @@ def assert_tunnel_released(proxy, fds_before, pooled=0):
                message=f"the proxy's descriptors back to {fds_before} + {pooled}")
 
 
-def tunnel_access_logs(proxy, path):
-    return [e for e in proxy.find_logs(path=path) if "response_flags" in e and "msg" not in e]
-
-
 def test_websocket_echo_through_the_proxy(make_proxy, ws_upstream):
     proxy = make_proxy(ws_config(ws_upstream))
     client = WebSocketClient(proxy.port("ingress"), "/echo")
@@ -159,7 +155,7 @@ def test_client_half_close_reaches_the_upstream_and_the_answer_still_arrives(mak
     assert_tunnel_released(proxy, fds_before)
     client.close()
     # One stream, completed once, with the tunnel's bytes counted both ways.
-    [line] = wait_until(lambda: tunnel_access_logs(proxy, "/until-eof"), timeout=5)
+    [line] = wait_until(lambda: proxy.access_logs(path="/until-eof"), timeout=5)
     assert line["response_code"] == 101
     assert line["bytes_received"] == sent
     assert line["bytes_sent"] == len(encode_frame(OP_TEXT, b"got 71010", mask=False))
@@ -184,7 +180,7 @@ def test_upstream_half_close_lets_the_client_send_its_last_bytes(make_proxy, ws_
     assert_tunnel_released(proxy, fds_before)
     assert client.sock.recv(16) == b""
     client.close()
-    [line] = wait_until(lambda: tunnel_access_logs(proxy, "/bye-then-read"), timeout=5)
+    [line] = wait_until(lambda: proxy.access_logs(path="/bye-then-read"), timeout=5)
     assert (line["response_code"], line["bytes_received"], line["bytes_sent"]) == (101, 10, 3)
     assert line["response_flags"] == "-"
 
@@ -224,7 +220,7 @@ def test_both_sides_half_closing_at_once_end_the_tunnel(make_proxy, ws_upstream,
     assert ws_upstream.after_bye.get(timeout=5) == (b"last words", True)
     assert_tunnel_released(proxy, fds_before, pooled=int(client_fin.startswith("pipelined")))
     sock.close()
-    assert len(wait_until(lambda: tunnel_access_logs(proxy, "/bye-then-read"), timeout=5)) == 1
+    assert len(wait_until(lambda: proxy.access_logs(path="/bye-then-read"), timeout=5)) == 1
 
 
 @pytest.mark.parametrize("upstream_fin_first", [False, True])
@@ -259,7 +255,7 @@ def test_upstream_reset_closes_the_client_promptly(make_proxy, ws_upstream, upst
     client.close()
     assert ws_upstream.resets == 1
     assert_tunnel_released(proxy, fds_before)
-    [line] = wait_until(lambda: tunnel_access_logs(proxy, path), timeout=5)
+    [line] = wait_until(lambda: proxy.access_logs(path=path), timeout=5)
     assert "UR" in line["response_flags"], line
     # The proxy carries on: the next request, on a new connection, is served.
     assert http_get(proxy.port("ingress"), "/plain/after").status == 200

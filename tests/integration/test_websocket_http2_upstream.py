@@ -39,10 +39,6 @@ def ws_config(upstream, protocol="http2", timeout="5s", **cluster_extra):
                      [cluster("backend", [upstream], protocol=protocol, **cluster_extra)])
 
 
-def tunnel_logs(proxy, path):
-    return [e for e in proxy.find_logs(path=path) if "response_flags" in e and "msg" not in e]
-
-
 def refusal_body(client):
     """The body of a non-101 answer (Content-Length framed)."""
     body = client.rest
@@ -89,8 +85,8 @@ def test_http1_websocket_through_an_http2_upstream(make_proxy, make_h2_ws_upstre
     client.sock.settimeout(5)
     assert client.sock.recv(100) == b""
     client.close()
-    wait_until(lambda: tunnel_logs(proxy, "/echo"), timeout=5, message="the access log line")
-    entry = tunnel_logs(proxy, "/echo")[-1]
+    wait_until(lambda: proxy.access_logs(path="/echo"), timeout=5, message="the access log line")
+    entry = proxy.access_logs(path="/echo")[-1]
     assert entry["response_code"] == 101
     assert upstream.client_end_streams == 1
     wait_until(lambda: proxy.stats()["http.ingress.downstream_rq_active"] == 0, timeout=5,
@@ -132,9 +128,9 @@ def test_upstream_without_extended_connect_gets_a_clear_local_reply(make_proxy,
         assert s.status == 502 and REFUSAL in bytes(s.data)
     assert upstream.requests == []  # nothing was sent to it
     assert proxy.stats()["http.ingress.router.upgrade_upstream_unsupported"] == 2
-    wait_until(lambda: len(tunnel_logs(proxy, "/echo")) == 2, timeout=5,
+    wait_until(lambda: len(proxy.access_logs(path="/echo")) == 2, timeout=5,
                message="two access log lines")
-    for entry in tunnel_logs(proxy, "/echo"):
+    for entry in proxy.access_logs(path="/echo"):
         assert entry["response_code"] == 502
         assert "UPE" in entry["response_flags"]
         assert entry["response_code_details"] == "upstream_extended_connect_unsupported"
@@ -162,7 +158,7 @@ def test_the_wait_for_the_upstreams_settings_is_bounded_by_the_route_timeout(
         at += 9 + length
     assert frame_types and frame_types[0] == 0x4, frame_types  # SETTINGS first
     assert 0x1 not in frame_types, frame_types  # no HEADERS: the CONNECT never went
-    [entry] = wait_until(lambda: tunnel_logs(proxy, "/echo"), timeout=5,
+    [entry] = wait_until(lambda: proxy.access_logs(path="/echo"), timeout=5,
                          message="the access log line")
     assert entry["response_code"] == 504 and "UT" in entry["response_flags"]
 

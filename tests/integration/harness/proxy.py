@@ -262,6 +262,10 @@ class Proxy:
         with self._cond:
             return [e for e in self.logs if all(e.get(k) == v for k, v in fields.items())]
 
+    def access_logs(self, **fields):
+        """The access-log lines among them (they carry response_flags and no msg)."""
+        return [e for e in self.find_logs(**fields) if "response_flags" in e and "msg" not in e]
+
     def output_tail(self, n=60):
         with self._cond:
             tail = self.lines[-n:]

@@ -352,18 +352,6 @@ TEST_F(Http2ConnPoolTest, GoawayDrainsTheConnectionWithoutFailingAStream) {
   finish();
 }
 
-// Sends an HTTP/1.1 WebSocket offer on the stream, which the codec turns into an extended CONNECT.
-void sendWebSocketOffer(StreamHandle& stream) {
-  http::RequestHeaders headers;
-  headers.method = "GET";
-  headers.scheme = "http";
-  headers.path = "/ws";
-  headers.authority = "upstream.test";
-  headers.upgrade = "websocket";
-  headers.headers.add("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
-  stream.encodeHeaders(headers, true);
-}
-
 TEST_F(Http2ConnPoolTest, TunnelSharesAReadyConnectionWithRoom) {
   FakeH2Upstream upstream({.enable_connect_protocol = true});
   makePool(upstream.port());
@@ -373,8 +361,7 @@ TEST_F(Http2ConnPoolTest, TunnelSharesAReadyConnectionWithRoom) {
   start(held);
   ASSERT_TRUE(held.ready);
   TestStream ws;
-  ws.send_on_ready = false;
-  ws.on_ready = sendWebSocketOffer;
+  offerUpgrade(ws);
   // At once, beside the stream in flight on the one connection.
   EXPECT_EQ(start(ws, StreamPurpose::kTunnel), nullptr);
   EXPECT_TRUE(ws.ready);
@@ -420,8 +407,7 @@ TEST_F(Http2ConnPoolTest, ExtendedConnectOnANewConnectionWaitsForTheServersSetti
   makePool(upstream.port());
 
   TestStream ws;
-  ws.send_on_ready = false;
-  ws.on_ready = sendWebSocketOffer;
+  offerUpgrade(ws);
   start(ws);
   ASSERT_TRUE(runUntil(dispatcher_, [&] { return ws.ready; }));
   // Connected and ready, but the request must not go (nor fail) before the SETTINGS.
@@ -452,8 +438,7 @@ TEST_F(Http2ConnPoolTest, ExtendedConnectToAServerWithoutTheSettingFailsUnsent) 
   makePool(upstream.port());
 
   TestStream ws;
-  ws.send_on_ready = false;
-  ws.on_ready = sendWebSocketOffer;
+  offerUpgrade(ws);
   start(ws);
   ASSERT_TRUE(runUntil(dispatcher_, [&] { return ws.done(); }));
   ASSERT_TRUE(ws.reset.has_value());

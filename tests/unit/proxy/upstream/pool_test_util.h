@@ -203,15 +203,18 @@ class TestStream : public http::ResponseDecoder,
   std::string path_;
 };
 
-// Makes `s` offer a WebSocket upgrade (GET /ws, no body) instead of its plain GET.
+// Makes `s` offer an HTTP/1.1 WebSocket upgrade (GET /ws, no body) instead of its plain GET.
+// An HTTP/2 client codec sends it as an extended CONNECT and answers the key itself.
 inline void offerUpgrade(TestStream& s) {
   s.send_on_ready = false;
   s.on_ready = [](StreamHandle& stream) {
     http::RequestHeaders headers;
     headers.method = "GET";
+    headers.scheme = "http";
     headers.path = "/ws";
     headers.authority = "upstream.test";
     headers.upgrade = "websocket";
+    headers.headers.add("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
     stream.encodeHeaders(headers, true);
   };
 }

@@ -34,9 +34,17 @@ std::string readStatPrefix(const YamlNode& node) {
   return prefix;
 }
 
+Http2Keepalive readHttp2Keepalive(const YamlNode& node) {
+  node.allowOnly({"interval", "timeout"});
+  Http2Keepalive k;
+  k.interval = node.require("interval").asPositiveDuration();
+  if (auto v = node.get("timeout")) k.timeout = v->asPositiveDuration();
+  return k;
+}
+
 Http2Options readHttp2Options(const YamlNode& node) {
-  node.allowOnly(
-      {"max_concurrent_streams", "initial_stream_window_size", "initial_connection_window_size"});
+  node.allowOnly({"max_concurrent_streams", "initial_stream_window_size",
+                  "initial_connection_window_size", "connection_keepalive"});
   Http2Options o;
   if (auto v = node.get("max_concurrent_streams")) o.max_concurrent_streams = v->asUint32(1);
   // RFC 9113 6.9.2: windows are at most 2^31-1; below 65535 only slows everyone down.
@@ -48,6 +56,7 @@ Http2Options readHttp2Options(const YamlNode& node) {
     o.initial_connection_window_size = v->asSize(65535);
     if (o.initial_connection_window_size > 0x7fffffffu) v->fail("must be at most 2147483647");
   }
+  if (auto v = node.get("connection_keepalive")) o.connection_keepalive = readHttp2Keepalive(*v);
   return o;
 }
 

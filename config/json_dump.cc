@@ -115,6 +115,13 @@ void writeHttp2Options(JsonWriter& w, const Http2Options& o) {
   w.field("max_concurrent_streams", o.max_concurrent_streams);
   w.field("initial_stream_window_size", o.initial_stream_window_size);
   w.field("initial_connection_window_size", o.initial_connection_window_size);
+  if (o.connection_keepalive.enabled()) {
+    w.key("connection_keepalive");
+    w.beginObject();
+    w.field("interval", o.connection_keepalive.interval);
+    w.field("timeout", o.connection_keepalive.timeout);
+    w.endObject();
+  }
   w.endObject();
 }
 

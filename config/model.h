@@ -120,10 +120,20 @@ struct RouteConfig {
 };
 
 // HTTP/2 settings of one side: on a listener what clients may do, on a cluster our client side.
+// HTTP/2 PING keepalive (Envoy's connection_keepalive): a PING once the peer has sent nothing
+// for `interval`; when nothing arrives within `timeout` after it, the peer is taken for gone
+// and the connection closed. Off (interval 0) unless configured.
+struct Http2Keepalive {
+  Duration interval{0};
+  Duration timeout{3000};
+  bool enabled() const { return interval.count() > 0; }
+};
+
 struct Http2Options {
   uint32_t max_concurrent_streams = 100;                  // SETTINGS_MAX_CONCURRENT_STREAMS
   uint32_t initial_stream_window_size = 256 * 1024;       // 65535 .. 2^31-1
   uint32_t initial_connection_window_size = 1024 * 1024;  // 65535 .. 2^31-1
+  Http2Keepalive connection_keepalive;
 };
 
 struct HttpOptions {

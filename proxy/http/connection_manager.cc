@@ -136,6 +136,12 @@ bool ConnectionManager::createCodec(const buffer::Buffer& data) {
     settings.stream_buffer_limit_bytes = options.http2.initial_stream_window_size;
     codec_ = std::make_unique<http2::ServerCodec>(*this, *this, settings, &context_.stats.http2,
                                                   &connection_->dispatcher());
+    const config::Http2Keepalive& keepalive = options.http2.connection_keepalive;
+    if (keepalive.enabled()) {
+      keepalive_ = std::make_unique<http2::ConnectionKeepalive>(
+          connection_->dispatcher(), keepalive.interval, keepalive.timeout,
+          static_cast<http2::ConnectionKeepalive::Callbacks&>(*this));
+    }
     // Streams have their own timers; the connection idles only without any.
     awaiting_headers_ = false;
     disarmTimer();
@@ -237,6 +243,7 @@ network::FilterStatus ConnectionManager::onData(buffer::Buffer& data, bool end_s
     data.clear();
     return network::FilterStatus::kStopIteration;
   }
+  if (keepalive_) keepalive_->onInput();
   if (streams_.empty() && !awaiting_headers_ && !data.empty() && !multiplexed()) {
     // The first byte of a request starts the header read timeout (slowloris guard).
     awaiting_headers_ = true;
@@ -513,12 +520,29 @@ void ConnectionManager::onEvent(network::ConnectionEvent event) {
   }
   closed_ = true;
   disarmTimer();
+  keepalive_.reset();
   while (!streams_.empty()) {
     ActiveStream& stream = *streams_.front();
     if (event == network::ConnectionEvent::kRemoteClose) ++context_.stats.downstream_rq_rx_reset;
     stream.onConnectionClosed();
     destroyStream(stream);
   }
+}
+
+void ConnectionManager::sendKeepalivePing() {
+  static_cast<http2::ServerCodec&>(*codec_).ping();
+}
+
+void ConnectionManager::onKeepaliveTimeout() {
+  // The client sent nothing, not even the PING's ACK, for the whole timeout: it is gone (or
+  // its network is), and its streams can never complete. Nothing more is sent to it.
+  ++context_.stats.http2.keepalive_timeout;
+  LOG_DEBUG("downstream keepalive timeout", {"peer", connection_->remoteAddress().toString()},
+            {"streams", streams_.size()});
+  for (ActiveStream* stream : liveStreams()) {
+    stream->streamInfo().addResponseFlag(response_flags::kDownstreamConnectionTermination);
+  }
+  connection_->close(network::CloseType::kNoFlush);
 }
 
 std::vector<ActiveStream*> ConnectionManager::liveStreams() const {

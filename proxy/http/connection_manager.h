@@ -15,6 +15,7 @@
 #include "proxy/event/timer_wheel.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/filter.h"
+#include "proxy/http/http2/keepalive.h"
 #include "proxy/http/http2/settings.h"
 #include "proxy/http/stream_observer.h"
 #include "proxy/network/connection.h"
@@ -84,7 +85,8 @@ class ConnectionManager final : public network::ReadFilter,
                                 public network::ConnectionCallbacks,
                                 public ServerConnectionCallbacks,
                                 public CodecTransport,
-                                private event::WheelTimer {
+                                private event::WheelTimer,
+                                private http2::ConnectionKeepalive::Callbacks {
  public:
   explicit ConnectionManager(ConnectionManagerContext& context);
   ~ConnectionManager() override;
@@ -173,6 +175,9 @@ class ConnectionManager final : public network::ReadFilter,
   void maybeReleaseIdleCodec();
   void onIdleTimeout();
   void onRequestHeadersTimeout();
+  // http2::ConnectionKeepalive::Callbacks (HTTP/2 with http2.connection_keepalive only).
+  void sendKeepalivePing() override;
+  void onKeepaliveTimeout() override;
   void pauseReading(bool pause);
   void destroyStream(ActiveStream& stream);
   std::vector<ActiveStream*> liveStreams() const;
@@ -182,6 +187,7 @@ class ConnectionManager final : public network::ReadFilter,
   ConnectionManagerContext& context_;
   network::Connection* connection_ = nullptr;
   std::unique_ptr<ServerConnection> codec_;
+  std::unique_ptr<http2::ConnectionKeepalive> keepalive_;
   // Active streams. HTTP/1 holds at most one at a time (pipelined requests wait in the
   // connection's buffer); a multiplexing codec (HTTP/2) holds many.
   StreamList streams_;

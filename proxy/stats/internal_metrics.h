@@ -75,8 +75,8 @@ enum class MetricType { kCounter, kGauge, kHistogram };
   X(kDownstreamHttp2Goaway, kCounter, "podproxy_downstream_http2_goaway_total",                    \
     "GOAWAY frames on HTTP/2 client connections, by direction.")                                   \
   X(kDownstreamHttp2Errors, kCounter, "podproxy_downstream_http2_errors_total",                    \
-    "HTTP/2 client streams reset or connections closed for a limit, a flood or a protocol "        \
-    "error, by reason.")                                                                           \
+    "HTTP/2 client streams reset or connections closed for a limit, a flood, a protocol error "    \
+    "or an unanswered keepalive PING, by reason.")                                                 \
   X(kUpstreamHttp2Streams, kCounter, "podproxy_upstream_http2_streams_total",                      \
     "HTTP/2 streams opened to the cluster's hosts.")                                               \
   X(kUpstreamHttp2Resets, kCounter, "podproxy_upstream_http2_resets_total",                        \
@@ -84,8 +84,8 @@ enum class MetricType { kCounter, kGauge, kHistogram };
   X(kUpstreamHttp2Goaway, kCounter, "podproxy_upstream_http2_goaway_total",                        \
     "GOAWAY frames on HTTP/2 upstream connections, by direction.")                                 \
   X(kUpstreamHttp2Errors, kCounter, "podproxy_upstream_http2_errors_total",                        \
-    "HTTP/2 upstream streams reset or connections closed for a limit, a flood or a protocol "      \
-    "error, by reason.")                                                                           \
+    "HTTP/2 upstream streams reset or connections closed for a limit, a flood, a protocol error "  \
+    "or an unanswered keepalive PING, by reason.")                                                 \
   X(kTcpCxTotal, kCounter, "podproxy_tcp_cx_total", "TCP proxy sessions started.")                 \
   X(kTcpCxActive, kGauge, "podproxy_tcp_cx_active", "TCP proxy sessions open.")                    \
   X(kTcpCxFailed, kCounter, "podproxy_tcp_cx_failed_total",                                        \
@@ -198,6 +198,8 @@ inline constexpr FieldMetric<H2> kDownstreamHttp2Metrics[] = {
      &H2::continuation_flood},
     {F::kDownstreamHttp2Errors, "reason", "protocol_error", "http2.protocol_error",
      &H2::protocol_error},
+    {F::kDownstreamHttp2Errors, "reason", "keepalive_timeout", "http2.keepalive_timeout",
+     &H2::keepalive_timeout},
 };
 inline constexpr FieldMetric<H2> kUpstreamHttp2Metrics[] = {
     {F::kUpstreamHttp2Streams, "", "", "http2.streams_total", &H2::streams_total},
@@ -214,6 +216,8 @@ inline constexpr FieldMetric<H2> kUpstreamHttp2Metrics[] = {
      &H2::continuation_flood},
     {F::kUpstreamHttp2Errors, "reason", "protocol_error", "http2.protocol_error",
      &H2::protocol_error},
+    {F::kUpstreamHttp2Errors, "reason", "keepalive_timeout", "http2.keepalive_timeout",
+     &H2::keepalive_timeout},
 };
 
 using Rs = router::RouterStats;

@@ -7,6 +7,7 @@
 
 #include "proxy/common/logger.h"
 #include "proxy/http/http2/client_codec.h"
+#include "proxy/http/http2/keepalive.h"
 #include "proxy/network/connection.h"
 #include "proxy/upstream/upstream_transport.h"
 
@@ -17,7 +18,8 @@ namespace podproxy::upstream {
 class Http2ConnPool::ActiveClient final : public http::CodecTransport,
                                           public event::DeferredDeletable,
                                           private network::ConnectionCallbacks,
-                                          private UpstreamDataSink {
+                                          private UpstreamDataSink,
+                                          private http::http2::ConnectionKeepalive::Callbacks {
  public:
   using StreamList = std::list<std::unique_ptr<PoolStream>>;
 
@@ -49,6 +51,7 @@ class Http2ConnPool::ActiveClient final : public http::CodecTransport,
   std::unique_ptr<network::Connection> connection_;
   UpstreamReadFilter* read_filter_ = nullptr;  // owned by connection_
   std::unique_ptr<http::http2::ClientCodec> codec_;
+  std::unique_ptr<http::http2::ConnectionKeepalive> keepalive_;  // cluster's connection_keepalive
   StreamList streams_;
   ClientList::iterator entry;
   std::unique_ptr<event::Timer> idle_timer_;
@@ -59,6 +62,12 @@ class Http2ConnPool::ActiveClient final : public http::CodecTransport,
 
  private:
   void makeCodec();
+  // Once connected, with the cluster's http2.connection_keepalive.
+  void startKeepalive();
+
+  // http::http2::ConnectionKeepalive::Callbacks
+  void sendKeepalivePing() override { codec_->ping(); }
+  void onKeepaliveTimeout() override;
 
   // network::ConnectionCallbacks
   void onEvent(network::ConnectionEvent event) override;
@@ -230,11 +239,13 @@ Http2ConnPool::ActiveClient::ActiveClient(Http2ConnPool& pool, HandedOffConnecti
   read_filter_->setSink(*this);
   connected_ = true;
   makeCodec();
+  startKeepalive();
 }
 
 HandedOffConnection Http2ConnPool::ActiveClient::handOff() {
   closed_ = true;
   if (idle_timer_) idle_timer_->disable();
+  keepalive_.reset();
   return handOffConnection(connection_, read_filter_, *this);
 }
 
@@ -246,6 +257,26 @@ void Http2ConnPool::ActiveClient::makeCodec() {
   settings.initial_connection_window_size = cluster.http2.initial_connection_window_size;
   settings.stream_buffer_limit_bytes = cluster.http2.initial_stream_window_size;
   codec_ = std::make_unique<http::http2::ClientCodec>(*this, settings, pool_.codec_stats_);
+}
+
+void Http2ConnPool::ActiveClient::startKeepalive() {
+  const config::Http2Keepalive& keepalive = pool_.cluster_.http2.connection_keepalive;
+  if (!keepalive.enabled()) return;
+  keepalive_ = std::make_unique<http::http2::ConnectionKeepalive>(
+      pool_.dispatcher_, keepalive.interval, keepalive.timeout,
+      static_cast<http::http2::ConnectionKeepalive::Callbacks&>(*this));
+}
+
+void Http2ConnPool::ActiveClient::onKeepaliveTimeout() {
+  // The upstream sent nothing, not even the PING's ACK, for the whole timeout: the host is
+  // gone or unreachable. Its streams fail now instead of at their route timeouts, and no new
+  // stream is given to this connection.
+  ++pool_.codec_stats_->keepalive_timeout;
+  LOG_DEBUG("upstream keepalive timeout", {"host", pool_.host_->addressString()},
+            {"streams", streams_.size()});
+  keepalive_.reset();
+  close(ClientCloseReason::kLocalClose, http::StreamResetReason::kConnectionTermination,
+        "upstream_keepalive_timeout");
 }
 
 Http2ConnPool::ActiveClient::~ActiveClient() {
@@ -295,6 +326,7 @@ void Http2ConnPool::ActiveClient::close(ClientCloseReason reason,
 }
 
 void Http2ConnPool::ActiveClient::onUpstreamData(buffer::Buffer& data, bool) {
+  if (keepalive_) keepalive_->onInput();
   in_dispatch_ = true;
   const http::CodecStatus status = codec_->dispatch(data);
   in_dispatch_ = false;
@@ -327,6 +359,7 @@ void Http2ConnPool::ActiveClient::onEvent(network::ConnectionEvent event) {
         return;
       }
       codec_->flush();  // preface and SETTINGS
+      startKeepalive();
       pool_.onClientConnected(*this);
       return;
     case network::ConnectionEvent::kConnectFailed: {
@@ -344,6 +377,7 @@ void Http2ConnPool::ActiveClient::onEvent(network::ConnectionEvent event) {
 void Http2ConnPool::ActiveClient::onConnectionClosed(network::ConnectionEvent event) {
   closed_ = true;
   if (idle_timer_) idle_timer_->disable();
+  keepalive_.reset();
   if (event == network::ConnectionEvent::kRemoteClose) {
     close_reason_ = ClientCloseReason::kRemoteClose;
   }

@@ -46,6 +46,7 @@ class ClientCodec final : public ClientConnection, private Session {
   void goAway() override { Session::goAway(NGHTTP2_NO_ERROR); }
   void flush() override { sendPending(); }
 
+  using Session::ping;
   using Session::stats;
 
   // Whether the peer's SETTINGS arrived and allow extended CONNECT (RFC 8441).

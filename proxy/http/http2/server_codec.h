@@ -40,6 +40,7 @@ class ServerCodec final : public ServerConnection, private Session {
   void onUnderlyingConnectionAboveWriteBufferHighWatermark() override { setWritePaused(true); }
   void onUnderlyingConnectionBelowWriteBufferLowWatermark() override { setWritePaused(false); }
 
+  using Session::ping;
   using Session::stats;
 
  private:

@@ -299,6 +299,13 @@ void Session::encodeTrailers(Stream& stream, const HeaderMap& trailers) {
   sendSoon();
 }
 
+void Session::ping() {
+  // Also after our GOAWAY: the streams still finishing need a live peer as much.
+  if (error_) return;
+  nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
+  sendPending();
+}
+
 void Session::resetStream(Stream& stream, uint32_t error_code) {
   if (stream.id_ > 0 && !stream.closed_ && !stream.reset_sent_) {
     stream.reset_sent_ = true;

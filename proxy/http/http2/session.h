@@ -124,6 +124,8 @@ class Session : private event::PostIoCallback {
   // The owner is done with the stream; it is freed once nghttp2 closed it too.
   void release(Stream& stream);
   void goAway(uint32_t error_code);
+  // A PING (keepalive.h), sent at once: the peer's answer is what the owner waits for.
+  void ping();
   // Ends the session: GOAWAY with `error_code`, flushed, and the error to return.
   CodecStatus terminate(uint32_t error_code, uint64_t CodecStats::*counter, std::string details);
 

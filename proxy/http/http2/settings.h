@@ -48,6 +48,7 @@ struct CodecStats {
   uint64_t control_flood = 0;       // connections closed for PING/SETTINGS floods
   uint64_t continuation_flood = 0;  // connections closed for too many CONTINUATION frames
   uint64_t protocol_error = 0;      // connections closed for other protocol errors
+  uint64_t keepalive_timeout = 0;   // connections closed: no answer to a keepalive PING
 };
 
 }  // namespace podproxy::http::http2

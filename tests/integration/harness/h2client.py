@@ -42,6 +42,7 @@ class H2Client:
         self.auto_ack = auto_ack
         self.streams = {}
         self.goaway = None  # (error_code, last_stream_id)
+        self.pings = 0  # PINGs the server sent (not ACKs)
         self.closed = False
         self.flush()
 
@@ -94,8 +95,9 @@ class H2Client:
         self.conn.acknowledge_received_data(n, sid)
         self.flush()
 
-    def read_some(self, timeout=0.5):
-        """Reads what arrives within `timeout`; returns the number of bytes read."""
+    def read_some(self, timeout=0.5, answer=True):
+        """Reads what arrives within `timeout`; returns the number of bytes read. With
+        answer=False nothing goes back (no PING or SETTINGS ACK): a peer that went silent."""
         self.sock.settimeout(timeout)
         try:
             data = self.sock.recv(1 << 20)
@@ -108,7 +110,8 @@ class H2Client:
             return 0
         for event in self.conn.receive_data(data):
             self._on_event(event)
-        self.flush()
+        if answer:
+            self.flush()
         return len(data)
 
     def _on_event(self, event):
@@ -130,6 +133,8 @@ class H2Client:
                 s.reset_code = event.error_code
         elif isinstance(event, h2.events.ConnectionTerminated):
             self.goaway = (event.error_code, event.last_stream_id)
+        elif isinstance(event, h2.events.PingReceived):
+            self.pings += 1
 
     def wait(self, predicate, timeout=5.0):
         end = time.monotonic() + timeout

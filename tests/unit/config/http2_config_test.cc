@@ -69,5 +69,35 @@ TEST(Http2Config, UnknownClusterProtocolIsAnError) {
   EXPECT_NE(error.message.find("http1, http2 or auto"), std::string::npos);
 }
 
+TEST(Http2Config, KeepaliveIsOffUnlessConfigured) {
+  auto config = loadOk(withListeners(listenerWith("")));
+  EXPECT_FALSE(config->listeners[0].http->options.http2.connection_keepalive.enabled());
+  EXPECT_FALSE(config->clusters[0].http2.connection_keepalive.enabled());
+}
+
+TEST(Http2Config, KeepaliveIsReadOnListenersAndClusters) {
+  auto config = loadOk(withListeners(
+      listenerWith("    http2: {connection_keepalive: {interval: 10s, timeout: 2s}}\n")));
+  const Http2Keepalive& downstream = config->listeners[0].http->options.http2.connection_keepalive;
+  EXPECT_EQ(downstream.interval, std::chrono::seconds(10));
+  EXPECT_EQ(downstream.timeout, std::chrono::seconds(2));
+  config =
+      loadOk(withClusters("- {name: a, endpoints: [\"127.0.0.1:1\"], protocol: http2,\n"
+                          "   http2: {connection_keepalive: {interval: 30s}}}\n"));
+  const Http2Keepalive& upstream = config->clusters[0].http2.connection_keepalive;
+  EXPECT_EQ(upstream.interval, std::chrono::seconds(30));
+  EXPECT_EQ(upstream.timeout, std::chrono::seconds(3));  // the default
+}
+
+TEST(Http2Config, KeepaliveNeedsAPositiveIntervalAndTimeout) {
+  for (const char* keepalive : {"{timeout: 2s}", "{interval: 0s}", "{interval: 1s, timeout: 0s}",
+                                "{interval: 1s, every: 2s}"}) {
+    const ConfigError error = loadError(withListeners(
+        listenerWith(std::string("    http2: {connection_keepalive: ") + keepalive + "}\n")));
+    EXPECT_NE(error.field.find("http2.connection_keepalive."), std::string::npos)
+        << keepalive << ": " << error.toString();
+  }
+}
+
 }  // namespace
 }  // namespace podproxy::config

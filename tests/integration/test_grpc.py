@@ -2,14 +2,13 @@
 (h2c prior knowledge): unary and bidirectional streaming calls with trailers, status codes,
 deadlines (grpc-timeout) and local replies answered in gRPC's terms."""
 
-import re
 import time
 from concurrent import futures
 
 import grpc
 import pytest
 
-from harness import bootstrap, cluster, http_get, http_listener, unused_port
+from harness import bootstrap, cluster, http_listener, unused_port
 from harness.h2client import H2Client
 
 SERVICE = "test.Echo"
@@ -63,9 +62,7 @@ def grpc_config(port, timeout="30s", **http2):
 
 
 def upstream_connections(proxy, name="grpc"):
-    text = http_get(proxy.admin_port, "/stats/prometheus").body.decode()
-    m = re.search(r'^podproxy_upstream_cx_total\{cluster="%s"\} (\d+)$' % name, text, re.M)
-    return int(m.group(1))
+    return int(proxy.metric("podproxy_upstream_cx_total", f'cluster="{name}"'))
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ within `timeout`. A peer that answers keeps its connection; one that went silent
 host, a partition: no FIN, no RST) loses it, and its streams fail at once instead of waiting for
 their route timeout."""
 
-import re
 import select
 import time
 
@@ -63,28 +62,24 @@ class KeepaliveH2Upstream(ThreadedServer):
                 sock.sendall(out)
 
 
-def metric(proxy, name, labels):
-    text = http_get(proxy.admin_port, "/stats/prometheus").body.decode()
-    m = re.search(r"^%s\{%s\} (\S+)$" % (re.escape(name), re.escape(labels)), text, re.M)
-    return float(m.group(1)) if m else None
-
-
-def h2_cluster(upstream):
-    return cluster("h2", [upstream], protocol="http2", http2=KEEPALIVE)
+def proxy_to(make_proxy, upstream):
+    # One worker: one upstream pool, so "the same connection" and "a new one" are this pool's.
+    return make_proxy(bootstrap([http_listener("ingress", "h2", timeout=ROUTE_TIMEOUT)],
+                                [cluster("h2", [upstream], protocol="http2", http2=KEEPALIVE)],
+                                concurrency=1))
 
 
 def test_upstream_that_goes_silent_fails_its_streams_with_503_not_at_the_route_timeout(
         make_proxy):
     upstream = KeepaliveH2Upstream(silent_after_request=True).start()
     try:
-        proxy = make_proxy(bootstrap([http_listener("ingress", "h2", timeout=ROUTE_TIMEOUT)],
-                                     [h2_cluster(upstream)]))
+        proxy = proxy_to(make_proxy, upstream)
         r = http_get(proxy.port("ingress"), "/hangs", timeout=20)
         assert r.status == 503
         assert b"upstream_keepalive_timeout" in r.body
         assert upstream.requests == 1
         assert upstream.pings >= 1  # the PING that went unanswered
-        assert metric(proxy, "podproxy_upstream_http2_errors_total",
+        assert proxy.metric("podproxy_upstream_http2_errors_total",
                       'cluster="h2",reason="keepalive_timeout"') == 1
         # The dead connection is gone: the next request gets a new one.
         http_get(proxy.port("ingress"), "/again", timeout=20)
@@ -96,8 +91,7 @@ def test_upstream_that_goes_silent_fails_its_streams_with_503_not_at_the_route_t
 def test_upstream_that_answers_pings_keeps_its_idle_connection(make_proxy):
     upstream = KeepaliveH2Upstream().start()
     try:
-        proxy = make_proxy(bootstrap([http_listener("ingress", "h2", timeout=ROUTE_TIMEOUT)],
-                                     [h2_cluster(upstream)]))
+        proxy = proxy_to(make_proxy, upstream)
         port = proxy.port("ingress")
         assert http_get(port, "/first").body == b"/first"
         # Idle for several intervals: PINGs go out and come back answered.
@@ -107,7 +101,7 @@ def test_upstream_that_answers_pings_keeps_its_idle_connection(make_proxy):
         assert upstream.pings >= 3
         assert http_get(port, "/second").body == b"/second"
         assert upstream.connections_accepted == 1
-        assert metric(proxy, "podproxy_upstream_http2_errors_total",
+        assert proxy.metric("podproxy_upstream_http2_errors_total",
                       'cluster="h2",reason="keepalive_timeout"') == 0
     finally:
         upstream.stop()
@@ -129,5 +123,5 @@ def test_client_that_goes_silent_loses_its_connection_and_one_that_answers_keeps
         assert live.pings >= 1
         sid = live.request("/still-here")
         assert live.wait_stream(sid, timeout=10).status == 200
-    assert metric(proxy, "podproxy_downstream_http2_errors_total",
+    assert proxy.metric("podproxy_downstream_http2_errors_total",
                   'listener="ingress",reason="keepalive_timeout"') == 1

@@ -2,7 +2,6 @@
 on raw sockets): streams in flight when it arrives finish, later ones go to a new connection, and
 no client request fails. The GOAWAYs show in the cluster's HTTP/2 metrics."""
 
-import re
 import select
 import threading
 import time
@@ -79,12 +78,6 @@ class GoawayH2Upstream(ThreadedServer):
                             self.goaways += 1
 
 
-def metric(proxy, name, labels):
-    text = http_get(proxy.admin_port, "/stats/prometheus").body.decode()
-    m = re.search(r"^%s\{%s\} (\S+)$" % (re.escape(name), re.escape(labels)), text, re.M)
-    return float(m.group(1)) if m else None
-
-
 def test_upstream_goaway_drains_connections_without_failing_requests(make_proxy):
     upstream = GoawayH2Upstream().start()
     try:
@@ -112,11 +105,11 @@ def test_upstream_goaway_drains_connections_without_failing_requests(make_proxy)
         # only "GOAWAYs happened" is certain; each one must have been drained without a failure.
         assert upstream.connections_accepted >= 48 // STREAMS_PER_CONNECTION
         assert upstream.goaways >= 1
-        received = metric(proxy, "podproxy_upstream_http2_goaway_total",
+        received = proxy.metric("podproxy_upstream_http2_goaway_total",
                           'cluster="h2",direction="received"')
         assert received == upstream.goaways
-        assert metric(proxy, "podproxy_upstream_http2_streams_total", 'cluster="h2"') >= 48
-        assert metric(proxy, "podproxy_local_replies_total",
+        assert proxy.metric("podproxy_upstream_http2_streams_total", 'cluster="h2"') >= 48
+        assert proxy.metric("podproxy_local_replies_total",
                       'listener="ingress",response_flags="UR"') == 0
         assert proxy.stop() == 0
     finally:

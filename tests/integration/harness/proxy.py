@@ -3,6 +3,7 @@ lines, learns the ports it bound (port 0 in configs), and always kills what it s
 
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -294,6 +295,13 @@ class Proxy:
         body = http_request(self.admin_port, "GET", "/stats", timeout=5).body.decode()
         pairs = (line.split(": ", 1) for line in body.splitlines() if ": " in line)
         return {name: int(value) for name, value in pairs if value.isdigit()}
+
+    def metric(self, name, labels):
+        """One sample of the admin /stats/prometheus exposition, e.g.
+        metric("podproxy_upstream_cx_total", 'cluster="backend"'), as a float; None if absent."""
+        text = http_request(self.admin_port, "GET", "/stats/prometheus", timeout=5).body.decode()
+        m = re.search(r"^%s\{%s\} (\S+)$" % (re.escape(name), re.escape(labels)), text, re.M)
+        return float(m.group(1)) if m else None
 
     def url(self, listener, path="/"):
         host = self.address(listener).rsplit(":", 1)[0]

@@ -7,13 +7,12 @@ their route timeout."""
 import select
 import time
 
-import h2.config
-import h2.connection
 import h2.events
 
 from harness import bootstrap, cluster, http_get, http_listener
 from harness.h2client import H2Client
 from upstreams.base import ThreadedServer
+from upstreams.h2server import h2_server_connection
 
 KEEPALIVE = {"connection_keepalive": {"interval": "200ms", "timeout": "300ms"}}
 ROUTE_TIMEOUT = "30s"  # far beyond the keepalive: a 504 would mean it did nothing
@@ -31,10 +30,7 @@ class KeepaliveH2Upstream(ThreadedServer):
         self.requests = 0
 
     def handle_connection(self, sock, conn_id):
-        conn = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
-        conn.initiate_connection()
-        sock.sendall(conn.data_to_send())
+        conn = h2_server_connection(sock)
         silent = False
         while not self.stopped:
             readable, _, _ = select.select([sock], [], [], 0.05)

@@ -7,13 +7,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import h2.config
-import h2.connection
 import h2.events
 from hyperframe.frame import GoAwayFrame
 
 from harness import bootstrap, cluster, http_get, http_listener
 from upstreams.base import ThreadedServer
+from upstreams.h2server import h2_server_connection
 
 STREAMS_PER_CONNECTION = 5
 ANSWER_DELAY = 0.05  # seconds: requests are in flight when the GOAWAY goes out
@@ -31,10 +30,7 @@ class GoawayH2Upstream(ThreadedServer):
         self.ignored = 0
 
     def handle_connection(self, sock, conn_id):
-        conn = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
-        conn.initiate_connection()
-        sock.sendall(conn.data_to_send())
+        conn = h2_server_connection(sock)
         paths, pending = {}, {}
         accepted, last_id = 0, None
         while not self.stopped:

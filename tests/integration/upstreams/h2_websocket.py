@@ -20,13 +20,12 @@ import socket
 import ssl
 import struct
 
-import h2.config
-import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
 
 from .base import ThreadedServer
+from .h2server import h2_server_connection
 from .websocket import OP_BINARY, OP_CLOSE, FrameReader, encode_frame
 
 FRAME_CHUNK = 64 * 1024
@@ -60,12 +59,8 @@ class H2WebSocketUpstream(ThreadedServer):
                 with self._lock:
                     self.received += data
             return
-        conn = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
-        conn.local_settings = h2.settings.Settings(client=False, initial_values={
-            h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL:
-                1 if self.enable_connect_protocol else 0})
-        conn.initiate_connection()
+        conn = h2_server_connection(sock, {h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL:
+                                           1 if self.enable_connect_protocol else 0})
         _Connection(self, sock, conn).run()
 
 

@@ -12,11 +12,10 @@ import socket
 import ssl
 import time
 
-import h2.config
-import h2.connection
 import h2.events
 
 from .base import ThreadedServer
+from .h2server import h2_server_connection
 
 
 class TlsAlpnUpstream(ThreadedServer):
@@ -64,10 +63,7 @@ class TlsAlpnUpstream(ThreadedServer):
         return b""
 
     def _serve_h2(self, tls, conn_id):
-        conn = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
-        conn.initiate_connection()
-        tls.sendall(conn.data_to_send())
+        conn = h2_server_connection(tls)
         paths = {}
         while not self.stopped:
             data = self._recv(tls)

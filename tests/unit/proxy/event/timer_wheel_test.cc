@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "proxy/event/dispatcher.h"
+#include "tests/unit/proxy/event/run_until.h"
 
 namespace podproxy::event {
 namespace {
@@ -22,16 +23,7 @@ struct Entry final : WheelTimer {
   std::function<void()> then;
 };
 
-// Runs the loop until `done` or a safety timer of `limit`.
-void runUntil(Dispatcher& d, const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  auto guard = d.createTimer([&d] { d.exit(); });
-  guard->enable(limit);
-  auto poll = d.createTimer([&] {
-    if (done()) d.exit();
-  });
-  poll->enableRepeating(5ms);
-  d.run();
-}
+using testing::runUntil;
 
 TEST(TimerWheel, FiresAfterTheTimeoutAndNotBefore) {
   Dispatcher d("test");

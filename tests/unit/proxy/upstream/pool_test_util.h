@@ -30,6 +30,7 @@
 #include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/host.h"
 #include "proxy/upstream/resource_manager.h"
+#include "tests/unit/proxy/event/run_until.h"
 
 namespace podproxy::upstream::testing {
 
@@ -125,18 +126,7 @@ inline void respondForever(int fd, int) {
   while (readRequest(fd)) sendAll(fd, kOk);
 }
 
-// Runs the loop until `pred` holds or `timeout` passes; returns pred().
-inline bool runUntil(event::Dispatcher& dispatcher, const std::function<bool()>& pred,
-                     std::chrono::milliseconds timeout = 5000ms) {
-  if (pred()) return true;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto timer = dispatcher.createTimer([&] {
-    if (pred() || std::chrono::steady_clock::now() > deadline) dispatcher.exit();
-  });
-  timer->enableRepeating(1ms);
-  dispatcher.run();
-  return pred();
-}
+using event::testing::runUntil;
 
 // The router's side of one request: sends GET `path` when ready and records what happens.
 class TestStream : public http::ResponseDecoder,

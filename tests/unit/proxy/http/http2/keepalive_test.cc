@@ -8,23 +8,14 @@
 #include <memory>
 
 #include "proxy/event/dispatcher.h"
+#include "tests/unit/proxy/event/run_until.h"
 
 namespace podproxy::http::http2 {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Runs the loop until `done` or a safety timer of `limit`.
-void runUntil(event::Dispatcher& d, const std::function<bool()>& done,
-              std::chrono::milliseconds limit) {
-  auto guard = d.createTimer([&d] { d.exit(); });
-  guard->enable(limit);
-  auto poll = d.createTimer([&] {
-    if (done()) d.exit();
-  });
-  poll->enableRepeating(5ms);
-  d.run();
-}
+using event::testing::runUntil;
 
 struct Peer : ConnectionKeepalive::Callbacks {
   void sendKeepalivePing() override {

@@ -4,7 +4,6 @@ within `timeout`. A peer that answers keeps its connection; one that went silent
 host, a partition: no FIN, no RST) loses it, and its streams fail at once instead of waiting for
 their route timeout."""
 
-import select
 import time
 
 import h2.events
@@ -32,13 +31,7 @@ class KeepaliveH2Upstream(ThreadedServer):
     def handle_connection(self, sock, conn_id):
         conn = h2_server_connection(sock)
         silent = False
-        while not self.stopped:
-            readable, _, _ = select.select([sock], [], [], 0.05)
-            if not readable:
-                continue
-            data = sock.recv(65536)
-            if not data:
-                return
+        while data := self.recv_some(sock):
             for event in conn.receive_data(data):
                 if isinstance(event, h2.events.PingReceived):
                     with self._lock:
@@ -55,7 +48,7 @@ class KeepaliveH2Upstream(ThreadedServer):
                     conn.send_data(event.stream_id, body, end_stream=True)
             out = conn.data_to_send()  # PING ACKs and responses
             if out and not silent:
-                sock.sendall(out)
+                self.send_all(sock, out)
 
 
 def proxy_to(make_proxy, upstream):

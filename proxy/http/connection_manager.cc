@@ -535,13 +535,11 @@ void ConnectionManager::sendKeepalivePing() {
 
 void ConnectionManager::onKeepaliveTimeout() {
   // The client sent nothing, not even the PING's ACK, for the whole timeout: it is gone (or
-  // its network is), and its streams can never complete. Nothing more is sent to it.
+  // its network is), and its streams can never complete. Nothing more is sent to it; the close
+  // ends them as connection terminations (DC), as any other lost connection does.
   ++context_.stats.http2.keepalive_timeout;
   LOG_DEBUG("downstream keepalive timeout", {"peer", connection_->remoteAddress().toString()},
             {"streams", streams_.size()});
-  for (ActiveStream* stream : liveStreams()) {
-    stream->streamInfo().addResponseFlag(response_flags::kDownstreamConnectionTermination);
-  }
   connection_->close(network::CloseType::kNoFlush);
 }
 

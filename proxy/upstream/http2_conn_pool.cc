@@ -245,7 +245,6 @@ Http2ConnPool::ActiveClient::ActiveClient(Http2ConnPool& pool, HandedOffConnecti
 HandedOffConnection Http2ConnPool::ActiveClient::handOff() {
   closed_ = true;
   if (idle_timer_) idle_timer_->disable();
-  keepalive_.reset();
   return handOffConnection(connection_, read_filter_, *this);
 }
 
@@ -274,7 +273,6 @@ void Http2ConnPool::ActiveClient::onKeepaliveTimeout() {
   ++pool_.codec_stats_->keepalive_timeout;
   LOG_DEBUG("upstream keepalive timeout", {"host", pool_.host_->addressString()},
             {"streams", streams_.size()});
-  keepalive_.reset();
   close(ClientCloseReason::kLocalClose, http::StreamResetReason::kConnectionTermination,
         "upstream_keepalive_timeout");
 }

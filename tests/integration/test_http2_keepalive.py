@@ -8,7 +8,7 @@ import time
 
 import h2.events
 
-from harness import bootstrap, cluster, http_get, http_listener
+from harness import bootstrap, cluster, http_get, http_listener, wait_until
 from harness.h2client import H2Client
 from upstreams.base import ThreadedServer
 from upstreams.h2server import h2_server_connection
@@ -98,10 +98,12 @@ def test_upstream_that_answers_pings_keeps_its_idle_connection(make_proxy):
 
 def test_client_that_goes_silent_loses_its_connection_and_one_that_answers_keeps_it(
         make_proxy, http_upstream):
-    listener = http_listener("ingress", "backend", options={"http2": KEEPALIVE})
+    listener = http_listener("ingress", "backend", options={"http2": KEEPALIVE},
+                             timeout=ROUTE_TIMEOUT)
     proxy = make_proxy(bootstrap([listener], [cluster("backend", [http_upstream])]))
     port = proxy.port("ingress")
     with H2Client(port) as silent, H2Client(port) as live:
+        silent.request("/delay/10000")  # in flight when the client goes silent
         deadline = time.monotonic() + 10
         while not silent.closed and time.monotonic() < deadline:
             silent.read_some(0.05, answer=False)  # reads, never answers
@@ -114,3 +116,6 @@ def test_client_that_goes_silent_loses_its_connection_and_one_that_answers_keeps
         assert live.wait_stream(sid, timeout=10).status == 200
     assert proxy.metric("podproxy_downstream_http2_errors_total",
                   'listener="ingress",reason="keepalive_timeout"') == 1
+    # The request in flight ended with the connection, as a downstream connection termination.
+    [line] = wait_until(lambda: proxy.access_logs(path="/delay/10000"), timeout=5)
+    assert "DC" in line["response_flags"]

@@ -36,7 +36,6 @@ class ConnectionKeepalive final : private event::WheelTimer {
 
   // The peer sent bytes. Cheap enough for every read: it only notes the loop's time.
   void onInput() { last_input_ms_ = dispatcher_.nowMs(); }
-  bool awaitingAnswer() const { return awaiting_answer_; }
 
  private:
   void onWheelTimeout() override;

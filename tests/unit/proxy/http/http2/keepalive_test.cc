@@ -36,7 +36,6 @@ TEST(ConnectionKeepalive, APingThatNothingAnswersEndsInATimeout) {
       d, [&] { return peer.timeouts > 0; }, 5s);
   EXPECT_EQ(peer.pings, 1);
   EXPECT_EQ(peer.timeouts, 1);
-  EXPECT_TRUE(keepalive.awaitingAnswer());
   EXPECT_TRUE(d.shutdown());
 }
 

@@ -23,11 +23,12 @@ def certs(tmp_path):
     return c
 
 
-def start_proxy(make_proxy, certs, upstream):
+def start_proxy(make_proxy, certs, upstream, **cluster_extra):
     # No alpn: protocol auto offers h2 and http/1.1 by default.
     tls = {"sni": "backend.local", "ca_file": certs.file("backend", "ca.pem")}
     config = bootstrap([http_listener("ingress", "backend", timeout="5s")],
-                       [cluster("backend", [upstream.address], protocol="auto", tls=tls)])
+                       [cluster("backend", [upstream.address], protocol="auto", tls=tls,
+                                **cluster_extra)])
     return make_proxy(config, concurrency=1)  # one worker: one pool for the host
 
 
@@ -64,6 +65,28 @@ def test_auto_speaks_h2_when_alpn_chooses_it(make_proxy, certs):
         assert r.status == 200
         assert json.loads(r.body)["protocol"] == "h2"
         assert upstream.connections_accepted == 1
+    finally:
+        upstream.stop()
+
+
+def test_keepalive_runs_on_an_h2_connection_the_http1_side_opened(make_proxy, certs):
+    # A host remembered as HTTP/1.1 whose next connection's ALPN says h2: the HTTP/1.1 side
+    # opened it and hands it to the HTTP/2 side, which keeps it with the cluster's keepalive.
+    upstream = TlsAlpnUpstream(certs.file("backend", "cert.pem"), certs.file("backend", "key.pem"),
+                               alpn=["http/1.1"]).start()
+    try:
+        proxy = start_proxy(make_proxy, certs, upstream, http2={
+            "connection_keepalive": {"interval": "200ms", "timeout": "2s"}})
+        port = proxy.port("ingress")
+        # Served over HTTP/1.1 on a connection the upstream then closes.
+        assert json.loads(http_get(port, "/first/close").body)["protocol"] == "http/1.1"
+        upstream.set_alpn(["h2", "http/1.1"])
+        assert json.loads(http_get(port, "/second").body)["protocol"] == "h2"
+        assert upstream.negotiated == ["http/1.1", "h2"]
+        deadline = time.monotonic() + 10
+        while upstream.pings < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert upstream.pings >= 2
     finally:
         upstream.stop()
 

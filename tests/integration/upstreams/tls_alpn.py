@@ -3,7 +3,9 @@
 protocol the upstream spoke, so a test sees through the proxy which one it used.
 
 `alpn`: what the server accepts, in its preference order (["h2", "http/1.1"], or ["http/1.1"]
-for a server without HTTP/2). `handshake_delay`: seconds to wait after accepting before the
+for a server without HTTP/2; set_alpn() changes it for later connections). An HTTP/1.1 request
+whose path ends in "/close" is answered with `connection: close`, and the connection closed.
+`handshake_delay`: seconds to wait after accepting before the
 handshake, so requests queue in the proxy while its first connection is still connecting."""
 
 import json
@@ -28,6 +30,10 @@ class TlsAlpnUpstream(ThreadedServer):
         self.handshake_delay = handshake_delay
         self.negotiated = []  # ALPN per connection, in accept order ("" for none)
         self.requests = []    # (protocol, path, conn_id)
+        self.pings = 0        # PINGs received over h2 (answered, by python3-h2)
+
+    def set_alpn(self, alpn):
+        self._context.set_alpn_protocols(list(alpn))
 
     def handle_connection(self, sock, conn_id):
         if self.handshake_delay:
@@ -78,6 +84,9 @@ class TlsAlpnUpstream(ThreadedServer):
                                                         ("content-type", "application/json"),
                                                         ("content-length", str(len(body)))])
                     conn.send_data(event.stream_id, body, end_stream=True)
+                elif isinstance(event, h2.events.PingReceived):
+                    with self._lock:
+                        self.pings += 1
                 elif isinstance(event, h2.events.ConnectionTerminated):
                     return
             out = conn.data_to_send()
@@ -95,5 +104,9 @@ class TlsAlpnUpstream(ThreadedServer):
             head, buf = buf.split(b"\r\n\r\n", 1)  # tests send GETs: no bodies
             path = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
             body = self._answer("http/1.1", path, conn_id)
+            close = path.endswith("/close")
             tls.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                        b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+                        + (b"connection: close\r\n" if close else b"")
+                        + b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            if close:
+                return

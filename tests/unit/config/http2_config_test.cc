@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "config/json_dump.h"
 #include "config/loader.h"
 #include "tests/unit/config/config_test_util.h"
 
@@ -87,6 +88,10 @@ TEST(Http2Config, KeepaliveIsReadOnListenersAndClusters) {
   const Http2Keepalive& upstream = config->clusters[0].http2.connection_keepalive;
   EXPECT_EQ(upstream.interval, std::chrono::seconds(30));
   EXPECT_EQ(upstream.timeout, std::chrono::seconds(3));  // the default
+  const std::string json = toJson(*config);
+  EXPECT_NE(json.find("\"connection_keepalive\":{\"interval\":\"30000ms\",\"timeout\":\"3000ms\"}"),
+            std::string::npos)
+      << json;
 }
 
 TEST(Http2Config, KeepaliveNeedsAPositiveIntervalAndTimeout) {
